@@ -1,0 +1,34 @@
+//! Recurrent networks for Burn with PyTorch's semantics: Elman RNN (tanh, relu, sigmoid), LSTM and
+//! GRU behind one API, stacked and bidirectional, with masks for padded batches, an output head
+//! for many-to-one and many-to-many tasks, streaming steps, and PyTorch weight interchange.
+//!
+//! ```no_run
+//! use burn::tensor::{Device, Tensor};
+//! use burn_rnn_model::{CellKind, RecurrentConfig, SequenceModelConfig};
+//!
+//! # fn main() -> burn_rnn_model::Result<()> {
+//! let device = Device::default();
+//! // 3 vitals per hour → 32 hidden units → next hour's 3 vitals.
+//! let config = SequenceModelConfig::new(
+//!     RecurrentConfig::new(3, 32).with_cell(CellKind::Lstm),
+//!     3,
+//! );
+//! let model = config.init(&device)?;
+//! let x = Tensor::<3>::zeros([100, 24, 3], &device); // N × T × D
+//! let y = model.forward_many_to_one(x, None)?; // [100, 3]
+//! # Ok(()) }
+//! ```
+
+mod cell;
+mod error;
+mod head;
+mod import;
+mod persist;
+mod recurrent;
+
+pub use cell::{CellKind, ElmanActivation};
+pub use error::{ModelError, Result};
+pub use head::{SequenceModel, SequenceModelConfig};
+pub use import::TensorFile;
+pub use persist::{load_weights, save_weights};
+pub use recurrent::{Recurrent, RecurrentConfig, RecurrentLayer, RecurrentOutput, RecurrentState};

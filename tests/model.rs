@@ -1,0 +1,548 @@
+//! The model against PyTorch, on every backend the build enables: outputs, final states and
+//! gradients (fixtures from `tests/fixtures/generate.py`), plus streaming, padding, save/load
+//! and the errors a user sees for bad input.
+
+mod common;
+
+use burn::module::Module;
+use burn::tensor::{Device, Tensor, TensorData};
+use burn_rnn::model::{
+    CellKind, ElmanActivation, ModelError, Recurrent, RecurrentConfig, RecurrentState,
+    SequenceModel, SequenceModelConfig, TensorFile,
+};
+use burn_rnn::train::Backend;
+use common::{assert_close, backends, tolerance, transpose, values};
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/pytorch");
+const CASES: [&str; 13] = [
+    "elman_tanh_1layer",
+    "elman_relu_1layer",
+    "elman_tanh_3layers",
+    "elman_relu_3layers",
+    "elman_tanh_bidirectional",
+    "elman_tanh_initial_state",
+    "lstm_2layers",
+    "lstm_bidirectional_initial_state",
+    "gru_2layers",
+    "gru_bidirectional_initial_state",
+    "elman_tanh_padded",
+    "lstm_padded",
+    "gru_padded",
+];
+/// Stated tolerances (f32, absolute): outputs and states, gradients.
+const OUTPUT_TOL: f32 = 1e-5;
+const GRAD_TOL: f32 = 1e-4;
+
+/// The recurrent configuration a fixture was generated with (from its metadata).
+fn fixture_config(file: &TensorFile) -> RecurrentConfig {
+    let meta: serde_json::Value =
+        serde_json::from_str(&file.metadata()["config"]).expect("fixture metadata is JSON");
+    let cell = match (
+        meta["mode"].as_str().unwrap(),
+        meta["nonlinearity"].as_str().unwrap(),
+    ) {
+        ("rnn", "tanh") => CellKind::Elman(ElmanActivation::Tanh),
+        ("rnn", "relu") => CellKind::Elman(ElmanActivation::Relu),
+        ("lstm", _) => CellKind::Lstm,
+        ("gru", _) => CellKind::Gru,
+        other => panic!("unknown fixture mode {other:?}"),
+    };
+    let int = |k: &str| meta[k].as_u64().unwrap() as usize;
+    RecurrentConfig::new(int("d_input"), int("d_hidden"))
+        .with_cell(cell)
+        .with_num_layers(int("num_layers"))
+        .with_bidirectional(meta["bidirectional"].as_bool().unwrap())
+}
+
+fn tensor<const D: usize>(file: &TensorFile, name: &str, device: &Device) -> Tensor<D> {
+    let (v, shape) = file.floats(name).unwrap();
+    Tensor::from_data(TensorData::new(v, shape), device)
+}
+
+fn initial_state(file: &TensorFile, device: &Device) -> Option<RecurrentState> {
+    let names = file.names();
+    names.iter().any(|n| n == "h0").then(|| RecurrentState {
+        hidden: tensor(file, "h0", device).require_grad(),
+        cell: names
+            .iter()
+            .any(|n| n == "c0")
+            .then(|| tensor(file, "c0", device)),
+    })
+}
+
+fn lengths(file: &TensorFile) -> Option<Vec<usize>> {
+    file.names().iter().any(|n| n == "lengths").then(|| {
+        file.integers("lengths")
+            .unwrap()
+            .into_iter()
+            .map(|l| l as usize)
+            .collect()
+    })
+}
+
+fn check_case(name: &str, backend: Backend, device: &Device) {
+    let path = format!("{FIXTURES}/{name}.safetensors");
+    let file = TensorFile::open(&path).unwrap();
+    let config = fixture_config(&file);
+    let device = device.clone().autodiff();
+    let rnn = config.init(&device).unwrap().load_pytorch(&path).unwrap();
+
+    let input: Tensor<3> = tensor(&file, "input", &device).require_grad();
+    let state = initial_state(&file, &device);
+    let lengths = lengths(&file);
+    let out = rnn
+        .forward(input.clone(), state, lengths.as_deref())
+        .unwrap();
+
+    let what = |t: &str| format!("{name} on {backend}: {t}");
+    let tol = tolerance(backend, OUTPUT_TOL);
+    assert_close(
+        &what("output"),
+        &values(out.output.clone()),
+        &file.floats("output").unwrap().0,
+        tol,
+    );
+    assert_close(
+        &what("h_n"),
+        &values(out.state.hidden.clone()),
+        &file.floats("h_n").unwrap().0,
+        tol,
+    );
+    if let Some(c) = &out.state.cell {
+        assert_close(
+            &what("c_n"),
+            &values(c.clone()),
+            &file.floats("c_n").unwrap().0,
+            tol,
+        );
+    }
+
+    // The same scalar loss as the script: every output weighted by fixed random numbers.
+    let mut loss = (out.output * tensor::<3>(&file, "loss.output_weight", &device)).sum()
+        + (out.state.hidden * tensor::<3>(&file, "loss.hidden_weight", &device)).sum();
+    if let Some(c) = out.state.cell {
+        loss = loss + (c * tensor::<3>(&file, "loss.cell_weight", &device)).sum();
+    }
+    assert_close(
+        &what("loss"),
+        &values(loss.clone()),
+        &file.floats("loss").unwrap().0,
+        tol * 10.0,
+    );
+    let grads = loss.backward();
+
+    let gtol = tolerance(backend, GRAD_TOL);
+    let grad = |t: Tensor<2>| values(t.grad(&grads).expect("weight has a gradient"));
+    assert_close(
+        &what("grad input"),
+        &values(input.grad(&grads).unwrap()),
+        &file.floats("grad.input").unwrap().0,
+        gtol,
+    );
+    let dirs = config.directions();
+    for (index, layer) in rnn.layers.iter().enumerate() {
+        let suffix = if index % dirs == 1 {
+            format!("_l{}_reverse", index / dirs)
+        } else {
+            format!("_l{}", index / dirs)
+        };
+        for (base, param) in [
+            ("weight_ih", &layer.input_weight),
+            ("weight_hh", &layer.hidden_weight),
+        ] {
+            let [rows, cols] = param.dims();
+            let ours = transpose(&grad(param.val()), rows, cols);
+            let key = format!("grad.{base}{suffix}");
+            assert_close(&what(&key), &ours, &file.floats(&key).unwrap().0, gtol);
+        }
+        for (base, param) in [
+            ("bias_ih", &layer.input_bias),
+            ("bias_hh", &layer.hidden_bias),
+        ] {
+            let param = param.as_ref().unwrap();
+            let ours = values(param.val().grad(&grads).unwrap());
+            let key = format!("grad.{base}{suffix}");
+            assert_close(&what(&key), &ours, &file.floats(&key).unwrap().0, gtol);
+        }
+    }
+}
+
+#[test]
+fn matches_pytorch_outputs_states_and_gradients_on_every_backend() {
+    for (backend, device) in backends() {
+        for case in CASES {
+            check_case(case, backend, &device);
+        }
+        eprintln!("{backend}: {} PyTorch cases match", CASES.len());
+    }
+}
+
+/// A random input `[B, T, D]` on `device` from a fixed seed.
+fn random_input(batch: usize, steps: usize, features: usize, device: &Device) -> Tensor<3> {
+    device.seed(7);
+    Tensor::random(
+        [batch, steps, features],
+        burn::tensor::Distribution::Normal(0.0, 1.0),
+        device,
+    )
+}
+
+fn all_cells() -> [CellKind; 5] {
+    [
+        CellKind::Elman(ElmanActivation::Tanh),
+        CellKind::Elman(ElmanActivation::Relu),
+        CellKind::Elman(ElmanActivation::Sigmoid),
+        CellKind::Lstm,
+        CellKind::Gru,
+    ]
+}
+
+#[test]
+fn streaming_steps_equal_the_full_forward() {
+    for (backend, device) in backends() {
+        for cell in all_cells() {
+            let rnn = RecurrentConfig::new(3, 6)
+                .with_cell(cell)
+                .with_num_layers(2)
+                .init(&device)
+                .unwrap();
+            let x = random_input(4, 7, 3, &device);
+            let full = rnn.forward(x.clone(), None, None).unwrap();
+            let mut state = None;
+            let mut steps = Vec::new();
+            for t in 0..7 {
+                let xt = x.clone().slice([0..4, t..t + 1, 0..3]).reshape([4, 3]);
+                let (out, next) = rnn.step(xt, state).unwrap();
+                steps.push(out);
+                state = Some(next);
+            }
+            let streamed: Tensor<3> = Tensor::stack(steps, 1);
+            let what = format!("{} on {backend}", cell.name());
+            let tol = tolerance(backend, 1e-6);
+            assert_close(&what, &values(streamed), &values(full.output), tol);
+            let state = state.unwrap();
+            assert_close(
+                &what,
+                &values(state.hidden),
+                &values(full.state.hidden),
+                tol,
+            );
+        }
+    }
+}
+
+#[test]
+fn a_padded_batch_equals_each_sequence_run_alone() {
+    for (backend, device) in backends() {
+        for cell in all_cells() {
+            for bidirectional in [false, true] {
+                let rnn = RecurrentConfig::new(2, 5)
+                    .with_cell(cell)
+                    .with_num_layers(2)
+                    .with_bidirectional(bidirectional)
+                    .init(&device)
+                    .unwrap();
+                let lengths = [6, 2, 4];
+                let x = random_input(3, 6, 2, &device);
+                let batch = rnn.forward(x.clone(), None, Some(&lengths)).unwrap();
+                let what = format!("{} bidirectional={bidirectional} on {backend}", cell.name());
+                let tol = tolerance(backend, 1e-6);
+                for (b, &len) in lengths.iter().enumerate() {
+                    let alone = rnn
+                        .forward(x.clone().slice([b..b + 1, 0..len, 0..2]), None, None)
+                        .unwrap();
+                    let row = batch
+                        .output
+                        .clone()
+                        .slice([b..b + 1, 0..6, 0..rnn.d_output()]);
+                    let valid = row.clone().slice([0..1, 0..len, 0..rnn.d_output()]);
+                    assert_close(&what, &values(valid), &values(alone.output), tol);
+                    if len < 6 {
+                        let padded = values(row.slice([0..1, len..6, 0..rnn.d_output()]));
+                        assert!(
+                            padded.iter().all(|v| *v == 0.0),
+                            "{what}: padded outputs are zero"
+                        );
+                    }
+                    let [layers, _, h] = batch.state.hidden.dims();
+                    let final_b = batch
+                        .state
+                        .hidden
+                        .clone()
+                        .slice([0..layers, b..b + 1, 0..h]);
+                    assert_close(&what, &values(final_b), &values(alone.state.hidden), tol);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn many_to_one_reads_each_sequence_at_its_last_valid_step() {
+    let device = Device::flex();
+    let model = SequenceModelConfig::new(RecurrentConfig::new(2, 4).with_cell(CellKind::Gru), 3)
+        .init(&device)
+        .unwrap();
+    let x = random_input(2, 5, 2, &device);
+    let lengths = [5, 3];
+    let one = model
+        .forward_many_to_one(x.clone(), Some(&lengths))
+        .unwrap();
+    let many = model.forward_many_to_many(x, Some(&lengths)).unwrap();
+    assert_eq!(one.dims(), [2, 3]);
+    assert_eq!(many.dims(), [2, 5, 3]);
+    for (b, &len) in lengths.iter().enumerate() {
+        let last = many.clone().slice([b..b + 1, len - 1..len, 0..3]);
+        assert_close(
+            "last step",
+            &values(one.clone().slice([b..b + 1, 0..3])),
+            &values(last),
+            1e-6,
+        );
+    }
+}
+
+#[test]
+fn save_then_load_gives_identical_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    for (backend, device) in backends() {
+        for cell in all_cells() {
+            let config = SequenceModelConfig::new(
+                RecurrentConfig::new(3, 5)
+                    .with_cell(cell)
+                    .with_num_layers(2)
+                    .with_bidirectional(true),
+                2,
+            );
+            let model = config.init(&device).unwrap();
+            let x = random_input(2, 4, 3, &device);
+            let before = values(model.forward_many_to_many(x.clone(), None).unwrap());
+
+            let burnpack = dir.path().join(format!("{}-{backend}.bpk", cell.name()));
+            model.save(&burnpack).unwrap();
+            let loaded = SequenceModel::load(&config, &burnpack, &device).unwrap();
+            assert_eq!(
+                before,
+                values(loaded.forward_many_to_many(x.clone(), None).unwrap())
+            );
+
+            let torch = dir
+                .path()
+                .join(format!("{}-{backend}.safetensors", cell.name()));
+            model.save_pytorch(&torch).unwrap();
+            let imported = config.init(&device).unwrap().load_pytorch(&torch).unwrap();
+            assert_eq!(
+                before,
+                values(imported.forward_many_to_many(x, None).unwrap())
+            );
+        }
+    }
+}
+
+#[test]
+fn pytorch_export_uses_pytorch_names_and_layouts() {
+    let path = format!("{FIXTURES}/lstm_bidirectional_initial_state.safetensors");
+    let file = TensorFile::open(&path).unwrap();
+    let rnn = fixture_config(&file)
+        .init(&Device::flex())
+        .unwrap()
+        .load_pytorch(&path)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("export.safetensors");
+    rnn.save_pytorch(&out).unwrap();
+    let exported = TensorFile::open(&out).unwrap();
+    let mut names = exported.names();
+    names.sort();
+    assert_eq!(names.len(), 16);
+    for name in names {
+        assert_eq!(
+            exported.floats(&name).unwrap(),
+            file.floats(&name).unwrap(),
+            "{name}"
+        );
+    }
+}
+
+fn expect_err<T>(result: Result<T, ModelError>, words: &[&str]) {
+    let Err(e) = result else {
+        panic!("expected an error containing {words:?}")
+    };
+    let message = e.to_string();
+    for w in words {
+        assert!(
+            message.contains(w),
+            "error `{message}` should mention `{w}`"
+        );
+    }
+}
+
+#[test]
+fn bad_configs_are_rejected_with_the_value_at_fault() {
+    let device = Device::flex();
+    expect_err(RecurrentConfig::new(0, 4).init(&device), &["d_input"]);
+    expect_err(RecurrentConfig::new(3, 0).init(&device), &["d_hidden"]);
+    expect_err(
+        RecurrentConfig::new(3, 4).with_num_layers(0).init(&device),
+        &["num_layers"],
+    );
+    expect_err(
+        RecurrentConfig::new(3, 4).with_dropout(1.0).init(&device),
+        &["dropout", "1"],
+    );
+    expect_err(
+        RecurrentConfig::new(3, 4).with_dropout(-0.1).init(&device),
+        &["dropout"],
+    );
+    expect_err(
+        SequenceModelConfig::new(RecurrentConfig::new(3, 4), 0).init(&device),
+        &["d_output"],
+    );
+}
+
+#[test]
+fn bad_shapes_and_lengths_are_errors_not_panics() {
+    let device = Device::flex();
+    let lstm: Recurrent = RecurrentConfig::new(3, 4)
+        .with_cell(CellKind::Lstm)
+        .init(&device)
+        .unwrap();
+    let x = random_input(2, 5, 3, &device);
+    expect_err(
+        lstm.forward(random_input(2, 5, 4, &device), None, None),
+        &["input", "[2, 5, 4]"],
+    );
+    expect_err(
+        lstm.forward(x.clone(), None, Some(&[5])),
+        &["1 lengths", "batch of 2"],
+    );
+    expect_err(
+        lstm.forward(x.clone(), None, Some(&[5, 6])),
+        &["sequence 1", "length 6"],
+    );
+    expect_err(
+        lstm.forward(x.clone(), None, Some(&[0, 5])),
+        &["sequence 0", "length 0"],
+    );
+    let hidden_only = RecurrentState {
+        hidden: Tensor::zeros([1, 2, 4], &device),
+        cell: None,
+    };
+    expect_err(
+        lstm.forward(x.clone(), Some(hidden_only), None),
+        &["cell state"],
+    );
+    let wrong = RecurrentState {
+        hidden: Tensor::zeros([1, 3, 4], &device),
+        cell: Some(Tensor::zeros([1, 3, 4], &device)),
+    };
+    expect_err(
+        lstm.forward(x, Some(wrong), None),
+        &["initial hidden state", "[1, 3, 4]"],
+    );
+    let bi = RecurrentConfig::new(3, 4)
+        .with_bidirectional(true)
+        .init(&device)
+        .unwrap();
+    expect_err(
+        bi.step(Tensor::zeros([2, 3], &device), None),
+        &["bidirectional"],
+    );
+}
+
+#[test]
+fn mismatched_weight_files_name_the_tensor() {
+    let device = Device::flex();
+    let path = format!("{FIXTURES}/elman_tanh_3layers.safetensors");
+    // Fewer layers than the file: the extra layer's tensors are reported.
+    expect_err(
+        RecurrentConfig::new(3, 5)
+            .with_num_layers(2)
+            .init(&device)
+            .unwrap()
+            .load_pytorch(&path),
+        &["_l2`", "different configuration"],
+    );
+    // More layers than the file: the first missing tensor is named.
+    expect_err(
+        RecurrentConfig::new(3, 5)
+            .with_num_layers(4)
+            .init(&device)
+            .unwrap()
+            .load_pytorch(&path),
+        &["weight_ih_l3", "missing"],
+    );
+    // Another hidden size: the shape is reported.
+    expect_err(
+        RecurrentConfig::new(3, 6)
+            .with_num_layers(3)
+            .init(&device)
+            .unwrap()
+            .load_pytorch(&path),
+        &["weight_ih_l0", "[5, 3]", "[6, 3]"],
+    );
+    // An LSTM file into a GRU: four gates where three are expected.
+    let lstm = format!("{FIXTURES}/lstm_2layers.safetensors");
+    expect_err(
+        RecurrentConfig::new(3, 4)
+            .with_cell(CellKind::Gru)
+            .with_num_layers(2)
+            .init(&device)
+            .unwrap()
+            .load_pytorch(&lstm),
+        &["weight_ih_l0", "[16, 3]", "[12, 3]"],
+    );
+    expect_err(
+        RecurrentConfig::new(3, 4)
+            .init(&device)
+            .unwrap()
+            .load_pytorch("/no/such/file.safetensors"),
+        &["/no/such/file.safetensors", "cannot read"],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let corrupt = dir.path().join("corrupt.safetensors");
+    std::fs::write(&corrupt, b"not a tensor file").unwrap();
+    expect_err(
+        RecurrentConfig::new(3, 4)
+            .init(&device)
+            .unwrap()
+            .load_pytorch(&corrupt),
+        &["corrupt.safetensors", "not a valid safetensors file"],
+    );
+    let model = SequenceModelConfig::new(RecurrentConfig::new(3, 4), 2)
+        .init(&device)
+        .unwrap();
+    let bpk = dir.path().join("model.bpk");
+    model.save(&bpk).unwrap();
+    let other = SequenceModelConfig::new(RecurrentConfig::new(3, 4).with_num_layers(2), 2);
+    expect_err(
+        SequenceModel::load(&other, &bpk, &device),
+        &["model.bpk", "different configuration"],
+    );
+    expect_err(
+        SequenceModel::load(&other, dir.path().join("none.bpk"), &device),
+        &["none.bpk"],
+    );
+}
+
+#[test]
+fn dropout_acts_only_while_training() {
+    let device = Device::flex();
+    let rnn = RecurrentConfig::new(3, 8)
+        .with_num_layers(2)
+        .with_dropout(0.5)
+        .init(&device.clone().autodiff())
+        .unwrap();
+    let x = random_input(4, 6, 3, &device.clone().autodiff());
+    let a = values(rnn.forward(x.clone(), None, None).unwrap().output);
+    let b = values(rnn.forward(x.clone(), None, None).unwrap().output);
+    assert_ne!(
+        a, b,
+        "dropout draws a new mask per forward pass while training"
+    );
+    let eval = rnn.valid();
+    let x = x.inner();
+    let c = values(eval.forward(x.clone(), None, None).unwrap().output);
+    let d = values(eval.forward(x, None, None).unwrap().output);
+    assert_eq!(c, d, "no dropout at inference");
+}
