@@ -1,0 +1,400 @@
+//! The in-memory sequence dataset: N samples of T×D values with targets and true lengths.
+
+use burn::data::dataset::{Dataset, DatasetError};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{DataError, Result};
+
+/// What a sample is asked to predict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Target {
+    /// K real values predicted from the whole sequence (many-to-one regression).
+    Regression(Vec<f32>),
+    /// A class index predicted from the whole sequence (many-to-one classification).
+    Class(usize),
+    /// K real values at every step, flattened step-major: `T×K` values (many-to-many).
+    PerStep(Vec<f32>),
+}
+
+/// The kind of target shared by every sample of a dataset, with its size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TargetKind {
+    /// Many-to-one regression with `outputs` values per sample.
+    Regression {
+        /// K, the number of values predicted.
+        outputs: usize,
+    },
+    /// Many-to-one classification into `classes` classes.
+    Classification {
+        /// The number of classes.
+        classes: usize,
+    },
+    /// Many-to-many regression with `outputs` values per step.
+    PerStep {
+        /// K, the number of values predicted at each step.
+        outputs: usize,
+    },
+}
+
+impl TargetKind {
+    /// The number of model outputs this target needs (K, or the number of classes).
+    pub fn outputs(&self) -> usize {
+        match *self {
+            TargetKind::Regression { outputs } | TargetKind::PerStep { outputs } => outputs,
+            TargetKind::Classification { classes } => classes,
+        }
+    }
+}
+
+/// One sequence: `num_steps × num_features` values (step-major), its true length and its target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SequenceSample {
+    /// The caller's identifier (patient id, ticker, row number), used in error messages.
+    pub id: String,
+    /// `T×D` values, step-major: `values[t * D + d]`. Steps at or after `length` are padding.
+    pub values: Vec<f32>,
+    /// The number of valid steps (1..=T); the rest is padding.
+    pub length: usize,
+    /// What to predict.
+    pub target: Target,
+}
+
+/// N samples sharing one `T×D` shape and one target kind; checked when built.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SequenceDataset {
+    samples: Vec<SequenceSample>,
+    num_steps: usize,
+    num_features: usize,
+    target_kind: TargetKind,
+    feature_names: Vec<String>,
+    target_names: Vec<String>,
+}
+
+impl SequenceDataset {
+    /// Builds a dataset after checking every sample: shape `num_steps × num_features`, lengths in
+    /// `1..=num_steps`, finite values, and targets of `target_kind` (classes below the class count).
+    /// Feature and target names are optional (empty means `x0, x1, ...` / `y0, y1, ...`).
+    pub fn new(
+        samples: Vec<SequenceSample>,
+        num_steps: usize,
+        num_features: usize,
+        target_kind: TargetKind,
+    ) -> Result<Self> {
+        if samples.is_empty() {
+            return Err(DataError::Empty(
+                "a dataset needs at least one sample".into(),
+            ));
+        }
+        if num_steps == 0 || num_features == 0 {
+            return Err(DataError::InvalidParameter(format!(
+                "a dataset needs at least one step and one feature (got T={num_steps}, D={num_features})"
+            )));
+        }
+        if target_kind.outputs() == 0 {
+            return Err(DataError::InvalidParameter(
+                "the target needs at least one output or class".into(),
+            ));
+        }
+        for (index, sample) in samples.iter().enumerate() {
+            check_sample(index, sample, num_steps, num_features, target_kind)?;
+        }
+        Ok(Self {
+            samples,
+            num_steps,
+            num_features,
+            target_kind,
+            feature_names: (0..num_features).map(|d| format!("x{d}")).collect(),
+            target_names: (0..target_kind.outputs())
+                .map(|k| format!("y{k}"))
+                .collect(),
+        })
+    }
+
+    /// Names the features (D names) for reports and plots.
+    pub fn with_feature_names(mut self, names: Vec<String>) -> Result<Self> {
+        if names.len() != self.num_features {
+            return Err(DataError::Shape {
+                what: "feature names".into(),
+                expected: format!("{} names", self.num_features),
+                actual: format!("{} names", names.len()),
+            });
+        }
+        self.feature_names = names;
+        Ok(self)
+    }
+
+    /// Names the targets (K names, or class names) for reports and plots.
+    pub fn with_target_names(mut self, names: Vec<String>) -> Result<Self> {
+        if names.len() != self.target_kind.outputs() {
+            return Err(DataError::Shape {
+                what: "target names".into(),
+                expected: format!("{} names", self.target_kind.outputs()),
+                actual: format!("{} names", names.len()),
+            });
+        }
+        self.target_names = names;
+        Ok(self)
+    }
+
+    /// T, the number of steps of every (padded) sample.
+    pub fn num_steps(&self) -> usize {
+        self.num_steps
+    }
+
+    /// D, the number of features at each step.
+    pub fn num_features(&self) -> usize {
+        self.num_features
+    }
+
+    /// N, the number of samples.
+    pub fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    /// Whether there are no samples (never true for a built dataset).
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+
+    /// The kind and size of the targets.
+    pub fn target_kind(&self) -> TargetKind {
+        self.target_kind
+    }
+
+    /// All samples, in order.
+    pub fn samples(&self) -> &[SequenceSample] {
+        &self.samples
+    }
+
+    /// The feature names (D of them).
+    pub fn feature_names(&self) -> &[String] {
+        &self.feature_names
+    }
+
+    /// The target names (K of them, or one per class).
+    pub fn target_names(&self) -> &[String] {
+        &self.target_names
+    }
+
+    /// A dataset of the samples at `indices` (in that order), keeping shapes and names.
+    pub fn subset(&self, indices: &[usize]) -> Result<Self> {
+        let mut samples = Vec::with_capacity(indices.len());
+        for &i in indices {
+            let sample = self.samples.get(i).ok_or_else(|| {
+                DataError::InvalidParameter(format!(
+                    "sample index {i} is out of range for a dataset of {} samples",
+                    self.samples.len()
+                ))
+            })?;
+            samples.push(sample.clone());
+        }
+        if samples.is_empty() {
+            return Err(DataError::Empty("the subset has no samples".into()));
+        }
+        Ok(Self {
+            samples,
+            ..self.clone_without_samples()
+        })
+    }
+
+    /// Replaces the samples (same shape and kind), checking them; used by transforms.
+    pub fn map_samples(
+        &self,
+        mut f: impl FnMut(&SequenceSample) -> Result<SequenceSample>,
+    ) -> Result<Self> {
+        let samples = self
+            .samples
+            .iter()
+            .map(&mut f)
+            .collect::<Result<Vec<_>>>()?;
+        for (index, sample) in samples.iter().enumerate() {
+            check_sample(
+                index,
+                sample,
+                self.num_steps,
+                self.num_features,
+                self.target_kind,
+            )?;
+        }
+        Ok(Self {
+            samples,
+            ..self.clone_without_samples()
+        })
+    }
+
+    fn clone_without_samples(&self) -> Self {
+        Self {
+            samples: Vec::new(),
+            num_steps: self.num_steps,
+            num_features: self.num_features,
+            target_kind: self.target_kind,
+            feature_names: self.feature_names.clone(),
+            target_names: self.target_names.clone(),
+        }
+    }
+}
+
+impl Dataset<SequenceSample> for SequenceDataset {
+    fn get(&self, index: usize) -> std::result::Result<SequenceSample, DatasetError> {
+        self.samples.get(index).cloned().ok_or_else(|| {
+            DatasetError::new(DataError::InvalidParameter(format!(
+                "sample index {index} is out of range for a dataset of {} samples",
+                self.samples.len()
+            )))
+        })
+    }
+
+    fn len(&self) -> usize {
+        self.samples.len()
+    }
+}
+
+fn check_sample(
+    index: usize,
+    sample: &SequenceSample,
+    num_steps: usize,
+    num_features: usize,
+    kind: TargetKind,
+) -> Result<()> {
+    let what = || format!("sample {index} (id {:?})", sample.id);
+    if sample.values.len() != num_steps * num_features {
+        return Err(DataError::Shape {
+            what: what(),
+            expected: format!(
+                "{num_steps}×{num_features} = {} values",
+                num_steps * num_features
+            ),
+            actual: format!("{} values", sample.values.len()),
+        });
+    }
+    if sample.length == 0 || sample.length > num_steps {
+        return Err(DataError::Shape {
+            what: what(),
+            expected: format!("a length in 1..={num_steps}"),
+            actual: format!("length {}", sample.length),
+        });
+    }
+    if let Some(pos) = sample.values.iter().position(|v| !v.is_finite()) {
+        return Err(DataError::NonFinite {
+            what: format!(
+                "{}, step {}, feature {}",
+                what(),
+                pos / num_features,
+                pos % num_features
+            ),
+            value: sample.values[pos],
+        });
+    }
+    let finite_targets = |values: &[f32]| -> Result<()> {
+        match values.iter().position(|v| !v.is_finite()) {
+            Some(k) => Err(DataError::NonFinite {
+                what: format!("{}, target value {k}", what()),
+                value: values[k],
+            }),
+            None => Ok(()),
+        }
+    };
+    match (&sample.target, kind) {
+        (Target::Regression(values), TargetKind::Regression { outputs }) => {
+            if values.len() != outputs {
+                return Err(DataError::Shape {
+                    what: format!("{} target", what()),
+                    expected: format!("{outputs} values"),
+                    actual: format!("{} values", values.len()),
+                });
+            }
+            finite_targets(values)
+        }
+        (Target::PerStep(values), TargetKind::PerStep { outputs }) => {
+            if values.len() != num_steps * outputs {
+                return Err(DataError::Shape {
+                    what: format!("{} target", what()),
+                    expected: format!("{num_steps}×{outputs} = {} values", num_steps * outputs),
+                    actual: format!("{} values", values.len()),
+                });
+            }
+            finite_targets(values)
+        }
+        (Target::Class(class), TargetKind::Classification { classes }) => {
+            if *class >= classes {
+                return Err(DataError::Shape {
+                    what: format!("{} target", what()),
+                    expected: format!("a class below {classes}"),
+                    actual: format!("class {class}"),
+                });
+            }
+            Ok(())
+        }
+        (target, kind) => Err(DataError::Shape {
+            what: format!("{} target", what()),
+            expected: format!("{kind:?}"),
+            actual: format!("{target:?}"),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(id: &str, values: Vec<f32>, length: usize, target: Target) -> SequenceSample {
+        SequenceSample {
+            id: id.into(),
+            values,
+            length,
+            target,
+        }
+    }
+
+    #[test]
+    fn builds_and_indexes() {
+        let data = SequenceDataset::new(
+            vec![
+                sample(
+                    "a",
+                    vec![1.0, 2.0, 3.0, 4.0],
+                    2,
+                    Target::Regression(vec![5.0]),
+                ),
+                sample(
+                    "b",
+                    vec![1.0, 2.0, 0.0, 0.0],
+                    1,
+                    Target::Regression(vec![6.0]),
+                ),
+            ],
+            2,
+            2,
+            TargetKind::Regression { outputs: 1 },
+        )
+        .unwrap();
+        assert_eq!(data.len(), 2);
+        assert_eq!(Dataset::get(&data, 1).unwrap().id, "b");
+        assert_eq!(data.subset(&[1]).unwrap().samples()[0].id, "b");
+        assert!(data.subset(&[2]).is_err());
+    }
+
+    #[test]
+    fn rejects_bad_samples() {
+        let kind = TargetKind::Regression { outputs: 1 };
+        let ragged = sample("r", vec![1.0; 3], 2, Target::Regression(vec![0.0]));
+        let err = SequenceDataset::new(vec![ragged], 2, 2, kind).unwrap_err();
+        assert!(err.to_string().contains("\"r\""), "{err}");
+        let nan = sample(
+            "n",
+            vec![1.0, f32::NAN, 0.0, 0.0],
+            2,
+            Target::Regression(vec![0.0]),
+        );
+        let err = SequenceDataset::new(vec![nan], 2, 2, kind).unwrap_err();
+        assert!(err.to_string().contains("step 0, feature 1"), "{err}");
+        let long = sample("l", vec![0.0; 4], 3, Target::Regression(vec![0.0]));
+        assert!(SequenceDataset::new(vec![long], 2, 2, kind).is_err());
+        let class = sample("c", vec![0.0; 4], 2, Target::Class(3));
+        let err =
+            SequenceDataset::new(vec![class], 2, 2, TargetKind::Classification { classes: 2 })
+                .unwrap_err();
+        assert!(err.to_string().contains("class 3"), "{err}");
+        assert!(SequenceDataset::new(vec![], 2, 2, kind).is_err());
+    }
+}

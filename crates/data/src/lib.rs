@@ -1,0 +1,45 @@
+//! Batched N×T×D sequence datasets for burn-rnn: samples × time steps × features, with targets
+//! and true lengths, built from memory, CSV files, sliding windows or generators.
+//!
+//! - [`dataset`]: [`SequenceDataset`] of [`SequenceSample`]s (`T×D` values, length, [`Target`]).
+//! - [`memory`]: from nested `N×T×D` vectors or a flat buffer with a shape.
+//! - [`csv`]: long (one row per sample and step) or wide (one row per sample) CSV files.
+//! - [`windows`]: sliding windows over one long series, with their start rows.
+//! - [`pad`]: padding variable-length sequences to one T, keeping their lengths.
+//! - [`normalize`]: z-score or min-max [`Normalizer`], fitted on training data, invertible, JSON.
+//! - [`split`]: random, chronological and leakage-free window splits.
+//! - [`batcher`]: [`SequenceBatcher`] and [`dataloader`] producing [`SequenceBatch`] tensors.
+//! - [`synth`]: deterministic synthetic data for examples and tests.
+//!
+//! Shapes: a sample's values are step-major (`values[t * D + d]`); steps at or after its length
+//! are padding (`0.0`). A batch's inputs are `[B, T, D]`.
+
+pub mod batcher;
+pub mod csv;
+pub mod dataset;
+pub mod error;
+pub mod memory;
+pub mod normalize;
+pub mod pad;
+pub mod split;
+pub mod synth;
+pub mod windows;
+
+pub use batcher::{BatchTargets, SequenceBatch, SequenceBatcher, dataloader};
+pub use csv::{
+    CsvTarget, LongCsvLayout, MissingValues, WideCsvLayout, WideFeature, read_long_csv,
+    read_long_csv_from_reader, read_long_sequences, read_wide_csv, read_wide_csv_from_reader,
+};
+pub use dataset::{SequenceDataset, SequenceSample, Target, TargetKind};
+pub use error::{DataError, Result};
+pub use memory::{from_flat, from_nested};
+pub use normalize::{NormalizationKind, Normalizer, Scaling};
+pub use pad::{Padded, PaddedSequence, Truncation, pad_sequences};
+pub use split::{
+    DatasetSplit, SplitFractions, SplitIndices, split_chronological, split_random, split_windows,
+};
+pub use synth::{
+    HealthcareConfig, PatientCohort, PatientRecord, PriceConfig, PriceSeries, Regime,
+    SentimentCorpus, SineConfig, SineWaves, TokenEncoding, Vocabulary, sentiment_dataset,
+};
+pub use windows::{WindowSpec, WindowTarget, Windows, sliding_windows, sliding_windows_flat};

@@ -1,0 +1,487 @@
+//! Per-feature (and per-target) normalisation, fitted on a training split and saved as JSON
+//! beside the model so predictions can be mapped back to the original units.
+//!
+//! Every value is mapped by `(x - offset) / scale`: z-score uses the mean and the population
+//! standard deviation, min-max the minimum and the range (giving `[0, 1]` on the training data).
+//! Statistics count only valid steps (`t < length`); padding steps stay `0.0` after [`Normalizer::apply`].
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::dataset::{SequenceDataset, Target, TargetKind};
+use crate::error::{DataError, Result};
+
+/// How values are rescaled.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NormalizationKind {
+    /// `(x - mean) / std`: mean 0 and standard deviation 1 on the training data.
+    #[default]
+    ZScore,
+    /// `(x - min) / (max - min)`: the training data spans `[0, 1]`.
+    MinMax,
+}
+
+/// An offset and a scale per column: `normalized = (x - offset) / scale`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scaling {
+    /// Subtracted first (mean or minimum), one per column.
+    pub offset: Vec<f64>,
+    /// Divided by next (standard deviation or range), one per column; never 0.
+    pub scale: Vec<f64>,
+}
+
+impl Scaling {
+    /// The number of columns.
+    pub fn len(&self) -> usize {
+        self.offset.len()
+    }
+
+    /// Whether there are no columns.
+    pub fn is_empty(&self) -> bool {
+        self.offset.is_empty()
+    }
+
+    fn forward(&self, values: &mut [f32]) {
+        let width = self.len();
+        for (i, v) in values.iter_mut().enumerate() {
+            let c = i % width;
+            *v = ((f64::from(*v) - self.offset[c]) / self.scale[c]) as f32;
+        }
+    }
+
+    fn inverse(&self, values: &mut [f32]) {
+        let width = self.len();
+        for (i, v) in values.iter_mut().enumerate() {
+            let c = i % width;
+            *v = (f64::from(*v) * self.scale[c] + self.offset[c]) as f32;
+        }
+    }
+
+    fn check(&self, values: &[f32], what: &str) -> Result<()> {
+        if !values.len().is_multiple_of(self.len()) {
+            return Err(DataError::Shape {
+                what: what.to_string(),
+                expected: format!("a multiple of {} values (the last dimension)", self.len()),
+                actual: format!("{} values", values.len()),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Per-column statistics accumulated in f64 (Welford's update: no cancellation for large means).
+struct Stats {
+    count: Vec<u64>,
+    mean: Vec<f64>,
+    m2: Vec<f64>,
+    min: Vec<f64>,
+    max: Vec<f64>,
+}
+
+impl Stats {
+    fn new(width: usize) -> Self {
+        Self {
+            count: vec![0; width],
+            mean: vec![0.0; width],
+            m2: vec![0.0; width],
+            min: vec![f64::INFINITY; width],
+            max: vec![f64::NEG_INFINITY; width],
+        }
+    }
+
+    /// Adds whole rows of `width` values.
+    fn add(&mut self, rows: &[f32]) {
+        let width = self.count.len();
+        for (i, &v) in rows.iter().enumerate() {
+            let (c, v) = (i % width, f64::from(v));
+            self.count[c] += 1;
+            let delta = v - self.mean[c];
+            self.mean[c] += delta / self.count[c] as f64;
+            self.m2[c] += delta * (v - self.mean[c]);
+            self.min[c] = self.min[c].min(v);
+            self.max[c] = self.max[c].max(v);
+        }
+    }
+
+    fn scaling(&self, kind: NormalizationKind) -> Scaling {
+        let mut offset = Vec::with_capacity(self.count.len());
+        let mut scale = Vec::with_capacity(self.count.len());
+        for c in 0..self.count.len() {
+            let n = self.count[c] as f64;
+            let (o, s) = match kind {
+                // Not reachable from a dataset (every sample has a valid step); kept harmless.
+                _ if self.count[c] == 0 => (0.0, 1.0),
+                NormalizationKind::ZScore => (self.mean[c], (self.m2[c] / n).max(0.0).sqrt()),
+                NormalizationKind::MinMax => (self.min[c], self.max[c] - self.min[c]),
+            };
+            offset.push(o);
+            // A constant column has no spread: dividing by 0 would give NaN or infinities, while
+            // scale 1 maps it to 0 (`x - offset`) and stays exactly invertible.
+            let s = if s > f64::EPSILON * o.abs().max(1.0) {
+                s
+            } else {
+                1.0
+            };
+            scale.push(s);
+        }
+        Scaling { offset, scale }
+    }
+}
+
+/// Fitted normalisation of features and, optionally, regression or per-step targets (with their
+/// own statistics). Serialize it (JSON) with the model to undo the scaling on predictions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Normalizer {
+    /// The kind of scaling.
+    pub kind: NormalizationKind,
+    /// One offset and scale per feature (D).
+    pub features: Scaling,
+    /// One offset and scale per target output (K), when targets are normalised.
+    pub targets: Option<Scaling>,
+}
+
+impl Normalizer {
+    /// Fits the statistics on `dataset` (the training split: fitting on validation or test data
+    /// leaks them into training). Only valid steps (`t < length`) count. With
+    /// `normalize_targets`, regression or per-step targets get their own statistics.
+    ///
+    /// Errors: `normalize_targets` on a classification dataset.
+    pub fn fit(
+        dataset: &SequenceDataset,
+        kind: NormalizationKind,
+        normalize_targets: bool,
+    ) -> Result<Self> {
+        let d = dataset.num_features();
+        let mut features = Stats::new(d);
+        let target_outputs = match (normalize_targets, dataset.target_kind()) {
+            (false, _) => None,
+            (true, TargetKind::Classification { .. }) => {
+                return Err(DataError::InvalidParameter(
+                    "class targets cannot be normalised; fit with normalize_targets = false".into(),
+                ));
+            }
+            (true, kind) => Some(kind.outputs()),
+        };
+        let mut targets = target_outputs.map(Stats::new);
+        for sample in dataset.samples() {
+            features.add(&sample.values[..sample.length * d]);
+            if let Some(stats) = targets.as_mut() {
+                match &sample.target {
+                    Target::Regression(values) => stats.add(values),
+                    Target::PerStep(values) => {
+                        let k = values.len() / dataset.num_steps();
+                        stats.add(&values[..sample.length * k]);
+                    }
+                    Target::Class(_) => {}
+                }
+            }
+        }
+        Ok(Self {
+            kind,
+            features: features.scaling(kind),
+            targets: targets.map(|s| s.scaling(kind)),
+        })
+    }
+
+    /// Normalises the features (and targets, when fitted) of every sample of `dataset`; padding
+    /// steps (`t >= length`) are set to `0.0` (not `-offset / scale`), so they stay neutral.
+    ///
+    /// Errors: a dataset with a different number of features or target outputs than fitted.
+    pub fn apply(&self, dataset: &SequenceDataset) -> Result<SequenceDataset> {
+        let d = dataset.num_features();
+        self.check_width(&self.features, d, "features")?;
+        if let Some(targets) = &self.targets {
+            let k = match dataset.target_kind() {
+                TargetKind::Classification { .. } => {
+                    return Err(DataError::InvalidParameter(
+                        "this normalizer scales targets but the dataset has class targets".into(),
+                    ));
+                }
+                kind => kind.outputs(),
+            };
+            self.check_width(targets, k, "target outputs")?;
+        }
+        dataset.map_samples(|sample| {
+            let mut sample = sample.clone();
+            let valid = sample.length * d;
+            self.features.forward(&mut sample.values[..valid]);
+            sample.values[valid..].fill(0.0);
+            if let Some(targets) = &self.targets {
+                match &mut sample.target {
+                    Target::Regression(values) => targets.forward(values),
+                    Target::PerStep(values) => {
+                        let valid = sample.length * targets.len();
+                        targets.forward(&mut values[..valid]);
+                        values[valid..].fill(0.0);
+                    }
+                    Target::Class(_) => {}
+                }
+            }
+            Ok(sample)
+        })
+    }
+
+    /// Normalises raw feature values laid out with the features last (`[..., D]`, e.g. new data
+    /// at inference time). Errors when the length is not a multiple of D.
+    pub fn normalize_features(&self, values: &[f32]) -> Result<Vec<f32>> {
+        self.features.check(values, "feature values")?;
+        let mut out = values.to_vec();
+        self.features.forward(&mut out);
+        Ok(out)
+    }
+
+    /// Maps normalised feature values (`[..., D]`) back to the original units.
+    pub fn denormalize_features(&self, values: &[f32]) -> Result<Vec<f32>> {
+        self.features.check(values, "feature values")?;
+        let mut out = values.to_vec();
+        self.features.inverse(&mut out);
+        Ok(out)
+    }
+
+    /// Normalises raw target values (`[..., K]`); returns them unchanged when targets were not
+    /// normalised.
+    pub fn normalize_targets(&self, values: &[f32]) -> Result<Vec<f32>> {
+        let mut out = values.to_vec();
+        if let Some(targets) = &self.targets {
+            targets.check(values, "target values")?;
+            targets.forward(&mut out);
+        }
+        Ok(out)
+    }
+
+    /// Maps model outputs (`[..., K]`, e.g. a `[B, K]` or `[B, T, K]` tensor's data) back to the
+    /// original target units; returns them unchanged when targets were not normalised (the model
+    /// then predicts raw units already).
+    pub fn denormalize_targets(&self, values: &[f32]) -> Result<Vec<f32>> {
+        let mut out = values.to_vec();
+        if let Some(targets) = &self.targets {
+            targets.check(values, "target values")?;
+            targets.inverse(&mut out);
+        }
+        Ok(out)
+    }
+
+    /// The normalizer as pretty JSON.
+    pub fn to_json(&self) -> Result<String> {
+        serde_json::to_string_pretty(self)
+            .map_err(|e| DataError::InvalidParameter(format!("cannot serialise normalizer: {e}")))
+    }
+
+    /// A normalizer from JSON written by [`Normalizer::to_json`].
+    pub fn from_json(json: &str) -> Result<Self> {
+        let normalizer: Self = serde_json::from_str(json)
+            .map_err(|e| DataError::InvalidParameter(format!("invalid normalizer JSON: {e}")))?;
+        normalizer.validate()?;
+        Ok(normalizer)
+    }
+
+    /// Writes the normalizer as JSON to `path`.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        std::fs::write(path, self.to_json()?).map_err(|e| DataError::Io {
+            path: path.to_path_buf(),
+            message: format!("cannot write normalizer: {e}"),
+        })
+    }
+
+    /// Reads a normalizer saved by [`Normalizer::save`].
+    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let json = std::fs::read_to_string(path).map_err(|e| DataError::Io {
+            path: path.to_path_buf(),
+            message: format!("cannot read normalizer: {e}"),
+        })?;
+        Self::from_json(&json).map_err(|e| DataError::Io {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    }
+
+    fn check_width(&self, scaling: &Scaling, actual: usize, what: &str) -> Result<()> {
+        if scaling.len() != actual {
+            return Err(DataError::Shape {
+                what: format!("dataset {what}"),
+                expected: format!("{} (as fitted)", scaling.len()),
+                actual: actual.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks a deserialised normalizer: matching lengths, finite offsets, positive scales.
+    fn validate(&self) -> Result<()> {
+        for (what, scaling) in [
+            ("features", Some(&self.features)),
+            ("targets", self.targets.as_ref()),
+        ] {
+            let Some(scaling) = scaling else { continue };
+            if scaling.offset.len() != scaling.scale.len() || scaling.is_empty() {
+                return Err(DataError::InvalidParameter(format!(
+                    "normalizer {what}: {} offsets and {} scales (need the same, at least 1)",
+                    scaling.offset.len(),
+                    scaling.scale.len()
+                )));
+            }
+            let bad = scaling
+                .offset
+                .iter()
+                .zip(&scaling.scale)
+                .position(|(o, s)| !o.is_finite() || !s.is_finite() || *s <= 0.0);
+            if let Some(c) = bad {
+                return Err(DataError::InvalidParameter(format!(
+                    "normalizer {what} column {c}: offset {} and scale {} (need finite, scale > 0)",
+                    scaling.offset[c], scaling.scale[c]
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataset::SequenceSample;
+    use proptest::prelude::*;
+
+    fn sample(values: Vec<f32>, length: usize, target: Target) -> SequenceSample {
+        SequenceSample {
+            id: "s".into(),
+            values,
+            length,
+            target,
+        }
+    }
+
+    /// Two samples, T = 2, D = 2; the second has one valid step and a padding step of 999s.
+    fn data() -> SequenceDataset {
+        SequenceDataset::new(
+            vec![
+                sample(vec![1.0, 10.0, 3.0, 10.0], 2, Target::Regression(vec![2.0])),
+                sample(
+                    vec![5.0, 10.0, 999.0, 999.0],
+                    1,
+                    Target::Regression(vec![6.0]),
+                ),
+            ],
+            2,
+            2,
+            TargetKind::Regression { outputs: 1 },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn zscore_counts_valid_steps_and_keeps_padding() {
+        let norm = Normalizer::fit(&data(), NormalizationKind::ZScore, true).unwrap();
+        // Feature 0 over valid steps: 1, 3, 5 → mean 3, population std sqrt(8/3).
+        assert!((norm.features.offset[0] - 3.0).abs() < 1e-12);
+        assert!((norm.features.scale[0] - (8.0f64 / 3.0).sqrt()).abs() < 1e-12);
+        // Feature 1 is constant: scale 1, maps to 0.
+        assert_eq!(norm.features.scale[1], 1.0);
+        let targets = norm.targets.as_ref().unwrap();
+        assert_eq!((targets.offset[0], targets.scale[0]), (4.0, 2.0));
+        let applied = norm.apply(&data()).unwrap();
+        let second = &applied.samples()[1];
+        assert_eq!(&second.values[2..], &[0.0, 0.0], "padding stays 0");
+        assert_eq!(second.values[1], 0.0);
+        assert_eq!(second.target, Target::Regression(vec![1.0]));
+        let back = norm.denormalize_targets(&[1.0, -1.0]).unwrap();
+        assert_eq!(back, vec![6.0, 2.0]);
+    }
+
+    #[test]
+    fn minmax_maps_training_data_to_unit_range() {
+        let norm = Normalizer::fit(&data(), NormalizationKind::MinMax, false).unwrap();
+        assert!(norm.targets.is_none());
+        let applied = norm.apply(&data()).unwrap();
+        assert_eq!(applied.samples()[0].values, vec![0.0, 0.0, 0.5, 0.0]);
+        assert_eq!(applied.samples()[1].values[0], 1.0);
+        // Targets untouched, denormalize_targets is the identity.
+        assert_eq!(applied.samples()[1].target, Target::Regression(vec![6.0]));
+        assert_eq!(norm.denormalize_targets(&[3.5]).unwrap(), vec![3.5]);
+        assert_eq!(
+            norm.denormalize_features(&[0.5, 7.0]).unwrap(),
+            vec![3.0, 17.0]
+        );
+        assert!(norm.denormalize_features(&[0.5]).is_err());
+    }
+
+    #[test]
+    fn per_step_targets_use_valid_steps_only() {
+        let data = SequenceDataset::new(
+            vec![
+                sample(vec![0.0, 0.0], 2, Target::PerStep(vec![1.0, 3.0])),
+                sample(vec![0.0, 0.0], 1, Target::PerStep(vec![5.0, 100.0])),
+            ],
+            2,
+            1,
+            TargetKind::PerStep { outputs: 1 },
+        )
+        .unwrap();
+        let norm = Normalizer::fit(&data, NormalizationKind::MinMax, true).unwrap();
+        let t = norm.targets.as_ref().unwrap();
+        assert_eq!((t.offset[0], t.scale[0]), (1.0, 4.0));
+        let applied = norm.apply(&data).unwrap();
+        assert_eq!(applied.samples()[1].target, Target::PerStep(vec![1.0, 0.0]));
+    }
+
+    #[test]
+    fn json_round_trip_and_errors() {
+        let norm = Normalizer::fit(&data(), NormalizationKind::ZScore, true).unwrap();
+        let json = norm.to_json().unwrap();
+        assert_eq!(Normalizer::from_json(&json).unwrap(), norm);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("normalizer.json");
+        norm.save(&path).unwrap();
+        assert_eq!(Normalizer::load(&path).unwrap(), norm);
+        assert!(Normalizer::from_json("{").is_err());
+        let mut broken = norm.clone();
+        broken.features.scale[0] = 0.0;
+        assert!(Normalizer::from_json(&broken.to_json().unwrap()).is_err());
+
+        let classes = SequenceDataset::new(
+            vec![sample(vec![0.0, 1.0], 2, Target::Class(0))],
+            2,
+            1,
+            TargetKind::Classification { classes: 2 },
+        )
+        .unwrap();
+        assert!(Normalizer::fit(&classes, NormalizationKind::ZScore, true).is_err());
+        let features_only = Normalizer::fit(&classes, NormalizationKind::ZScore, false).unwrap();
+        assert!(features_only.apply(&data()).is_err(), "D differs");
+        assert!(norm.apply(&classes).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn normalize_then_denormalize_is_identity(
+            rows in prop::collection::vec(prop::collection::vec(-1.0e4f32..1.0e4, 3), 1..40),
+            minmax in any::<bool>(),
+        ) {
+            let kind = if minmax { NormalizationKind::MinMax } else { NormalizationKind::ZScore };
+            let n = rows.len();
+            let flat: Vec<f32> = rows.concat();
+            let samples = rows
+                .iter()
+                .map(|r| sample(r[..2].to_vec(), 1, Target::Regression(vec![r[2]])))
+                .collect();
+            let data = SequenceDataset::new(samples, 1, 2, TargetKind::Regression { outputs: 1 }).unwrap();
+            let norm = Normalizer::fit(&data, kind, true).unwrap();
+            let applied = norm.apply(&data).unwrap();
+            for i in 0..n {
+                let s = &applied.samples()[i];
+                let back = norm.denormalize_features(&s.values).unwrap();
+                let Target::Regression(t) = &s.target else { unreachable!() };
+                let back_t = norm.denormalize_targets(t).unwrap();
+                let original = &flat[i * 3..i * 3 + 3];
+                for (c, (&x, &y)) in original.iter().zip(back.iter().chain(&back_t)).enumerate() {
+                    let offset = if c < 2 { norm.features.offset[c] } else { norm.targets.as_ref().unwrap().offset[0] };
+                    let tolerance = 1e-6 * (1.0 + x.abs() as f64 + offset.abs());
+                    prop_assert!(((x - y).abs() as f64) <= tolerance, "column {c}: {x} → {y}");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! Synthetic data for the examples and tests, all deterministic given a seed:
+//!
+//! - [`healthcare`]: an intensive-care cohort, hourly heart rate, systolic blood pressure and
+//!   temperature (the notes' 100 patients × 24 hours × 3 vitals), with sepsis-like deterioration;
+//!   next-hour forecasting (many-to-one and many-to-many) and deterioration classification.
+//! - [`prices`]: daily stock prices, a geometric random walk with calm and turbulent volatility
+//!   regimes.
+//! - [`sine`]: noisy sine waves for quick checks: next value, per-step next value, frequency band.
+//! - [`text`]: a hand-written sentiment corpus, a vocabulary and token-id datasets.
+//!
+//! Types for `lib.rs` to re-export: `HealthcareConfig`, `PatientCohort`, `PatientRecord`,
+//! `PriceConfig`, `PriceSeries`, `Regime`, `SineConfig`, `SineWaves`, `SentimentCorpus`,
+//! `Vocabulary`, `TokenEncoding`, `sentiment_dataset` (or simply `pub use synth::*`).
+
+pub mod healthcare;
+pub mod prices;
+pub mod sine;
+pub mod text;
+
+pub use healthcare::{
+    DETERIORATION_CLASSES, HealthcareConfig, PatientCohort, PatientRecord, VITALS, vital_labels,
+};
+pub use prices::{PriceConfig, PriceSeries, Regime, TRADING_DAYS_PER_YEAR, log_returns};
+pub use sine::{SineConfig, SineSample, SineWaves};
+pub use text::{
+    NEGATIVE, PAD_ID, POSITIVE, SENTIMENT_CLASSES, SentimentCorpus, TokenEncoding, UNK_ID,
+    Vocabulary, sentiment_dataset, tokenize,
+};
