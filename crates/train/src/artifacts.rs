@@ -1,0 +1,203 @@
+//! The directory of a training run: everything needed to reproduce it and to predict with it.
+//!
+//! ```text
+//! <dir>/training.json    TrainingConfig (model config, objective, optimiser settings)
+//! <dir>/schema.json      the data's shape, target kind and names
+//! <dir>/normalizer.json  statistics the inputs (and regression targets) were scaled with
+//! <dir>/model.bpk        the trained weights (Burnpack, burn-store)
+//! <dir>/metrics.csv      loss (and accuracy) per epoch, training and validation
+//! <dir>/checkpoints/     burn-train's per-epoch checkpoints (resume)
+//! <dir>/*.png            plots
+//! ```
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use burn::tensor::Device;
+use burn_rnn_data::{Normalizer, SequenceDataset, TargetKind};
+use burn_rnn_model::SequenceModel;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::config::TrainingConfig;
+use crate::error::{Result, TrainError};
+
+/// The data a model was trained on, as far as prediction needs to know it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataSchema {
+    /// T, steps per (padded) sequence.
+    pub num_steps: usize,
+    /// D, features per step.
+    pub num_features: usize,
+    /// What is predicted and its size.
+    pub target_kind: TargetKind,
+    /// The D feature names, in column order.
+    pub feature_names: Vec<String>,
+    /// The K target names, or the class names.
+    pub target_names: Vec<String>,
+}
+
+impl DataSchema {
+    /// The schema of a dataset.
+    pub fn of(dataset: &SequenceDataset) -> Self {
+        Self {
+            num_steps: dataset.num_steps(),
+            num_features: dataset.num_features(),
+            target_kind: dataset.target_kind(),
+            feature_names: dataset.feature_names().to_vec(),
+            target_names: dataset.target_names().to_vec(),
+        }
+    }
+}
+
+/// Paths inside a run directory.
+#[derive(Debug, Clone)]
+pub struct RunDir {
+    root: PathBuf,
+}
+
+impl RunDir {
+    /// A run directory at `root` (created when something is written).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// An existing run directory: fails with a clear message when it or its files are missing.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
+        let dir = Self::new(root);
+        if !dir.root.is_dir() {
+            return Err(TrainError::Io {
+                path: dir.root.clone(),
+                message: "no such run directory (train a model first, or check the path)".into(),
+            });
+        }
+        for file in [
+            dir.training_config(),
+            dir.schema(),
+            dir.normalizer(),
+            dir.weights(),
+        ] {
+            if !file.is_file() {
+                return Err(TrainError::Io {
+                    path: file,
+                    message: "missing from the run directory; was the training run completed?"
+                        .into(),
+                });
+            }
+        }
+        Ok(dir)
+    }
+
+    /// The directory itself.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `training.json`.
+    pub fn training_config(&self) -> PathBuf {
+        self.root.join("training.json")
+    }
+
+    /// `schema.json`.
+    pub fn schema(&self) -> PathBuf {
+        self.root.join("schema.json")
+    }
+
+    /// `normalizer.json`.
+    pub fn normalizer(&self) -> PathBuf {
+        self.root.join("normalizer.json")
+    }
+
+    /// `model.bpk`.
+    pub fn weights(&self) -> PathBuf {
+        self.root.join("model.bpk")
+    }
+
+    /// `metrics.csv`.
+    pub fn metrics(&self) -> PathBuf {
+        self.root.join("metrics.csv")
+    }
+
+    /// `checkpoints/`, burn-train's artifact directory.
+    pub fn checkpoints(&self) -> PathBuf {
+        self.root.join("checkpoints")
+    }
+
+    /// A file in the run directory (plots, reports).
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+
+    /// Creates the directory (and parents).
+    pub fn create(&self) -> Result<()> {
+        fs::create_dir_all(&self.root).map_err(|e| io_error(&self.root, e))
+    }
+
+    /// Writes the configs, schema and normalizer of a run.
+    pub fn write_setup(
+        &self,
+        config: &TrainingConfig,
+        schema: &DataSchema,
+        normalizer: &Normalizer,
+    ) -> Result<()> {
+        self.create()?;
+        write_json(&self.training_config(), config)?;
+        write_json(&self.schema(), schema)?;
+        write_json(&self.normalizer(), normalizer)
+    }
+
+    /// Reads the training config.
+    pub fn read_training_config(&self) -> Result<TrainingConfig> {
+        read_json(&self.training_config())
+    }
+
+    /// Reads the data schema.
+    pub fn read_schema(&self) -> Result<DataSchema> {
+        read_json(&self.schema())
+    }
+
+    /// Reads the normalizer.
+    pub fn read_normalizer(&self) -> Result<Normalizer> {
+        read_json(&self.normalizer())
+    }
+
+    /// Saves the trained weights.
+    pub fn write_model(&self, model: &SequenceModel) -> Result<()> {
+        self.create()?;
+        model.save(self.weights())?;
+        Ok(())
+    }
+
+    /// Builds the model from `training.json` and loads `model.bpk` into it; a config that does
+    /// not match the weights is an error naming the tensor.
+    pub fn read_model(&self, device: &Device) -> Result<SequenceModel> {
+        let config = self.read_training_config()?;
+        Ok(SequenceModel::load(&config.model, self.weights(), device)?)
+    }
+}
+
+/// Writes `value` as pretty JSON.
+pub(crate) fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
+    let json = serde_json::to_string_pretty(value).map_err(|e| TrainError::Io {
+        path: path.to_path_buf(),
+        message: format!("cannot serialise: {e}"),
+    })?;
+    fs::write(path, json).map_err(|e| io_error(path, e))
+}
+
+/// Reads JSON, naming the file and the problem on failure.
+pub(crate) fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = fs::read_to_string(path).map_err(|e| io_error(path, e))?;
+    serde_json::from_str(&text).map_err(|e| TrainError::Io {
+        path: path.to_path_buf(),
+        message: format!("not a valid file of this kind: {e}"),
+    })
+}
+
+/// An I/O error with its path.
+pub(crate) fn io_error(path: &Path, error: std::io::Error) -> TrainError {
+    TrainError::Io {
+        path: path.to_path_buf(),
+        message: error.to_string(),
+    }
+}

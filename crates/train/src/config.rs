@@ -1,0 +1,135 @@
+//! Every hyper-parameter of a training run, saved as JSON next to the model.
+
+use burn::config::Config;
+use burn_rnn_model::SequenceModelConfig;
+
+use crate::error::{Result, TrainError};
+use crate::task::Objective;
+
+/// How the learning rate changes over the run.
+#[derive(Config, Debug, Copy, PartialEq)]
+pub enum LrSchedule {
+    /// The same learning rate throughout.
+    Constant,
+    /// Cosine annealing from the learning rate down to `learning_rate × final_fraction` at the
+    /// last epoch.
+    Cosine {
+        /// The final learning rate as a fraction of the initial one.
+        final_fraction: f64,
+    },
+}
+
+/// A training run: the model, the objective and the optimisation settings.
+#[derive(Config, Debug)]
+pub struct TrainingConfig {
+    /// The network to train.
+    pub model: SequenceModelConfig,
+    /// What it learns (follows from the data's targets).
+    pub objective: Objective,
+    /// Passes over the training split.
+    #[config(default = 60)]
+    pub num_epochs: usize,
+    /// Sequences per batch.
+    #[config(default = 16)]
+    pub batch_size: usize,
+    /// Adam's initial learning rate.
+    #[config(default = 5e-3)]
+    pub learning_rate: f64,
+    /// Learning-rate schedule.
+    #[config(default = "LrSchedule::Cosine { final_fraction: 0.05 }")]
+    pub lr_schedule: LrSchedule,
+    /// Clip each gradient update to this L2 norm (the design notes' exploding gradients);
+    /// `None` turns clipping off.
+    #[config(default = "Some(1.0)")]
+    pub grad_clip_norm: Option<f32>,
+    /// Stop when the validation loss has not improved for this many epochs; `None` never stops early.
+    #[config(default = "Some(15)")]
+    pub early_stopping_patience: Option<usize>,
+    /// Seed for weight initialisation, shuffling and dropout (CPU runs are repeatable).
+    #[config(default = 42)]
+    pub seed: u64,
+}
+
+impl TrainingConfig {
+    /// Checks every value, naming the one at fault.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |msg: String| Err(TrainError::InvalidConfig(msg));
+        self.model.recurrent.validate()?;
+        if self.model.d_output == 0 {
+            return bad("the model needs at least one output".into());
+        }
+        if self.num_epochs == 0 {
+            return bad("num_epochs must be at least 1".into());
+        }
+        if self.batch_size == 0 {
+            return bad("batch_size must be at least 1".into());
+        }
+        // burn's schedulers accept rates in (0, 1].
+        if !(self.learning_rate.is_finite()
+            && self.learning_rate > 0.0
+            && self.learning_rate <= 1.0)
+        {
+            return bad(format!(
+                "learning_rate must be in (0, 1], got {}",
+                self.learning_rate
+            ));
+        }
+        if let LrSchedule::Cosine { final_fraction } = self.lr_schedule
+            && !(0.0..=1.0).contains(&final_fraction)
+        {
+            return bad(format!(
+                "the cosine schedule's final_fraction must be in [0, 1], got {final_fraction}"
+            ));
+        }
+        if let Some(norm) = self.grad_clip_norm
+            && !(norm.is_finite() && norm > 0.0)
+        {
+            return bad(format!("grad_clip_norm must be positive, got {norm}"));
+        }
+        if self.early_stopping_patience == Some(0) {
+            return bad("early_stopping_patience must be at least 1 (or none)".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn_rnn_model::RecurrentConfig;
+
+    fn config() -> TrainingConfig {
+        TrainingConfig::new(
+            SequenceModelConfig::new(RecurrentConfig::new(3, 8), 3),
+            Objective::Regression,
+        )
+    }
+
+    #[test]
+    fn defaults_are_valid_and_round_trip_through_json() {
+        let config = config();
+        config.validate().unwrap();
+        let json = serde_json::to_string(&config).unwrap();
+        let back: TrainingConfig = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.learning_rate, config.learning_rate);
+        assert_eq!(back.lr_schedule, config.lr_schedule);
+        assert_eq!(back.objective, Objective::Regression);
+    }
+
+    #[test]
+    fn rejects_bad_values_by_name() {
+        for (config, name) in [
+            (config().with_num_epochs(0), "num_epochs"),
+            (config().with_batch_size(0), "batch_size"),
+            (config().with_learning_rate(f64::NAN), "learning_rate"),
+            (config().with_grad_clip_norm(Some(-1.0)), "grad_clip_norm"),
+            (
+                config().with_early_stopping_patience(Some(0)),
+                "early_stopping_patience",
+            ),
+        ] {
+            let err = config.validate().unwrap_err().to_string();
+            assert!(err.contains(name), "{err}");
+        }
+    }
+}

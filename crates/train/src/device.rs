@@ -1,0 +1,194 @@
+//! The `--device` flag: a backend name chosen at run time → a Burn [`Device`].
+
+use std::fmt;
+use std::str::FromStr;
+
+use burn::tensor::Device;
+
+use crate::error::{Result, TrainError};
+
+/// The backends this package knows; which ones exist depends on the cargo features compiled in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// Burn's default CPU backend (feature `flex`).
+    Flex,
+    /// The ndarray CPU backend (feature `ndarray`; deprecated upstream, still supported here).
+    Ndarray,
+    /// GPU through wgpu (Vulkan, Metal, DX12; also Mesa's software Vulkan, lavapipe). Feature `wgpu`.
+    Wgpu,
+    /// NVIDIA GPU through CUDA (feature `cuda`).
+    Cuda,
+}
+
+impl Backend {
+    /// Every backend, compiled in or not, in the order `--help` lists them.
+    pub const ALL: [Backend; 4] = [
+        Backend::Flex,
+        Backend::Ndarray,
+        Backend::Wgpu,
+        Backend::Cuda,
+    ];
+
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Flex => "flex",
+            Backend::Ndarray => "ndarray",
+            Backend::Wgpu => "wgpu",
+            Backend::Cuda => "cuda",
+        }
+    }
+
+    /// Whether this build includes the backend (its cargo feature was enabled).
+    pub fn is_compiled(self) -> bool {
+        match self {
+            Backend::Flex => cfg!(feature = "flex"),
+            Backend::Ndarray => cfg!(feature = "ndarray"),
+            Backend::Wgpu => cfg!(feature = "wgpu"),
+            Backend::Cuda => cfg!(feature = "cuda"),
+        }
+    }
+
+    /// The backends compiled into this build.
+    pub fn compiled() -> Vec<Backend> {
+        Self::ALL.into_iter().filter(|b| b.is_compiled()).collect()
+    }
+
+    /// Whether the backend runs on a GPU (slower to start, results not bit-identical to CPU).
+    pub fn is_gpu(self) -> bool {
+        matches!(self, Backend::Wgpu | Backend::Cuda)
+    }
+
+    /// Opens the device (without autodiff). Errors if the backend is not compiled in or no
+    /// adapter exists (e.g. `wgpu` on a machine without a Vulkan driver).
+    pub fn device(self) -> Result<Device> {
+        if !self.is_compiled() {
+            return Err(TrainError::BackendNotCompiled {
+                requested: self.name().into(),
+                available: compiled_names(),
+            });
+        }
+        match self {
+            #[cfg(feature = "flex")]
+            Backend::Flex => Ok(Device::flex()),
+            #[cfg(feature = "ndarray")]
+            #[allow(deprecated)]
+            Backend::Ndarray => Ok(Device::ndarray()),
+            #[cfg(feature = "wgpu")]
+            Backend::Wgpu => wgpu_device(),
+            #[cfg(feature = "cuda")]
+            Backend::Cuda => cuda_device(),
+            #[allow(unreachable_patterns)]
+            _ => unreachable!("checked by is_compiled"),
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Backend {
+    type Err = TrainError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let wanted = s.trim().to_ascii_lowercase();
+        Self::ALL
+            .into_iter()
+            .find(|b| b.name() == wanted)
+            .ok_or_else(|| TrainError::UnknownBackend {
+                requested: s.to_string(),
+                available: compiled_names(),
+            })
+    }
+}
+
+fn compiled_names() -> String {
+    Backend::compiled()
+        .iter()
+        .map(|b| b.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The wgpu device, initialised once per process (the runtime refuses a second init).
+#[cfg(feature = "wgpu")]
+fn wgpu_device() -> Result<Device> {
+    use std::sync::OnceLock;
+    static DEVICE: OnceLock<std::result::Result<Device, String>> = OnceLock::new();
+    DEVICE
+        .get_or_init(|| {
+            Device::wgpu_options()
+                .init()
+                .or_else(|e| {
+                    // Something in this process (e.g. a default device) already started the
+                    // wgpu runtime: use that one.
+                    if e.to_string().contains("already initialized") {
+                        Ok(Device::wgpu(Default::default()))
+                    } else {
+                        Err(e.to_string())
+                    }
+                })
+                .and_then(|device| {
+                    // Initialising can succeed lazily; a first small operation proves an adapter.
+                    std::panic::catch_unwind(|| {
+                        let x = burn::tensor::Tensor::<1>::ones([2], &device);
+                        x.into_data().try_into_vec::<f32>().map(|_| ())
+                    })
+                    .map_err(|_| "the first operation on the wgpu device failed".to_string())?
+                    .map_err(|e| format!("{e:?}"))?;
+                    Ok(device)
+                })
+        })
+        .clone()
+        .map_err(|reason| TrainError::NoAdapter {
+            backend: "wgpu".into(),
+            reason,
+        })
+}
+
+#[cfg(feature = "cuda")]
+fn cuda_device() -> Result<Device> {
+    std::panic::catch_unwind(|| {
+        let device = Device::cuda(0);
+        let x = burn::tensor::Tensor::<1>::ones([2], &device);
+        x.into_data().try_into_vec::<f32>().map(|_| device)
+    })
+    .map_err(|_| TrainError::NoAdapter {
+        backend: "cuda".into(),
+        reason: "no CUDA device could be opened".into(),
+    })?
+    .map_err(|e| TrainError::NoAdapter {
+        backend: "cuda".into(),
+        reason: format!("{e:?}"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_names_case_insensitively() {
+        assert_eq!("FLEX".parse::<Backend>().unwrap(), Backend::Flex);
+        assert_eq!(" wgpu ".parse::<Backend>().unwrap(), Backend::Wgpu);
+    }
+
+    #[test]
+    fn unknown_backend_lists_the_compiled_ones() {
+        let err = "tpu".parse::<Backend>().unwrap_err().to_string();
+        assert!(err.contains("tpu"), "{err}");
+        for b in Backend::compiled() {
+            assert!(err.contains(b.name()), "{err}");
+        }
+    }
+
+    #[test]
+    fn cpu_backends_open() {
+        for b in Backend::compiled().into_iter().filter(|b| !b.is_gpu()) {
+            b.device().expect("CPU backend opens");
+        }
+    }
+}

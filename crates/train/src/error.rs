@@ -1,0 +1,83 @@
+//! The one error type of the train crate.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong while training, saving, loading or predicting.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// `--device` named a backend this package does not know.
+    #[error("unknown device `{requested}`; this build has: {available}")]
+    UnknownBackend {
+        /// What the user asked for.
+        requested: String,
+        /// The backends compiled in, comma-separated.
+        available: String,
+    },
+
+    /// The backend exists but was not compiled into this build.
+    #[error(
+        "device `{requested}` is not compiled into this build (enable the cargo feature `{requested}`); this build has: {available}"
+    )]
+    BackendNotCompiled {
+        /// What the user asked for.
+        requested: String,
+        /// The backends compiled in, comma-separated.
+        available: String,
+    },
+
+    /// The backend is compiled in, but no adapter (GPU or driver) could be opened.
+    #[error(
+        "no {backend} adapter found: {reason} (on Linux without a GPU, install a Vulkan driver such as Mesa's lavapipe: apt-get install mesa-vulkan-drivers)"
+    )]
+    NoAdapter {
+        /// Which backend.
+        backend: String,
+        /// What the runtime said.
+        reason: String,
+    },
+
+    /// The model crate rejected a config, shape or weight file.
+    #[error(transparent)]
+    Model(#[from] burn_rnn_model::ModelError),
+
+    /// The data crate rejected the data.
+    #[error(transparent)]
+    Data(#[from] burn_rnn_data::DataError),
+
+    /// A file or directory of a run could not be read or written.
+    #[error("{path}: {message}")]
+    Io {
+        /// The file at fault.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+
+    /// Training diverged.
+    #[error(
+        "training diverged at epoch {epoch}: the {what} became {value}. Try a smaller learning rate (now {learning_rate}) or a tighter gradient clipping norm; the last good checkpoint is kept in {checkpoint_dir}"
+    )]
+    Diverged {
+        /// The epoch (1-based) in which the loss stopped being finite.
+        epoch: usize,
+        /// Which quantity (training loss, validation loss).
+        what: String,
+        /// Its value (NaN or inf).
+        value: f64,
+        /// The learning rate in use.
+        learning_rate: f64,
+        /// Where the last good checkpoint is.
+        checkpoint_dir: PathBuf,
+    },
+
+    /// burn-train reported a failure (data loading, checkpointing, workers).
+    #[error("training failed: {0}")]
+    Training(String),
+
+    /// A configuration value is invalid.
+    #[error("invalid training config: {0}")]
+    InvalidConfig(String),
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = TrainError> = std::result::Result<T, E>;

@@ -1,0 +1,336 @@
+//! One training run with burn-train's Learner: normalisation fitted on the training split,
+//! Adam with gradient clipping and a learning-rate schedule, a checkpoint every epoch (resume),
+//! early stopping, and a clear error when the loss stops being finite.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::Path;
+
+use burn::data::dataloader::DataLoaderBuilder;
+use burn::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
+use burn::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
+use burn::module::Module;
+use burn::optim::AdamConfig;
+use burn::optim::grad_clipping::GradientClippingConfig;
+use burn::tensor::Device;
+use burn::train::checkpoint::{CheckpointingAction, CheckpointingStrategy};
+use burn::train::metric::store::{Aggregate, Direction, EventStoreClient, Split};
+use burn::train::metric::{AccuracyMetric, LossMetric};
+use burn::train::{
+    EarlyStoppingStrategy, Interrupter, Learner, MetricEarlyStoppingStrategy, StoppingCondition,
+    SupervisedTraining,
+};
+use burn_rnn_data::{NormalizationKind, Normalizer, SequenceBatcher, SequenceDataset};
+use burn_rnn_model::SequenceModel;
+
+use crate::artifacts::{DataSchema, RunDir, io_error};
+use crate::config::{LrSchedule, TrainingConfig};
+use crate::error::{Result, TrainError};
+use crate::history::{EpochMetrics, read_history, write_history_csv};
+use crate::progress::{Progress, renderer};
+use crate::task::{Objective, Trainable};
+
+/// Options of a run that are not hyper-parameters.
+#[derive(Debug, Clone, Copy)]
+pub struct TrainOptions {
+    /// Continue from the last checkpoint in the run directory instead of starting afresh.
+    pub resume: bool,
+    /// How progress is shown.
+    pub progress: Progress,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        Self {
+            resume: false,
+            progress: Progress::Auto,
+        }
+    }
+}
+
+/// The outcome of [`train`].
+#[derive(Debug)]
+pub struct TrainedRun {
+    /// The weights of the epoch with the lowest validation loss, in inference mode.
+    pub model: SequenceModel,
+    /// The statistics the data was scaled with (predictions are mapped back with them).
+    pub normalizer: Normalizer,
+    /// Loss (and accuracy) per epoch.
+    pub history: Vec<EpochMetrics>,
+    /// The epoch whose weights were kept (1-based).
+    pub best_epoch: usize,
+    /// Where everything was written.
+    pub dir: RunDir,
+}
+
+/// Trains `config.model` on `train_set`, validating on `valid_set`, and writes the run to `dir`
+/// (see [`RunDir`]). Both datasets are in raw units: the normaliser is fitted on `train_set`
+/// only (z-score, targets too for regression) and stored with the model.
+pub fn train(
+    config: &TrainingConfig,
+    train_set: &SequenceDataset,
+    valid_set: &SequenceDataset,
+    dir: &RunDir,
+    device: &Device,
+    options: TrainOptions,
+) -> Result<TrainedRun> {
+    config.validate()?;
+    check_fit(config, train_set, "training")?;
+    check_fit(config, valid_set, "validation")?;
+
+    let normalizer = Normalizer::fit(
+        train_set,
+        NormalizationKind::ZScore,
+        config.objective.is_regression(),
+    )?;
+    let train_set = normalizer.apply(train_set)?;
+    let valid_set = normalizer.apply(valid_set)?;
+
+    let checkpoints = dir.checkpoints();
+    let resume_from = if options.resume {
+        latest_checkpoint(&checkpoints)?
+    } else {
+        None
+    };
+    if resume_from.is_none() && checkpoints.exists() {
+        // A fresh run: old checkpoints and metric logs would be mistaken for this run's.
+        fs::remove_dir_all(&checkpoints).map_err(|e| io_error(&checkpoints, e))?;
+    }
+    dir.write_setup(config, &DataSchema::of(&train_set), &normalizer)?;
+
+    device.seed(config.seed);
+    let model = config.model.init(&device.clone().autodiff())?;
+    let trainable = Trainable {
+        model,
+        objective: config.objective,
+    };
+
+    let batches_per_epoch = train_set.len().div_ceil(config.batch_size);
+    let train_loader = DataLoaderBuilder::new(SequenceBatcher::for_dataset(&train_set))
+        .batch_size(config.batch_size)
+        .shuffle(config.seed)
+        .build(train_set);
+    let valid_loader = DataLoaderBuilder::new(SequenceBatcher::for_dataset(&valid_set))
+        .batch_size(config.batch_size)
+        .build(valid_set);
+
+    let optimizer = AdamConfig::new()
+        .with_grad_clipping(config.grad_clip_norm.map(GradientClippingConfig::Norm))
+        .init();
+    let scheduler = lr_scheduler(config, batches_per_epoch)?;
+
+    let interrupter = Interrupter::new();
+    let patience = config.early_stopping_patience.map(|n_epochs| {
+        MetricEarlyStoppingStrategy::new(
+            &LossMetric::new(),
+            Aggregate::Mean,
+            Direction::Lowest,
+            Split::Valid,
+            StoppingCondition::NoImprovementSince { n_epochs },
+        )
+    });
+    let mut training = SupervisedTraining::new(&checkpoints, train_loader, valid_loader)
+        .metrics((LossMetric::new(),))
+        .with_default_checkpointers()
+        .with_checkpointing_strategy(KeepBestAndLast::default())
+        .early_stopping(StopOnPatienceOrDivergence {
+            patience,
+            interrupter: interrupter.clone(),
+        })
+        .with_interrupter(interrupter.clone())
+        .with_application_logger(None)
+        .renderer(renderer(options.progress, interrupter, resume_from))
+        .num_epochs(config.num_epochs);
+    if config.objective == Objective::Classification {
+        training = training
+            .metric_train_numeric(AccuracyMetric::new())
+            .metric_valid_numeric(AccuracyMetric::new());
+    }
+    if let Some(epoch) = resume_from {
+        training = training.checkpoint(epoch);
+    }
+    let result = training.launch(Learner::new(trainable, optimizer, scheduler));
+    if let Some(error) = result.error {
+        return Err(TrainError::Training(error.to_string()));
+    }
+
+    let history = read_history(&checkpoints)?;
+    write_history_csv(&dir.metrics(), &history)?;
+    if let Some((epoch, what, value)) = first_non_finite(&history) {
+        return Err(TrainError::Diverged {
+            epoch,
+            what: what.into(),
+            value,
+            learning_rate: config.learning_rate,
+            checkpoint_dir: checkpoints.join("checkpoint"),
+        });
+    }
+    let best = history
+        .iter()
+        .min_by(|a, b| a.valid_loss.total_cmp(&b.valid_loss))
+        .ok_or_else(|| TrainError::Training("no epoch was completed".into()))?;
+    let best_epoch = best.epoch;
+
+    let path = checkpoints
+        .join("checkpoint")
+        .join(format!("model-{best_epoch}.bpk"));
+    let fresh = Trainable {
+        model: config.model.init(device)?,
+        objective: config.objective,
+    };
+    let model = fresh
+        .try_load_file(&path)
+        .map_err(|e| TrainError::Io {
+            path: path.clone(),
+            message: format!("cannot load the best checkpoint: {e}"),
+        })?
+        .model;
+    dir.write_model(&model)?;
+    Ok(TrainedRun {
+        model,
+        normalizer,
+        history,
+        best_epoch,
+        dir: dir.clone(),
+    })
+}
+
+/// Checks that a dataset fits the model and objective before any tensor is built.
+fn check_fit(config: &TrainingConfig, data: &SequenceDataset, split: &str) -> Result<()> {
+    let d_input = config.model.recurrent.d_input;
+    if data.num_features() != d_input {
+        return Err(TrainError::InvalidConfig(format!(
+            "the {split} data has {} features per step but the model reads d_input = {d_input}",
+            data.num_features()
+        )));
+    }
+    let objective = Objective::for_target(data.target_kind());
+    if objective != config.objective {
+        return Err(TrainError::InvalidConfig(format!(
+            "the {split} data has {:?} targets but the objective is {:?}",
+            data.target_kind(),
+            config.objective
+        )));
+    }
+    let outputs = data.target_kind().outputs();
+    if outputs != config.model.d_output {
+        return Err(TrainError::InvalidConfig(format!(
+            "the {split} data needs {outputs} outputs but the model has d_output = {}",
+            config.model.d_output
+        )));
+    }
+    Ok(())
+}
+
+/// The learning-rate schedule; burn's schedulers step once per batch.
+fn lr_scheduler(config: &TrainingConfig, batches_per_epoch: usize) -> Result<ModuleLrScheduler> {
+    match config.lr_schedule {
+        LrSchedule::Constant => Ok(ModuleLrScheduler::from(config.learning_rate)),
+        LrSchedule::Cosine { final_fraction } => CosineAnnealingLrSchedulerConfig::new(
+            config.learning_rate,
+            (config.num_epochs * batches_per_epoch).max(1),
+        )
+        .with_min_lr(config.learning_rate * final_fraction)
+        .init()
+        .map_err(|e| TrainError::InvalidConfig(format!("learning-rate schedule: {e}"))),
+    }
+}
+
+/// The epoch of the newest checkpoint under `dir`, if any.
+fn latest_checkpoint(dir: &Path) -> Result<Option<usize>> {
+    Ok(checkpoint_epochs(dir)?.into_iter().max())
+}
+
+/// Epochs with a saved model under `<dir>/checkpoint/`.
+fn checkpoint_epochs(dir: &Path) -> Result<BTreeSet<usize>> {
+    let folder = dir.join("checkpoint");
+    if !folder.is_dir() {
+        return Ok(BTreeSet::new());
+    }
+    let entries = fs::read_dir(&folder).map_err(|e| io_error(&folder, e))?;
+    Ok(entries
+        .filter_map(|entry| entry.ok())
+        .filter_map(|entry| {
+            let name = entry.file_name().into_string().ok()?;
+            name.strip_prefix("model-")?
+                .strip_suffix(".bpk")?
+                .parse()
+                .ok()
+        })
+        .collect())
+}
+
+/// The first epoch whose training or validation loss is NaN or infinite.
+fn first_non_finite(history: &[EpochMetrics]) -> Option<(usize, &'static str, f64)> {
+    history.iter().find_map(|e| {
+        if !e.train_loss.is_finite() {
+            Some((e.epoch, "training loss", e.train_loss))
+        } else if !e.valid_loss.is_finite() {
+            Some((e.epoch, "validation loss", e.valid_loss))
+        } else {
+            None
+        }
+    })
+}
+
+fn epoch_is_finite(epoch: usize, store: &EventStoreClient) -> bool {
+    [Split::Train, Split::Valid].iter().all(|split| {
+        store
+            .find_metric("Loss", epoch, Aggregate::Mean, split)
+            .is_none_or(f64::is_finite)
+    })
+}
+
+/// Keeps the last and the best (lowest validation loss) checkpoints; an epoch whose loss is not
+/// finite is never saved, so the last good checkpoint survives a divergence.
+#[derive(Default)]
+struct KeepBestAndLast {
+    saved: BTreeSet<usize>,
+}
+
+impl CheckpointingStrategy for KeepBestAndLast {
+    fn checkpointing(
+        &mut self,
+        epoch: usize,
+        store: &EventStoreClient,
+    ) -> Vec<CheckpointingAction> {
+        if !epoch_is_finite(epoch, store) {
+            return Vec::new();
+        }
+        let best = store.find_epoch("Loss", Aggregate::Mean, Direction::Lowest, &Split::Valid);
+        let mut actions = vec![CheckpointingAction::Save];
+        let stale: Vec<usize> = self
+            .saved
+            .iter()
+            .copied()
+            .filter(|&e| Some(e) != best && e != epoch)
+            .collect();
+        for old in stale {
+            self.saved.remove(&old);
+            actions.push(CheckpointingAction::Delete(old));
+        }
+        self.saved.insert(epoch);
+        actions
+    }
+}
+
+/// Early stopping on the validation loss (when patience is set), and an immediate stop when
+/// the loss is NaN or infinite.
+#[derive(Clone)]
+struct StopOnPatienceOrDivergence {
+    patience: Option<MetricEarlyStoppingStrategy>,
+    interrupter: Interrupter,
+}
+
+impl EarlyStoppingStrategy for StopOnPatienceOrDivergence {
+    fn should_stop(&mut self, epoch: usize, store: &EventStoreClient) -> bool {
+        if !epoch_is_finite(epoch, store) {
+            self.interrupter
+                .stop(Some("the loss is no longer finite (training diverged)"));
+            return true;
+        }
+        self.patience
+            .as_mut()
+            .is_some_and(|patience| patience.should_stop(epoch, store))
+    }
+}

@@ -1,0 +1,249 @@
+//! PNG line charts (plotters): loss curves, forecasts against actual values, gradient norms.
+//!
+//! Text uses the DejaVu Sans font shipped in `assets/` (Bitstream Vera licence, beside it), so
+//! plots render the same on any machine without system fonts.
+
+use std::path::Path;
+use std::sync::Once;
+
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+
+use crate::error::{Result, TrainError};
+
+const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+const COLORS: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+];
+
+/// One named line of a chart.
+#[derive(Clone, Debug)]
+pub struct Series {
+    /// Legend text.
+    pub name: String,
+    /// `(x, y)` points, drawn in order.
+    pub points: Vec<(f64, f64)>,
+    /// Draw as a dashed-looking line of points instead of a solid line.
+    pub markers: bool,
+}
+
+impl Series {
+    /// A solid line.
+    pub fn line(name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        Self {
+            name: name.into(),
+            points,
+            markers: false,
+        }
+    }
+
+    /// A line with a marker at every point (e.g. predictions beside the actual values).
+    pub fn marked(name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        Self {
+            name: name.into(),
+            points,
+            markers: true,
+        }
+    }
+}
+
+/// One chart in a grid of charts.
+#[derive(Clone, Debug)]
+pub struct Panel {
+    /// Chart title.
+    pub title: String,
+    /// X-axis label.
+    pub x_label: String,
+    /// Y-axis label.
+    pub y_label: String,
+    /// The lines.
+    pub series: Vec<Series>,
+    /// Plot `log10(y)` (for quantities spanning many orders of magnitude); y must be > 0.
+    pub log_y: bool,
+}
+
+impl Panel {
+    /// A linear chart.
+    pub fn new(
+        title: impl Into<String>,
+        x_label: impl Into<String>,
+        y_label: impl Into<String>,
+    ) -> Self {
+        Self {
+            title: title.into(),
+            x_label: x_label.into(),
+            y_label: y_label.into(),
+            series: Vec::new(),
+            log_y: false,
+        }
+    }
+
+    /// Adds a line.
+    pub fn with(mut self, series: Series) -> Self {
+        self.series.push(series);
+        self
+    }
+
+    /// Switches the y axis to a log scale.
+    pub fn log_scale(mut self) -> Self {
+        self.log_y = true;
+        self
+    }
+}
+
+fn register_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // The font is compiled in and known to be valid; a failure would only lose the text.
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
+    });
+}
+
+/// Writes `panels` as a grid with `columns` columns to a PNG file at `path`.
+pub fn write_png(path: &Path, title: &str, panels: &[Panel], columns: usize) -> Result<()> {
+    register_font();
+    let io = |message: String| TrainError::Io {
+        path: path.to_path_buf(),
+        message,
+    };
+    if panels.is_empty() {
+        return Err(io("nothing to plot".into()));
+    }
+    let columns = columns.clamp(1, panels.len());
+    let rows = panels.len().div_ceil(columns);
+    let size = (560 * columns as u32, 380 * rows as u32 + 50);
+    let root = BitMapBackend::new(path, size).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| io(e.to_string()))?;
+    let root = root
+        .titled(title, ("sans-serif", 26))
+        .map_err(|e| io(e.to_string()))?;
+    for (area, panel) in root.split_evenly((rows, columns)).iter().zip(panels) {
+        draw_panel(area, panel).map_err(|e| io(e.to_string()))?;
+    }
+    root.present()
+        .map_err(|e| io(format!("cannot write the PNG: {e}")))
+}
+
+type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
+
+fn draw_panel(
+    area: &Area<'_>,
+    panel: &Panel,
+) -> std::result::Result<
+    (),
+    DrawingAreaErrorKind<<BitMapBackend<'static> as DrawingBackend>::ErrorType>,
+> {
+    let transform = |y: f64| {
+        if panel.log_y {
+            y.max(1e-300).log10()
+        } else {
+            y
+        }
+    };
+    let points = || {
+        panel
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter())
+            .map(|&(x, y)| (x, transform(y)))
+            .filter(|(x, y)| x.is_finite() && y.is_finite())
+    };
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    for (x, y) in points() {
+        x0 = x0.min(x);
+        x1 = x1.max(x);
+        y0 = y0.min(y);
+        y1 = y1.max(y);
+    }
+    if x0 > x1 {
+        (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
+    }
+    if x1 - x0 < 1e-12 {
+        x1 = x0 + 1.0;
+    }
+    let pad = ((y1 - y0) * 0.08).max(1e-9);
+    let (y0, y1) = (y0 - pad, y1 + pad);
+
+    let mut chart = ChartBuilder::on(area)
+        .caption(&panel.title, ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(x0..x1, y0..y1)?;
+    let log_y = panel.log_y;
+    let y_format = move |v: &f64| {
+        if log_y {
+            format!("1e{v:.0}")
+        } else if v.abs() >= 1000.0 || (v.abs() < 0.01 && *v != 0.0) {
+            format!("{v:.1e}")
+        } else {
+            format!("{v:.2}")
+        }
+    };
+    chart
+        .configure_mesh()
+        .x_desc(panel.x_label.as_str())
+        .y_desc(panel.y_label.as_str())
+        .y_label_formatter(&y_format)
+        .label_style(("sans-serif", 13))
+        .axis_desc_style(("sans-serif", 15))
+        .draw()?;
+    for (i, series) in panel.series.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        let data: Vec<(f64, f64)> = series
+            .points
+            .iter()
+            .map(|&(x, y)| (x, transform(y)))
+            .filter(|(x, y)| x.is_finite() && y.is_finite())
+            .collect();
+        chart
+            .draw_series(LineSeries::new(data.clone(), color.stroke_width(2)))?
+            .label(series.name.as_str())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
+        if series.markers {
+            chart.draw_series(data.into_iter().map(|p| Circle::new(p, 3, color.filled())))?;
+        }
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 13))
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_a_png_with_several_panels() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plot.png");
+        let line: Vec<(f64, f64)> = (0..10).map(|i| (i as f64, (i * i) as f64 + 1.0)).collect();
+        let panels = [
+            Panel::new("linear", "step", "value").with(Series::line("a", line.clone())),
+            Panel::new("log", "step", "value")
+                .with(Series::marked("b", line))
+                .log_scale(),
+        ];
+        write_png(&path, "test", &panels, 2).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(&bytes[1..4], b"PNG");
+    }
+
+    #[test]
+    fn an_empty_plot_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(write_png(&dir.path().join("x.png"), "t", &[], 1).is_err());
+    }
+}

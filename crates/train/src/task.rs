@@ -1,0 +1,179 @@
+//! The training objectives: a [`SequenceModel`] wrapped with its loss, as burn-train's Learner
+//! wants it (`TrainStep` for training, `InferenceStep` for validation).
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::loss::{CrossEntropyLossConfig, MseLoss, Reduction};
+use burn::tensor::{ExecutionError, Int, Tensor, TensorData};
+use burn::train::metric::{AccuracyInput, Adaptor, LossInput};
+use burn::train::{
+    ClassificationOutput, InferenceStep, ItemLazy, RegressionOutput, TrainOutput, TrainStep,
+};
+use burn_rnn_data::{BatchTargets, SequenceBatch, TargetKind};
+use burn_rnn_model::SequenceModel;
+
+/// What the network learns to predict; follows from the dataset's target kind.
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum Objective {
+    /// K real values per sequence from its last valid step (MSE loss).
+    Regression,
+    /// A class per sequence from its last valid step (cross-entropy loss on the logits).
+    Classification,
+    /// K real values at every valid step (MSE over valid steps only).
+    PerStepRegression,
+}
+
+impl Objective {
+    /// The objective that fits a dataset's targets.
+    pub fn for_target(kind: TargetKind) -> Self {
+        match kind {
+            TargetKind::Regression { .. } => Objective::Regression,
+            TargetKind::Classification { .. } => Objective::Classification,
+            TargetKind::PerStep { .. } => Objective::PerStepRegression,
+        }
+    }
+
+    /// Whether predictions are real values (as opposed to class logits).
+    pub fn is_regression(self) -> bool {
+        !matches!(self, Objective::Classification)
+    }
+}
+
+/// A sequence model together with its objective: the module the Learner trains.
+#[derive(Module, Debug)]
+pub struct Trainable {
+    /// The network.
+    pub model: SequenceModel,
+    /// What it is trained for.
+    #[module(skip)]
+    pub objective: Objective,
+}
+
+/// The prediction, target and loss of one batch, adapted to burn-train's metrics.
+pub enum StepOutput {
+    /// Regression (many-to-one, or the valid steps of many-to-many flattened to rows).
+    Regression(RegressionOutput),
+    /// Classification.
+    Classification(ClassificationOutput),
+}
+
+impl Trainable {
+    /// Forward pass and loss for one batch. The model's shape checks were done when the data
+    /// and the model were matched (see `learner::check_fit`), so a failure here is a bug.
+    pub fn forward_batch(&self, batch: SequenceBatch) -> StepOutput {
+        let lengths = batch.lengths.clone();
+        match (self.objective, batch.targets) {
+            (Objective::Regression, BatchTargets::Regression(targets)) => {
+                let output = self
+                    .model
+                    .forward_many_to_one(batch.inputs, Some(&lengths))
+                    .expect("batch shapes were checked against the model before training");
+                let loss = MseLoss::new().forward(output.clone(), targets.clone(), Reduction::Mean);
+                StepOutput::Regression(RegressionOutput::new(loss, output, targets))
+            }
+            (Objective::Classification, BatchTargets::Classes(targets)) => {
+                let output = self
+                    .model
+                    .forward_many_to_one(batch.inputs, Some(&lengths))
+                    .expect("batch shapes were checked against the model before training");
+                let loss = CrossEntropyLossConfig::new()
+                    .init(&output.device())
+                    .forward(output.clone(), targets.clone());
+                StepOutput::Classification(ClassificationOutput::new(loss, output, targets))
+            }
+            (Objective::PerStepRegression, BatchTargets::PerStep(targets)) => {
+                let output = self
+                    .model
+                    .forward_many_to_many(batch.inputs, Some(&lengths))
+                    .expect("batch shapes were checked against the model before training");
+                let (loss, output, targets) = masked_mse(output, targets, &lengths);
+                StepOutput::Regression(RegressionOutput::new(loss, output, targets))
+            }
+            (objective, _) => panic!(
+                "a batch with targets of another kind reached a {objective:?} model; \
+                 build the Trainable with Objective::for_target(dataset.target_kind())"
+            ),
+        }
+    }
+}
+
+/// Mean squared error over the valid steps only; returns the loss and the valid rows
+/// (`[valid steps, K]`) of output and target, for metrics.
+fn masked_mse(
+    output: Tensor<3>,
+    targets: Tensor<3>,
+    lengths: &[usize],
+) -> (Tensor<1>, Tensor<2>, Tensor<2>) {
+    let [batch, steps, outputs] = output.dims();
+    let device = output.device();
+    let rows: Vec<i64> = lengths
+        .iter()
+        .enumerate()
+        .flat_map(|(b, &len)| (0..len).map(move |t| (b * steps + t) as i64))
+        .collect();
+    let count = rows.len();
+    let index = Tensor::<1, Int>::from_data(TensorData::new(rows, [count]), &device);
+    let flat_output = output
+        .reshape([batch * steps, outputs])
+        .select(0, index.clone());
+    let flat_targets = targets.reshape([batch * steps, outputs]).select(0, index);
+    let loss = MseLoss::new().forward(flat_output.clone(), flat_targets.clone(), Reduction::Mean);
+    (loss, flat_output, flat_targets)
+}
+
+impl TrainStep for Trainable {
+    type Input = SequenceBatch;
+    type Output = StepOutput;
+
+    fn step(&self, batch: SequenceBatch) -> TrainOutput<StepOutput> {
+        let output = self.forward_batch(batch);
+        let grads = output.loss().backward();
+        TrainOutput::new(self, grads, output)
+    }
+}
+
+impl InferenceStep for Trainable {
+    type Input = SequenceBatch;
+    type Output = StepOutput;
+
+    fn step(&self, batch: SequenceBatch) -> StepOutput {
+        self.forward_batch(batch)
+    }
+}
+
+impl StepOutput {
+    /// The batch's mean loss, `[1]`.
+    pub fn loss(&self) -> Tensor<1> {
+        match self {
+            StepOutput::Regression(out) => out.loss.clone(),
+            StepOutput::Classification(out) => out.loss.clone(),
+        }
+    }
+}
+
+impl ItemLazy for StepOutput {
+    fn sync(self) -> Result<Self, ExecutionError> {
+        Ok(match self {
+            StepOutput::Regression(out) => StepOutput::Regression(out.sync()?),
+            StepOutput::Classification(out) => StepOutput::Classification(out.sync()?),
+        })
+    }
+}
+
+impl Adaptor<LossInput> for StepOutput {
+    fn adapt(&self) -> LossInput {
+        LossInput::new(self.loss())
+    }
+}
+
+impl Adaptor<AccuracyInput> for StepOutput {
+    fn adapt(&self) -> AccuracyInput {
+        match self {
+            StepOutput::Classification(out) => out.adapt(),
+            // The accuracy metric is registered for classification only (learner.rs).
+            StepOutput::Regression(_) => {
+                unreachable!("the accuracy metric is only registered for classification")
+            }
+        }
+    }
+}

@@ -1,0 +1,532 @@
+//! End-to-end training: learning on generated vitals, resume, artifacts, every backend, and the
+//! command line's errors.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use burn::tensor::Device;
+use burn_rnn::data::split::random_indices;
+use burn_rnn::data::synth::HealthcareConfig;
+use burn_rnn::data::{SequenceDataset, SplitFractions};
+use burn_rnn::model::{CellKind, RecurrentConfig, SequenceModelConfig};
+use burn_rnn::train::{
+    DataSchema, Objective, Prediction, Predictor, Progress, RegressionReport, RunDir, TrainError,
+    TrainOptions, TrainingConfig, dataset_targets, train,
+};
+
+const QUIET: TrainOptions = TrainOptions {
+    resume: false,
+    progress: Progress::Silent,
+};
+
+/// The design notes' cohort (100 patients × 24 h × 3 vitals), split 80/20 by patient:
+/// many-to-one forecasting (next hour after hour 24).
+fn vitals() -> (SequenceDataset, SequenceDataset) {
+    split(
+        HealthcareConfig::default()
+            .generate()
+            .unwrap()
+            .forecasting_dataset()
+            .unwrap(),
+    )
+}
+
+fn split(data: SequenceDataset) -> (SequenceDataset, SequenceDataset) {
+    let split = random_indices(data.len(), SplitFractions::train_valid(0.8), 7).unwrap();
+    (
+        data.subset(&split.train).unwrap(),
+        data.subset(&split.valid).unwrap(),
+    )
+}
+
+fn forecast_config(epochs: usize) -> TrainingConfig {
+    TrainingConfig::new(
+        SequenceModelConfig::new(RecurrentConfig::new(3, 16).with_cell(CellKind::Gru), 3),
+        Objective::Regression,
+    )
+    .with_num_epochs(epochs)
+    .with_learning_rate(1e-2)
+}
+
+fn values_of(predictions: Vec<Prediction>) -> Vec<Vec<f32>> {
+    predictions
+        .into_iter()
+        .map(|p| match p {
+            Prediction::Values(v) => v,
+            other => panic!("expected values, got {other:?}"),
+        })
+        .collect()
+}
+
+/// Flattens per-step predictions to `[all steps][K]`.
+fn steps_of(predictions: Vec<Prediction>) -> Vec<Vec<f32>> {
+    predictions
+        .into_iter()
+        .flat_map(|p| match p {
+            Prediction::PerStep(steps) => steps,
+            other => panic!("expected per-step values, got {other:?}"),
+        })
+        .collect()
+}
+
+/// MAE per vital of next-hour forecasts at every step, and of the naive "same as now".
+fn mae_vs_naive(predictions: &[Vec<f32>], valid: &SequenceDataset) -> (Vec<f64>, Vec<f64>) {
+    let (targets, _) = dataset_targets(valid);
+    let names = valid.target_names().to_vec();
+    let d = valid.num_features();
+    let naive: Vec<Vec<f32>> = valid
+        .samples()
+        .iter()
+        .flat_map(|s| s.values[..s.length * d].chunks(d).map(<[f32]>::to_vec))
+        .collect();
+    let model = RegressionReport::compute(predictions, &targets, &names).unwrap();
+    let naive = RegressionReport::compute(&naive, &targets, &names).unwrap();
+    (model.mae, naive.mae)
+}
+
+/// Trains briefly (many-to-many: a next-hour forecast after every hour) on `device` and checks
+/// that it learned: far better than the untrained model, and better than the naive forecast on
+/// every vital.
+fn learns_on(device: &Device, dir: &Path) {
+    let (train_set, valid_set) = split(
+        HealthcareConfig::default()
+            .generate()
+            .unwrap()
+            .forecasting_per_step_dataset()
+            .unwrap(),
+    );
+    let config = TrainingConfig::new(
+        SequenceModelConfig::new(RecurrentConfig::new(3, 32).with_cell(CellKind::Gru), 3),
+        Objective::PerStepRegression,
+    )
+    // The healthcare example's settings.
+    .with_num_epochs(80)
+    .with_learning_rate(1e-2)
+    .with_seed(42);
+    let run = train(
+        &config,
+        &train_set,
+        &valid_set,
+        &RunDir::new(dir),
+        device,
+        QUIET,
+    )
+    .unwrap();
+    let schema = DataSchema::of(&train_set);
+
+    let untrained = Predictor::new(
+        config.model.init(device).unwrap(),
+        run.normalizer.clone(),
+        schema.clone(),
+        device,
+    )
+    .unwrap();
+    let trained = Predictor::new(run.model, run.normalizer, schema, device).unwrap();
+    let (untrained_mae, _) = mae_vs_naive(
+        &steps_of(untrained.predict_dataset(&valid_set).unwrap()),
+        &valid_set,
+    );
+    let (mae, naive) = mae_vs_naive(
+        &steps_of(trained.predict_dataset(&valid_set).unwrap()),
+        &valid_set,
+    );
+    eprintln!("MAE untrained {untrained_mae:?}, trained {mae:?}, naive {naive:?}");
+    for j in 0..3 {
+        assert!(
+            mae[j] < 0.5 * untrained_mae[j],
+            "vital {j}: trained MAE {} is not well below the untrained {}",
+            mae[j],
+            untrained_mae[j]
+        );
+        assert!(
+            mae[j] < naive[j],
+            "vital {j}: trained MAE {} does not beat the naive forecast's {}",
+            mae[j],
+            naive[j]
+        );
+    }
+    let first = run.history.first().unwrap().valid_loss;
+    let best = run.history[run.best_epoch - 1].valid_loss;
+    assert!(
+        best < 0.5 * first,
+        "validation loss did not fall well: {first} → {best}"
+    );
+}
+
+#[test]
+fn training_learns_and_beats_the_naive_forecast_on_every_backend() {
+    for (backend, device) in common::backends() {
+        let dir = tempfile::tempdir().unwrap();
+        eprintln!("training on {backend}");
+        learns_on(&device, dir.path());
+    }
+}
+
+#[test]
+fn resume_continues_from_the_last_checkpoint() {
+    let (train_set, valid_set) = vitals();
+    let device = Device::flex();
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = RunDir::new(dir.path());
+
+    // A run "interrupted" after 3 of 6 epochs, then resumed.
+    let first = train(
+        &forecast_config(3).with_lr_schedule(burn_rnn::train::LrSchedule::Constant),
+        &train_set,
+        &valid_set,
+        &run_dir,
+        &device,
+        QUIET,
+    )
+    .unwrap();
+    assert_eq!(first.history.len(), 3);
+    let resumed = train(
+        &forecast_config(6).with_lr_schedule(burn_rnn::train::LrSchedule::Constant),
+        &train_set,
+        &valid_set,
+        &run_dir,
+        &device,
+        TrainOptions {
+            resume: true,
+            ..QUIET
+        },
+    )
+    .unwrap();
+    assert_eq!(resumed.history.len(), 6, "{:?}", resumed.history);
+    assert_eq!(
+        &resumed.history[..3],
+        &first.history[..],
+        "the first epochs are kept, not redone"
+    );
+    // Continuing (not restarting): epoch 4 starts from epoch 3's weights.
+    assert!(
+        resumed.history[3].train_loss < first.history[0].train_loss * 0.8,
+        "epoch 4 ({}) looks like a fresh start (epoch 1: {})",
+        resumed.history[3].train_loss,
+        first.history[0].train_loss
+    );
+    // A fresh (non-resumed) run in the same directory starts over.
+    let fresh = train(
+        &forecast_config(2),
+        &train_set,
+        &valid_set,
+        &run_dir,
+        &device,
+        QUIET,
+    )
+    .unwrap();
+    assert_eq!(fresh.history.len(), 2);
+}
+
+#[test]
+fn saved_artifacts_reproduce_the_predictions() {
+    let (train_set, valid_set) = vitals();
+    let device = Device::flex();
+    let dir = tempfile::tempdir().unwrap();
+    let run = train(
+        &forecast_config(3),
+        &train_set,
+        &valid_set,
+        &RunDir::new(dir.path()),
+        &device,
+        QUIET,
+    )
+    .unwrap();
+    let in_memory = Predictor::new(
+        run.model,
+        run.normalizer,
+        DataSchema::of(&train_set),
+        &device,
+    )
+    .unwrap();
+    let loaded = Predictor::load(dir.path(), &device).unwrap();
+    assert_eq!(
+        in_memory.predict_dataset(&valid_set).unwrap(),
+        loaded.predict_dataset(&valid_set).unwrap()
+    );
+    let metrics = std::fs::read_to_string(dir.path().join("metrics.csv")).unwrap();
+    assert_eq!(metrics.lines().count(), 4, "{metrics}");
+    for file in [
+        "training.json",
+        "schema.json",
+        "normalizer.json",
+        "model.bpk",
+    ] {
+        assert!(dir.path().join(file).is_file(), "{file} missing");
+    }
+}
+
+#[test]
+fn classification_reports_accuracy() {
+    let (train_set, valid_set) = split(
+        HealthcareConfig::default()
+            .generate()
+            .unwrap()
+            .deterioration_dataset()
+            .unwrap(),
+    );
+    let config = TrainingConfig::new(
+        SequenceModelConfig::new(RecurrentConfig::new(3, 16).with_cell(CellKind::Gru), 2),
+        Objective::Classification,
+    )
+    .with_num_epochs(20)
+    .with_learning_rate(1e-2);
+    let dir = tempfile::tempdir().unwrap();
+    let run = train(
+        &config,
+        &train_set,
+        &valid_set,
+        &RunDir::new(dir.path()),
+        &Device::flex(),
+        QUIET,
+    )
+    .unwrap();
+    let best = &run.history[run.best_epoch - 1];
+    let accuracy = best
+        .valid_accuracy
+        .expect("classification reports accuracy");
+    assert!(accuracy > 80.0, "validation accuracy {accuracy} %");
+}
+
+#[test]
+fn divergence_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint() {
+    let (train_set, valid_set) = vitals();
+    // A relu Elman network with huge recurrent weights, no clipping and a huge learning rate.
+    let config = TrainingConfig::new(
+        SequenceModelConfig::new(
+            RecurrentConfig::new(3, 16)
+                .with_cell(CellKind::Elman(burn_rnn::model::ElmanActivation::Relu))
+                // Recurrent weights this large make h grow like 20^t: the loss overflows f32.
+                .with_initializer(Some(burn::nn::Initializer::Uniform {
+                    min: -10.0,
+                    max: 10.0,
+                })),
+            3,
+        ),
+        Objective::Regression,
+    )
+    .with_num_epochs(30)
+    .with_learning_rate(1.0)
+    .with_lr_schedule(burn_rnn::train::LrSchedule::Constant)
+    .with_grad_clip_norm(None);
+    let dir = tempfile::tempdir().unwrap();
+    let error = train(
+        &config,
+        &train_set,
+        &valid_set,
+        &RunDir::new(dir.path()),
+        &Device::flex(),
+        QUIET,
+    )
+    .unwrap_err();
+    let TrainError::Diverged { epoch, .. } = &error else {
+        panic!("expected a divergence error, got {error}");
+    };
+    let message = error.to_string();
+    assert!(message.contains("smaller learning rate"), "{message}");
+    let checkpoints: Vec<_> = std::fs::read_dir(dir.path().join("checkpoints/checkpoint"))
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().into_string().unwrap())
+                .collect()
+        })
+        .unwrap_or_default();
+    for name in &checkpoints {
+        let number: usize = name
+            .trim_start_matches(|c: char| !c.is_ascii_digit())
+            .trim_end_matches(".bpk")
+            .parse()
+            .unwrap();
+        assert!(
+            number < *epoch,
+            "checkpoint {name} saved at or after the diverged epoch {epoch}"
+        );
+    }
+}
+
+#[test]
+fn mismatched_data_and_config_are_rejected() {
+    let (train_set, valid_set) = vitals();
+    let dir = tempfile::tempdir().unwrap();
+    let wrong_outputs = TrainingConfig::new(
+        SequenceModelConfig::new(RecurrentConfig::new(3, 8), 2),
+        Objective::Regression,
+    );
+    let error = train(
+        &wrong_outputs,
+        &train_set,
+        &valid_set,
+        &RunDir::new(dir.path()),
+        &Device::flex(),
+        QUIET,
+    )
+    .unwrap_err();
+    assert!(error.to_string().contains("d_output = 2"), "{error}");
+    let wrong_objective = TrainingConfig::new(
+        SequenceModelConfig::new(RecurrentConfig::new(3, 8), 3),
+        Objective::Classification,
+    );
+    let error = train(
+        &wrong_objective,
+        &train_set,
+        &valid_set,
+        &RunDir::new(dir.path()),
+        &Device::flex(),
+        QUIET,
+    )
+    .unwrap_err();
+    assert!(error.to_string().contains("objective"), "{error}");
+}
+
+/// Runs the `burn-rnn` command line; returns (success, stdout, stderr).
+fn cli(args: &[&str]) -> (bool, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_burn-rnn"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn command_line_predicts_and_reports_bad_input_clearly() {
+    let (train_set, valid_set) = vitals();
+    let dir = tempfile::tempdir().unwrap();
+    let run_path = dir.path().join("run");
+    let run = train(
+        &forecast_config(2),
+        &train_set,
+        &valid_set,
+        &RunDir::new(&run_path),
+        &Device::flex(),
+        QUIET,
+    )
+    .unwrap();
+    let predictor = Predictor::new(
+        run.model,
+        run.normalizer,
+        DataSchema::of(&train_set),
+        &Device::flex(),
+    )
+    .unwrap();
+
+    // Two patients in long format, rows shuffled.
+    let names = train_set.feature_names();
+    let mut csv = format!(
+        "id,time,\"{}\",\"{}\",\"{}\"\n",
+        names[0], names[1], names[2]
+    );
+    let mut rows = Vec::new();
+    for sample in &valid_set.samples()[..2] {
+        for t in 0..sample.length {
+            let v = &sample.values[t * 3..t * 3 + 3];
+            rows.push(format!("{},{t},{},{},{}\n", sample.id, v[0], v[1], v[2]));
+        }
+    }
+    rows.reverse();
+    csv.extend(rows);
+    let input = dir.path().join("input.csv");
+    std::fs::write(&input, csv).unwrap();
+    let run_arg = run_path.to_str().unwrap();
+    let input_arg = input.to_str().unwrap();
+
+    let (ok, stdout, stderr) = cli(&["predict", "--run", run_arg, "--input", input_arg]);
+    assert!(ok, "{stderr}");
+    let expected = values_of(
+        predictor
+            .predict_dataset(&valid_set.subset(&[0, 1]).unwrap())
+            .unwrap(),
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    for (sample, values) in valid_set.samples().iter().zip(&expected) {
+        let line = lines
+            .iter()
+            .find(|l| l.starts_with(&format!("{},", sample.id)))
+            .unwrap_or_else(|| panic!("no prediction for {} in {stdout}", sample.id));
+        let fields: Vec<&str> = line.split(',').collect();
+        for (field, value) in fields[1..].iter().zip(values) {
+            let printed: f32 = field.parse().unwrap();
+            assert!((printed - value).abs() < 1e-3, "{line} vs {values:?}");
+        }
+    }
+
+    // Unknown device.
+    let (ok, _, stderr) = cli(&[
+        "predict", "--run", run_arg, "--input", input_arg, "--device", "tpu",
+    ]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("unknown device `tpu`") && stderr.contains("flex"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    // Missing run directory.
+    let missing = dir.path().join("nope");
+    let (ok, _, stderr) = cli(&[
+        "predict",
+        "--run",
+        missing.to_str().unwrap(),
+        "--input",
+        input_arg,
+    ]);
+    assert!(!ok);
+    assert!(stderr.contains("no such run directory"), "{stderr}");
+
+    // Corrupt weights.
+    let corrupt = dir.path().join("corrupt");
+    copy_dir(&run_path, &corrupt);
+    std::fs::write(corrupt.join("model.bpk"), b"not a model").unwrap();
+    let (ok, _, stderr) = cli(&[
+        "predict",
+        "--run",
+        corrupt.to_str().unwrap(),
+        "--input",
+        input_arg,
+    ]);
+    assert!(!ok);
+    assert!(stderr.contains("model.bpk"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    // A config that does not match the weights.
+    let mismatched = dir.path().join("mismatched");
+    copy_dir(&run_path, &mismatched);
+    let config_path = mismatched.join("training.json");
+    let config = std::fs::read_to_string(&config_path).unwrap();
+    std::fs::write(
+        &config_path,
+        config.replace("\"d_hidden\": 16", "\"d_hidden\": 8"),
+    )
+    .unwrap();
+    let (ok, _, stderr) = cli(&[
+        "predict",
+        "--run",
+        mismatched.to_str().unwrap(),
+        "--input",
+        input_arg,
+    ]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("model.bpk")
+            && stderr.contains("shape")
+            && stderr.contains("different configuration"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}
