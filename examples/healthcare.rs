@@ -180,6 +180,10 @@ fn main() -> Result<()> {
     )?;
     report_flags(&flagger, &flag_train, &flag_valid)?;
 
+    // The flagged hours of the validation patients, to try the command line on.
+    let vitals_csv = args.out.join("validation_vitals.csv");
+    write_long_csv(&vitals_csv, &flag_valid)?;
+
     let loss_plot = args.out.join("loss.png");
     plot_losses(&loss_plot, &forecast_history, &flag_history)?;
     let forecast_plot = args.out.join("forecast.png");
@@ -195,6 +199,11 @@ fn main() -> Result<()> {
         forecast_plot.display(),
         args.out.display(),
         args.out.display()
+    );
+    println!(
+        "predict from a saved run: cargo run --release --bin burn-rnn -- predict --run {} --input {}",
+        args.out.join("deterioration").display(),
+        vitals_csv.display()
     );
     Ok(())
 }
@@ -311,6 +320,26 @@ fn report_flags(
         "confusion (rows: truth, columns: predicted; stable, deteriorating): {:?}",
         report.confusion
     );
+    Ok(())
+}
+
+/// Writes the validation patients' vitals as a long CSV (`id,time,<vitals>`), the input format
+/// of `burn-rnn predict`.
+fn write_long_csv(path: &Path, data: &SequenceDataset) -> Result<()> {
+    let mut out =
+        csv::Writer::from_path(path).with_context(|| format!("writing {}", path.display()))?;
+    let mut header = vec!["id".to_string(), "time".to_string()];
+    header.extend(data.feature_names().iter().cloned());
+    out.write_record(&header)?;
+    let d = data.num_features();
+    for sample in data.samples() {
+        for (t, step) in sample.values[..sample.length * d].chunks(d).enumerate() {
+            let mut row = vec![sample.id.clone(), t.to_string()];
+            row.extend(step.iter().map(|v| v.to_string()));
+            out.write_record(&row)?;
+        }
+    }
+    out.flush()?;
     Ok(())
 }
 
