@@ -86,8 +86,17 @@ impl Cell {
     }
 }
 
-fn main() -> Result<()> {
-    let args = Args::parse();
+fn main() -> std::process::ExitCode {
+    match run(&Args::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<()> {
     let backend: Backend = args.device.parse()?;
     let device = backend.device()?;
 
@@ -128,7 +137,7 @@ fn main() -> Result<()> {
     println!("\n== Forecasting the next hour's vitals ==");
     let forecast_train = forecast_data.subset(train_ids)?;
     let forecast_valid = forecast_data.subset(valid_ids)?;
-    let config = training_config(&args, Objective::PerStepRegression, 3);
+    let config = training_config(args, Objective::PerStepRegression, 3);
     let run = train(
         &config,
         &forecast_train,
@@ -157,7 +166,7 @@ fn main() -> Result<()> {
     );
     let flag_train = flag_data.subset(train_ids)?;
     let flag_valid = flag_data.subset(valid_ids)?;
-    let config = training_config(&args, Objective::Classification, 2);
+    let config = training_config(args, Objective::Classification, 2);
     let run = train(
         &config,
         &flag_train,
