@@ -257,17 +257,20 @@ fn report_forecast(forecaster: &Predictor, valid: &SequenceDataset) -> Result<()
         valid.len(),
         valid.num_steps()
     );
+    println!("{:<31} {:^26} {:^17}", "", "MAE", "RMSE");
     println!(
-        "{:<31} {:>8} {:>11} {:>9}",
-        "MAE", "RNN", "last hour", "RNN gain"
+        "{:<31} {:>6} {:>10} {:>8} {:>6} {:>10}",
+        "", "RNN", "last hour", "RNN gain", "RNN", "last hour"
     );
     for (j, name) in names.iter().enumerate() {
         println!(
-            "{:<31} {:>8.2} {:>11.2} {:>7.0} %",
+            "{:<31} {:>6.2} {:>10.2} {:>6.0} % {:>6.2} {:>10.2}",
             name,
             model.mae[j],
             naive.mae[j],
-            100.0 * (1.0 - model.mae[j] / naive.mae[j])
+            100.0 * (1.0 - model.mae[j] / naive.mae[j]),
+            model.rmse[j],
+            naive.rmse[j]
         );
     }
     let beats = (0..names.len())
