@@ -30,9 +30,9 @@ struct Args {
     /// Workloads to run (default: all three).
     #[arg(long, value_enum, num_args = 1..)]
     workload: Vec<Workload>,
-    /// Cells to run for this package's implementation.
-    #[arg(long, value_enum, num_args = 1.., default_values_t = [Cell::Elman])]
-    cell: Vec<Cell>,
+    /// Cells to run for this package's implementation (elman, lstm, gru, ...).
+    #[arg(long, num_args = 1.., default_values = ["elman"])]
+    cell: Vec<CellKind>,
     /// Timed repeats per measurement (the median is reported).
     #[arg(long, default_value_t = 5)]
     repeats: usize,
@@ -53,14 +53,6 @@ enum Workload {
     Healthcare,
     Medium,
     Large,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum, Serialize, PartialEq)]
-#[serde(rename_all = "lowercase")]
-enum Cell {
-    Elman,
-    Lstm,
-    Gru,
 }
 
 /// Batch B, steps T, features D, hidden H, layers L.
@@ -86,16 +78,6 @@ impl Workload {
             features,
             hidden,
             layers,
-        }
-    }
-}
-
-impl Cell {
-    fn kind(self) -> CellKind {
-        match self {
-            Cell::Elman => CellKind::Elman(ElmanActivation::Tanh),
-            Cell::Lstm => CellKind::Lstm,
-            Cell::Gru => CellKind::Gru,
         }
     }
 }
@@ -266,13 +248,13 @@ fn main() -> Result<()> {
         for &cell in &args.cell {
             let config = SequenceModelConfig::new(
                 RecurrentConfig::new(shape.features, shape.hidden)
-                    .with_cell(cell.kind())
+                    .with_cell(cell)
                     .with_num_layers(shape.layers),
                 1,
             );
             let model = config.init(&device)?;
             let times = measure(model, shape, &args, &device)?;
-            runs.push((format!("burn-rnn {cell:?}"), cell.kind().gates(), times));
+            runs.push((format!("burn-rnn {}", cell.name()), cell.gates(), times));
         }
         if !args.skip_burn_nn {
             let model = BurnNnRegressor::new(shape, &device);

@@ -12,17 +12,18 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use burn::tensor::Device;
 use burn_rnn::data::SplitFractions;
-use burn_rnn::data::split::random_indices;
+use burn_rnn::data::split::{SplitIndices, random_indices};
 use burn_rnn::data::synth::{HealthcareConfig, VITALS};
 use burn_rnn::data::{SequenceDataset, SequenceSample, Target};
-use burn_rnn::model::{CellKind, ElmanActivation, RecurrentConfig, SequenceModelConfig};
+use burn_rnn::model::{CellKind, RecurrentConfig, SequenceModelConfig};
 use burn_rnn::train::plot::{Panel, Series, write_png};
 use burn_rnn::train::{
     Backend, ClassificationReport, DataSchema, EpochMetrics, Objective, Prediction, Predictor,
     RegressionReport, RunDir, TrainOptions, TrainingConfig, dataset_targets, train,
 };
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 
 /// Forecast next-hour vitals and flag deteriorating patients with a recurrent network.
 #[derive(Parser, Debug)]
@@ -31,9 +32,9 @@ struct Args {
     /// Backend to train on: flex (CPU, default), ndarray (CPU), wgpu (GPU, or lavapipe), cuda.
     #[arg(long, default_value = "flex")]
     device: String,
-    /// Recurrent cell.
-    #[arg(long, value_enum, default_value_t = Cell::Gru)]
-    cell: Cell,
+    /// Recurrent cell: elman (tanh), elman-relu, elman-sigmoid, lstm or gru.
+    #[arg(long, default_value = "gru")]
+    cell: CellKind,
     /// Hidden units per layer.
     #[arg(long, default_value_t = 32)]
     hidden: usize,
@@ -66,26 +67,6 @@ struct Args {
     resume: bool,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum Cell {
-    /// Elman RNN with tanh (the design notes' h_t = tanh(W_h·h + W_x·x + b)).
-    Elman,
-    /// Long short-term memory.
-    Lstm,
-    /// Gated recurrent unit.
-    Gru,
-}
-
-impl Cell {
-    fn kind(self) -> CellKind {
-        match self {
-            Cell::Elman => CellKind::Elman(ElmanActivation::Tanh),
-            Cell::Lstm => CellKind::Lstm,
-            Cell::Gru => CellKind::Gru,
-        }
-    }
-}
-
 fn main() -> std::process::ExitCode {
     match run(&Args::parse()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -111,13 +92,13 @@ fn run(args: &Args) -> Result<()> {
     // Early warning: flag from the first `--flag-hours` hours only.
     let flag_data = first_hours(&cohort.deterioration_dataset()?, args.flag_hours)?;
     println!(
-        "{} patients × {} hours × {} vitals ({} deteriorating); training on {backend}, {:?} cell, \
+        "{} patients × {} hours × {} vitals ({} deteriorating); training on {backend}, {} cell, \
          {} hidden × {} layer(s)",
         cohort.len(),
         forecast_data.num_steps(),
         forecast_data.num_features(),
         cohort.deteriorating_count(),
-        args.cell,
+        args.cell.name(),
         args.hidden,
         args.layers,
     );
@@ -128,79 +109,30 @@ fn run(args: &Args) -> Result<()> {
         SplitFractions::train_valid(0.8),
         args.seed,
     )?;
-    let (train_ids, valid_ids) = (&split.train, &split.valid);
-    let options = TrainOptions {
-        resume: args.resume,
-        ..TrainOptions::default()
-    };
 
     println!("\n== Forecasting the next hour's vitals ==");
-    let forecast_train = forecast_data.subset(train_ids)?;
-    let forecast_valid = forecast_data.subset(valid_ids)?;
-    let config = training_config(args, Objective::PerStepRegression, 3);
-    let run = train(
-        &config,
-        &forecast_train,
-        &forecast_valid,
-        &RunDir::new(args.out.join("forecast")),
-        &device,
-        options,
-    )?;
-    let forecast_history = run.history.clone();
-    println!(
-        "kept epoch {} of {} (lowest validation loss)",
-        run.best_epoch,
-        run.history.len()
-    );
-    let forecaster = Predictor::new(
-        run.model,
-        run.normalizer,
-        DataSchema::of(&forecast_train),
-        &device,
-    )?;
-    report_forecast(&forecaster, &forecast_valid)?;
+    let forecast = Task::train(args, &forecast_data, &split, "forecast", &device)?;
+    report_forecast(&forecast.predictor, &forecast.valid)?;
 
     println!(
         "\n== Flagging deteriorating patients from their first {} hours ==",
         flag_data.num_steps()
     );
-    let flag_train = flag_data.subset(train_ids)?;
-    let flag_valid = flag_data.subset(valid_ids)?;
-    let config = training_config(args, Objective::Classification, 2);
-    let run = train(
-        &config,
-        &flag_train,
-        &flag_valid,
-        &RunDir::new(args.out.join("deterioration")),
-        &device,
-        options,
-    )?;
-    let flag_history = run.history.clone();
-    println!(
-        "kept epoch {} of {} (lowest validation loss)",
-        run.best_epoch,
-        run.history.len()
-    );
-    let flagger = Predictor::new(
-        run.model,
-        run.normalizer,
-        DataSchema::of(&flag_train),
-        &device,
-    )?;
-    report_flags(&flagger, &flag_train, &flag_valid)?;
+    let flag = Task::train(args, &flag_data, &split, "deterioration", &device)?;
+    report_flags(&flag.predictor, &flag.train, &flag.valid)?;
 
     // The flagged hours of the validation patients, to try the command line on.
     let vitals_csv = args.out.join("validation_vitals.csv");
-    write_long_csv(&vitals_csv, &flag_valid)?;
+    write_long_csv(&vitals_csv, &flag.valid)?;
 
     let loss_plot = args.out.join("loss.png");
-    plot_losses(&loss_plot, &forecast_history, &flag_history)?;
+    plot_losses(&loss_plot, &forecast.history, &flag.history)?;
     let forecast_plot = args.out.join("forecast.png");
     plot_forecasts(
         &forecast_plot,
-        &forecaster,
-        &forecast_valid,
-        &cohort_ids(&forecast_valid),
+        &forecast.predictor,
+        &forecast.valid,
+        &cohort_ids(&forecast.valid),
     )?;
     println!(
         "\nwrote {} and {}\nruns (weights, configs, normaliser, metrics.csv) in {}/forecast and {}/deterioration",
@@ -217,10 +149,64 @@ fn run(args: &Args) -> Result<()> {
     Ok(())
 }
 
+/// One trained task: its splits, its predictor and its loss history.
+struct Task {
+    train: SequenceDataset,
+    valid: SequenceDataset,
+    predictor: Predictor,
+    history: Vec<EpochMetrics>,
+}
+
+impl Task {
+    /// Trains on the split's training patients, validating on the others; the run is saved in
+    /// `<out>/<name>`.
+    fn train(
+        args: &Args,
+        data: &SequenceDataset,
+        split: &SplitIndices,
+        name: &str,
+        device: &Device,
+    ) -> Result<Self> {
+        let train_set = data.subset(&split.train)?;
+        let valid_set = data.subset(&split.valid)?;
+        let objective = Objective::for_target(data.target_kind());
+        let config = training_config(args, objective, data.target_kind().outputs());
+        let options = TrainOptions {
+            resume: args.resume,
+            ..TrainOptions::default()
+        };
+        let run = train(
+            &config,
+            &train_set,
+            &valid_set,
+            &RunDir::new(args.out.join(name)),
+            device,
+            options,
+        )?;
+        println!(
+            "kept epoch {} of {} (lowest validation loss)",
+            run.best_epoch,
+            run.history.len()
+        );
+        let predictor = Predictor::new(
+            run.model,
+            run.normalizer,
+            DataSchema::of(&train_set),
+            device,
+        )?;
+        Ok(Self {
+            train: train_set,
+            valid: valid_set,
+            predictor,
+            history: run.history,
+        })
+    }
+}
+
 /// The training config shared by both tasks, from the command line.
 fn training_config(args: &Args, objective: Objective, outputs: usize) -> TrainingConfig {
     let recurrent = RecurrentConfig::new(3, args.hidden)
-        .with_cell(args.cell.kind())
+        .with_cell(args.cell)
         .with_num_layers(args.layers);
     TrainingConfig::new(SequenceModelConfig::new(recurrent, outputs), objective)
         .with_num_epochs(args.epochs)

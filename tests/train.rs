@@ -456,45 +456,35 @@ fn command_line_predicts_and_reports_bad_input_clearly() {
         }
     }
 
-    // Unknown device.
-    let (ok, _, stderr) = cli(&[
-        "predict", "--run", run_arg, "--input", input_arg, "--device", "tpu",
-    ]);
-    assert!(!ok);
-    assert!(
-        stderr.contains("unknown device `tpu`") && stderr.contains("flex"),
-        "{stderr}"
+    // Bad input: a clear message naming the problem and a non-zero exit, never a panic.
+    let predict_from = |run: &Path, extra: &[&str], needles: &[&str]| {
+        let mut args = vec![
+            "predict",
+            "--run",
+            run.to_str().unwrap(),
+            "--input",
+            input_arg,
+        ];
+        args.extend(extra);
+        let (ok, _, stderr) = cli(&args);
+        assert!(!ok, "{args:?} succeeded");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        for needle in needles {
+            assert!(stderr.contains(needle), "`{needle}` not in: {stderr}");
+        }
+    };
+    predict_from(
+        &run_path,
+        &["--device", "tpu"],
+        &["unknown device `tpu`", "flex"],
     );
-    assert!(!stderr.contains("panicked"), "{stderr}");
+    predict_from(&dir.path().join("nope"), &[], &["no such run directory"]);
 
-    // Missing run directory.
-    let missing = dir.path().join("nope");
-    let (ok, _, stderr) = cli(&[
-        "predict",
-        "--run",
-        missing.to_str().unwrap(),
-        "--input",
-        input_arg,
-    ]);
-    assert!(!ok);
-    assert!(stderr.contains("no such run directory"), "{stderr}");
-
-    // Corrupt weights.
     let corrupt = dir.path().join("corrupt");
     copy_dir(&run_path, &corrupt);
     std::fs::write(corrupt.join("model.bpk"), b"not a model").unwrap();
-    let (ok, _, stderr) = cli(&[
-        "predict",
-        "--run",
-        corrupt.to_str().unwrap(),
-        "--input",
-        input_arg,
-    ]);
-    assert!(!ok);
-    assert!(stderr.contains("model.bpk"), "{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
+    predict_from(&corrupt, &[], &["model.bpk"]);
 
-    // A config that does not match the weights.
     let mismatched = dir.path().join("mismatched");
     copy_dir(&run_path, &mismatched);
     let config_path = mismatched.join("training.json");
@@ -504,21 +494,11 @@ fn command_line_predicts_and_reports_bad_input_clearly() {
         config.replace("\"d_hidden\": 16", "\"d_hidden\": 8"),
     )
     .unwrap();
-    let (ok, _, stderr) = cli(&[
-        "predict",
-        "--run",
-        mismatched.to_str().unwrap(),
-        "--input",
-        input_arg,
-    ]);
-    assert!(!ok);
-    assert!(
-        stderr.contains("model.bpk")
-            && stderr.contains("shape")
-            && stderr.contains("different configuration"),
-        "{stderr}"
+    predict_from(
+        &mismatched,
+        &[],
+        &["model.bpk", "shape", "different configuration"],
     );
-    assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -4,6 +4,8 @@
 //! Gate order and bias placement follow PyTorch exactly (LSTM `i, f, g, o`; GRU `r, z, n` with
 //! `b_hn` inside the reset product), so imported weights give the same numbers.
 
+use std::str::FromStr;
+
 use burn::config::Config;
 use burn::tensor::Tensor;
 use burn::tensor::activation::{relu, sigmoid, tanh};
@@ -30,6 +32,28 @@ pub enum CellKind {
     Gru,
 }
 
+/// Parses the names of [`CellKind::name`]; `elman` (or `rnn`) alone is Elman with tanh. For
+/// command lines: `--cell lstm`.
+impl FromStr for CellKind {
+    type Err = crate::error::ModelError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let wanted = text.trim().to_ascii_lowercase();
+        if wanted == "elman" || wanted == "rnn" {
+            return Ok(CellKind::Elman(ElmanActivation::Tanh));
+        }
+        CellKind::ALL
+            .into_iter()
+            .find(|cell| cell.name() == wanted)
+            .ok_or_else(|| {
+                crate::error::ModelError::InvalidConfig(format!(
+                    "unknown cell `{text}`; choose one of: elman, {}",
+                    CellKind::ALL.map(|c| c.name()).join(", ")
+                ))
+            })
+    }
+}
+
 impl Default for CellKind {
     fn default() -> Self {
         CellKind::Elman(ElmanActivation::Tanh)
@@ -37,6 +61,15 @@ impl Default for CellKind {
 }
 
 impl CellKind {
+    /// Every cell, in the order of [`CellKind::name`]'s list.
+    pub const ALL: [CellKind; 5] = [
+        CellKind::Elman(ElmanActivation::Tanh),
+        CellKind::Elman(ElmanActivation::Relu),
+        CellKind::Elman(ElmanActivation::Sigmoid),
+        CellKind::Lstm,
+        CellKind::Gru,
+    ];
+
     /// Number of gate blocks stacked in the weight matrices (`weight_ih` is `[gates·H, D]`).
     pub fn gates(&self) -> usize {
         match self {
@@ -109,5 +142,23 @@ impl CellKind {
                 (h, None)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_back_and_unknown_names_list_the_choices() {
+        for cell in CellKind::ALL {
+            assert_eq!(cell.name().parse::<CellKind>().unwrap(), cell);
+        }
+        assert_eq!("Elman".parse::<CellKind>().unwrap(), CellKind::default());
+        let error = "transformer".parse::<CellKind>().unwrap_err().to_string();
+        assert!(
+            error.contains("transformer") && error.contains("gru"),
+            "{error}"
+        );
     }
 }
