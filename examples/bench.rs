@@ -14,9 +14,7 @@ use burn::nn::loss::{MseLoss, Reduction};
 use burn::nn::{Linear, LinearConfig, Rnn, RnnConfig};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Distribution, Tensor};
-use burn_rnn::model::{
-    CellKind, ElmanActivation, RecurrentConfig, SequenceModel, SequenceModelConfig,
-};
+use burn_rnn::model::{CellKind, RecurrentConfig, SequenceModel, SequenceModelConfig};
 use burn_rnn::train::Backend;
 use clap::{Parser, ValueEnum};
 use serde::Serialize;

@@ -20,7 +20,7 @@ use burn::train::{
     EarlyStoppingStrategy, Interrupter, Learner, MetricEarlyStoppingStrategy, StoppingCondition,
     SupervisedTraining,
 };
-use burn_rnn_data::{NormalizationKind, Normalizer, SequenceBatcher, SequenceDataset};
+use burn_rnn_data::{NormalizationKind, Normalizer, Scaling, SequenceBatcher, SequenceDataset};
 use burn_rnn_model::SequenceModel;
 
 use crate::artifacts::{DataSchema, RunDir, io_error};
@@ -78,11 +78,7 @@ pub fn train(
     check_fit(config, train_set, "training")?;
     check_fit(config, valid_set, "validation")?;
 
-    let normalizer = Normalizer::fit(
-        train_set,
-        NormalizationKind::ZScore,
-        config.objective.is_regression(),
-    )?;
+    let normalizer = fit_normalizer(config, train_set)?;
     let train_set = normalizer.apply(train_set)?;
     let valid_set = normalizer.apply(valid_set)?;
 
@@ -193,6 +189,25 @@ pub fn train(
         best_epoch,
         dir: dir.clone(),
     })
+}
+
+/// The z-score normaliser of `train_set` (targets too for regression); with
+/// `normalize_inputs = false` its feature scaling is the identity (offset 0, scale 1), so the
+/// saved normaliser still maps predictions back and passes features through unchanged.
+fn fit_normalizer(config: &TrainingConfig, train_set: &SequenceDataset) -> Result<Normalizer> {
+    let mut normalizer = Normalizer::fit(
+        train_set,
+        NormalizationKind::ZScore,
+        config.objective.is_regression(),
+    )?;
+    if !config.normalize_inputs {
+        let d = normalizer.features.len();
+        normalizer.features = Scaling {
+            offset: vec![0.0; d],
+            scale: vec![1.0; d],
+        };
+    }
+    Ok(normalizer)
 }
 
 /// Checks that a dataset fits the model and objective before any tensor is built.
@@ -332,5 +347,54 @@ impl EarlyStoppingStrategy for StopOnPatienceOrDivergence {
         self.patience
             .as_mut()
             .is_some_and(|patience| patience.should_stop(epoch, store))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn_rnn_data::{SequenceSample, Target, TargetKind};
+    use burn_rnn_model::{RecurrentConfig, SequenceModelConfig};
+
+    use super::*;
+
+    /// Two samples of two steps with two features, regression targets.
+    fn data() -> SequenceDataset {
+        let sample = |values: Vec<f32>, target: f32| SequenceSample {
+            id: format!("s{target}"),
+            values,
+            length: 2,
+            target: Target::Regression(vec![target]),
+        };
+        SequenceDataset::new(
+            vec![
+                sample(vec![1.0, 0.0, 0.0, 1.0], 3.0),
+                sample(vec![0.0, 1.0, 1.0, 0.0], 5.0),
+            ],
+            2,
+            2,
+            TargetKind::Regression { outputs: 1 },
+        )
+        .unwrap()
+    }
+
+    fn config() -> TrainingConfig {
+        TrainingConfig::new(
+            SequenceModelConfig::new(RecurrentConfig::new(2, 4), 1),
+            Objective::Regression,
+        )
+    }
+
+    #[test]
+    fn inputs_pass_through_unscaled_when_normalisation_is_off() {
+        let data = data();
+        let on = fit_normalizer(&config(), &data).unwrap();
+        assert_eq!(on.features.offset, vec![0.5, 0.5]);
+        let off = fit_normalizer(&config().with_normalize_inputs(false), &data).unwrap();
+        assert_eq!(off.features.offset, vec![0.0, 0.0]);
+        assert_eq!(off.features.scale, vec![1.0, 1.0]);
+        assert_eq!(off.normalize_features(&[1.0, 0.0]).unwrap(), vec![1.0, 0.0]);
+        // Targets are still z-scored (mean 4, standard deviation 1).
+        assert_eq!(off.targets, on.targets);
+        assert_eq!(off.normalize_targets(&[5.0]).unwrap(), vec![1.0]);
     }
 }
