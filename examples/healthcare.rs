@@ -20,7 +20,7 @@ use burn_rnn::data::{SequenceDataset, SequenceSample, Target};
 use burn_rnn::model::{CellKind, RecurrentConfig, SequenceModelConfig};
 use burn_rnn::train::plot::{Panel, Series, write_png};
 use burn_rnn::train::{
-    Backend, ClassificationReport, DataSchema, EpochMetrics, Objective, Prediction, Predictor,
+    Backend, ClassificationReport, EpochMetrics, Objective, Prediction, Predictor,
     RegressionReport, RunDir, TrainOptions, TrainingConfig, dataset_targets, train,
 };
 use clap::Parser;
@@ -183,17 +183,8 @@ impl Task {
             device,
             options,
         )?;
-        println!(
-            "kept epoch {} of {} (lowest validation loss)",
-            run.best_epoch,
-            run.history.len()
-        );
-        let predictor = Predictor::new(
-            run.model,
-            run.normalizer,
-            DataSchema::of(&train_set),
-            device,
-        )?;
+        println!("{}", run.summary());
+        let predictor = run.predictor(device)?;
         Ok(Self {
             train: train_set,
             valid: valid_set,

@@ -33,8 +33,8 @@ use burn_rnn::data::{
 use burn_rnn::model::{CellKind, RecurrentConfig, SequenceModelConfig};
 use burn_rnn::train::plot::{Panel, Series, write_png};
 use burn_rnn::train::{
-    Backend, ClassificationReport, DataSchema, EpochMetrics, Objective, Prediction, Predictor,
-    Progress, RunDir, TrainOptions, TrainingConfig, dataset_targets, train,
+    Backend, ClassificationReport, EpochMetrics, Objective, Prediction, Progress, RunDir,
+    TrainOptions, TrainingConfig, dataset_targets, train,
 };
 use clap::Parser;
 
@@ -226,17 +226,8 @@ pub fn run(args: &Args) -> Result<Report> {
         serde_json::to_string(&vocabulary)?,
     )
     .context("writing the vocabulary")?;
-    println!(
-        "kept epoch {} of {} (lowest validation loss)",
-        run.best_epoch,
-        run.history.len()
-    );
-    let predictor = Predictor::new(
-        run.model,
-        run.normalizer,
-        DataSchema::of(&train_set),
-        &device,
-    )?;
+    println!("{}", run.summary());
+    let predictor = run.predictor(&device)?;
 
     let classes = |data| -> Result<Vec<(usize, String, f32)>> {
         predictor

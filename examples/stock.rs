@@ -24,8 +24,7 @@ use burn_rnn::data::{SplitFractions, WindowSpec, sliding_windows, split_windows}
 use burn_rnn::model::{CellKind, RecurrentConfig, SequenceModelConfig};
 use burn_rnn::train::plot::{Panel, Series, write_png};
 use burn_rnn::train::{
-    Backend, DataSchema, Objective, Prediction, Predictor, Progress, RunDir, TrainOptions,
-    TrainingConfig, train,
+    Backend, Objective, Prediction, Progress, RunDir, TrainOptions, TrainingConfig, train,
 };
 use clap::Parser;
 
@@ -172,17 +171,8 @@ pub fn run(args: &Args) -> Result<Report> {
             &device,
             options,
         )?;
-        println!(
-            "kept epoch {} of {} (lowest validation loss)",
-            run.best_epoch,
-            run.history.len()
-        );
-        let predictor = Predictor::new(
-            run.model,
-            run.normalizer,
-            DataSchema::of(&split.train),
-            &device,
-        )?;
+        println!("{}", run.summary());
+        let predictor = run.predictor(&device)?;
         let predicted: Vec<f64> = predictor
             .predict_dataset(&test)?
             .into_iter()

@@ -350,34 +350,26 @@ fn divergence_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint() {
 fn mismatched_data_and_config_are_rejected() {
     let (train_set, valid_set) = vitals();
     let dir = tempfile::tempdir().unwrap();
-    let wrong_outputs = TrainingConfig::new(
-        SequenceModelConfig::new(RecurrentConfig::new(3, 8), 2),
-        Objective::Regression,
-    );
-    let error = train(
-        &wrong_outputs,
-        &train_set,
-        &valid_set,
-        &RunDir::new(dir.path()),
-        &Device::flex(),
-        QUIET,
-    )
-    .unwrap_err();
-    assert!(error.to_string().contains("d_output = 2"), "{error}");
-    let wrong_objective = TrainingConfig::new(
-        SequenceModelConfig::new(RecurrentConfig::new(3, 8), 3),
-        Objective::Classification,
-    );
-    let error = train(
-        &wrong_objective,
-        &train_set,
-        &valid_set,
-        &RunDir::new(dir.path()),
-        &Device::flex(),
-        QUIET,
-    )
-    .unwrap_err();
-    assert!(error.to_string().contains("objective"), "{error}");
+    for (outputs, objective, needle) in [
+        (2, Objective::Regression, "d_output = 2"),
+        (3, Objective::Classification, "objective"),
+    ] {
+        let config = TrainingConfig::new(
+            SequenceModelConfig::new(RecurrentConfig::new(3, 8), outputs),
+            objective,
+        );
+        let run_dir = RunDir::new(dir.path());
+        let error = train(
+            &config,
+            &train_set,
+            &valid_set,
+            &run_dir,
+            &Device::flex(),
+            QUIET,
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains(needle), "{error}");
+    }
 }
 
 /// Runs the `burn-rnn` command line; returns (success, stdout, stderr).

@@ -27,6 +27,7 @@ use crate::artifacts::{DataSchema, RunDir, io_error};
 use crate::config::{LrSchedule, TrainingConfig};
 use crate::error::{Result, TrainError};
 use crate::history::{EpochMetrics, read_history, write_history_csv};
+use crate::predict::Predictor;
 use crate::progress::{Progress, renderer};
 use crate::task::{Objective, Trainable};
 
@@ -59,6 +60,8 @@ pub struct TrainedRun {
     pub history: Vec<EpochMetrics>,
     /// The epoch whose weights were kept (1-based).
     pub best_epoch: usize,
+    /// The shape and names of the data it was trained on.
+    pub schema: DataSchema,
     /// Where everything was written.
     pub dir: RunDir,
 }
@@ -92,7 +95,8 @@ pub fn train(
         // A fresh run: old checkpoints and metric logs would be mistaken for this run's.
         fs::remove_dir_all(&checkpoints).map_err(|e| io_error(&checkpoints, e))?;
     }
-    dir.write_setup(config, &DataSchema::of(&train_set), &normalizer)?;
+    let schema = DataSchema::of(&train_set);
+    dir.write_setup(config, &schema, &normalizer)?;
 
     device.seed(config.seed);
     let model = config.model.init(&device.clone().autodiff())?;
@@ -187,8 +191,30 @@ pub fn train(
         normalizer,
         history,
         best_epoch,
+        schema,
         dir: dir.clone(),
     })
+}
+
+impl TrainedRun {
+    /// A predictor with the kept weights, answering in the data's real units.
+    pub fn predictor(&self, device: &Device) -> Result<Predictor> {
+        Predictor::new(
+            self.model.clone(),
+            self.normalizer.clone(),
+            self.schema.clone(),
+            device,
+        )
+    }
+
+    /// One line for reports: `kept epoch 23 of 38 (lowest validation loss)`.
+    pub fn summary(&self) -> String {
+        format!(
+            "kept epoch {} of {} (lowest validation loss)",
+            self.best_epoch,
+            self.history.len()
+        )
+    }
 }
 
 /// The z-score normaliser of `train_set` (targets too for regression); with
