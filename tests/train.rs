@@ -148,11 +148,21 @@ fn learns_on(device: &Device, dir: &Path) {
         );
     }
     let first = run.history.first().unwrap().valid_loss;
-    let best = run.history[run.best_epoch - 1].valid_loss;
+    let best = &run.history[run.best_epoch - 1];
     assert!(
-        best < 0.5 * first,
-        "validation loss did not fall well: {first} → {best}"
+        best.valid_loss < 0.5 * first,
+        "validation loss did not fall well: {first} → {}",
+        best.valid_loss
     );
+    // The real-unit MAE logged during training is the MAE of the kept model's predictions.
+    assert_eq!(best.valid_mae.len(), 3);
+    for (j, (name, logged)) in best.valid_mae.iter().enumerate() {
+        assert!(
+            (logged - mae[j]).abs() < 1e-3 * mae[j],
+            "{name}: logged MAE {logged}, predictions give {}",
+            mae[j]
+        );
+    }
 }
 
 #[test]

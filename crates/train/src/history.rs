@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::artifacts::io_error;
 use crate::error::Result;
+use crate::metrics::mae_metric_name;
 
 /// The metrics of one epoch (1-based); accuracies only for classification.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -21,17 +22,21 @@ pub struct EpochMetrics {
     pub train_accuracy: Option<f64>,
     /// Validation accuracy in percent (classification).
     pub valid_accuracy: Option<f64>,
+    /// Validation MAE of each regression output in real units, `(output name, MAE)`.
+    pub valid_mae: Vec<(String, f64)>,
 }
 
-/// Reads `<dir>/{train,valid}/epoch-<k>/<metric>.log` for k = 1, 2, ... while they exist.
-pub fn read_history(dir: &Path) -> Result<Vec<EpochMetrics>> {
+/// Reads `<dir>/{train,valid}/epoch-<k>/<metric>.log` for k = 1, 2, ... while they exist;
+/// `mae_outputs` names the outputs whose real-unit validation MAE was logged.
+pub fn read_history(dir: &Path, mae_outputs: &[String]) -> Result<Vec<EpochMetrics>> {
     let mut history = Vec::new();
     for epoch in 1.. {
         let read = |split: &str, metric: &str| {
             final_value(
                 &dir.join(split)
                     .join(format!("epoch-{epoch}"))
-                    .join(format!("{metric}.log")),
+                    // burn-train's file logger writes spaces as underscores.
+                    .join(format!("{}.log", metric.replace(' ', "_"))),
             )
         };
         let (Some(train_loss), Some(valid_loss)) = (read("train", "Loss")?, read("valid", "Loss")?)
@@ -44,6 +49,14 @@ pub fn read_history(dir: &Path) -> Result<Vec<EpochMetrics>> {
             valid_loss,
             train_accuracy: read("train", "Accuracy")?,
             valid_accuracy: read("valid", "Accuracy")?,
+            valid_mae: mae_outputs
+                .iter()
+                .filter_map(|name| match read("valid", &mae_metric_name(name)) {
+                    Ok(Some(value)) => Some(Ok((name.clone(), value))),
+                    Ok(None) => None,
+                    Err(e) => Some(Err(e)),
+                })
+                .collect::<Result<_>>()?,
         });
     }
     Ok(history)
@@ -63,27 +76,47 @@ fn final_value(path: &Path) -> Result<Option<f64>> {
         .and_then(|value| value.trim().parse::<f64>().ok()))
 }
 
-/// Writes the history as CSV: `epoch,train_loss,valid_loss[,train_accuracy,valid_accuracy]`.
+/// Writes the history as CSV: `epoch,train_loss,valid_loss`, then `train_accuracy,valid_accuracy`
+/// (classification) or one `valid_mae <output>` column per output (regression).
 pub fn write_history_csv(path: &Path, history: &[EpochMetrics]) -> Result<()> {
     let with_accuracy = history.iter().any(|e| e.valid_accuracy.is_some());
-    let mut csv = String::from("epoch,train_loss,valid_loss");
+    let mae_names: Vec<String> = history
+        .first()
+        .map(|e| e.valid_mae.iter().map(|(name, _)| name.clone()).collect())
+        .unwrap_or_default();
+    let mut header = vec![
+        "epoch".to_string(),
+        "train_loss".into(),
+        "valid_loss".into(),
+    ];
     if with_accuracy {
-        csv.push_str(",train_accuracy,valid_accuracy");
+        header.extend(["train_accuracy".to_string(), "valid_accuracy".into()]);
     }
-    csv.push('\n');
+    header.extend(mae_names.iter().map(|name| format!("valid_mae {name}")));
+    let mut out = csv::Writer::from_path(path).map_err(|e| csv_io_error(path, e))?;
+    out.write_record(&header)
+        .map_err(|e| csv_io_error(path, e))?;
     for e in history {
-        csv.push_str(&format!("{},{},{}", e.epoch, e.train_loss, e.valid_loss));
+        let show = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+        let mut row = vec![
+            e.epoch.to_string(),
+            e.train_loss.to_string(),
+            e.valid_loss.to_string(),
+        ];
         if with_accuracy {
-            let show = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
-            csv.push_str(&format!(
-                ",{},{}",
-                show(e.train_accuracy),
-                show(e.valid_accuracy)
-            ));
+            row.extend([show(e.train_accuracy), show(e.valid_accuracy)]);
         }
-        csv.push('\n');
+        row.extend(e.valid_mae.iter().map(|(_, value)| value.to_string()));
+        out.write_record(&row).map_err(|e| csv_io_error(path, e))?;
     }
-    fs::write(path, csv).map_err(|e| io_error(path, e))
+    out.flush().map_err(|e| io_error(path, e))
+}
+
+fn csv_io_error(path: &Path, error: csv::Error) -> crate::error::TrainError {
+    crate::error::TrainError::Io {
+        path: path.to_path_buf(),
+        message: error.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -100,7 +133,7 @@ mod tests {
                 fs::write(d.join("Loss.log"), format!("0.9,4\n{value},final\n")).unwrap();
             }
         }
-        let history = read_history(dir.path()).unwrap();
+        let history = read_history(dir.path(), &[]).unwrap();
         assert_eq!(history.len(), 2);
         assert_eq!(history[0].train_loss, 0.5);
         assert!(history[1].valid_loss.is_nan());

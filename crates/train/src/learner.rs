@@ -27,6 +27,7 @@ use crate::artifacts::{DataSchema, RunDir, io_error};
 use crate::config::{LrSchedule, TrainingConfig};
 use crate::error::{Result, TrainError};
 use crate::history::{EpochMetrics, read_history, write_history_csv};
+use crate::metrics::{MAX_MAE_METRICS, RealUnitMae};
 use crate::predict::Predictor;
 use crate::progress::{Progress, renderer};
 use crate::task::{Objective, Trainable};
@@ -146,6 +147,10 @@ pub fn train(
             .metric_train_numeric(AccuracyMetric::new())
             .metric_valid_numeric(AccuracyMetric::new());
     }
+    let mae_outputs = mae_outputs(&schema, &normalizer);
+    for (column, (name, scale)) in mae_outputs.iter().enumerate() {
+        training = training.metric_valid_numeric(RealUnitMae::new(name, column, *scale));
+    }
     if let Some(epoch) = resume_from {
         training = training.checkpoint(epoch);
     }
@@ -154,7 +159,8 @@ pub fn train(
         return Err(TrainError::Training(error.to_string()));
     }
 
-    let history = read_history(&checkpoints)?;
+    let mae_names: Vec<String> = mae_outputs.into_iter().map(|(name, _)| name).collect();
+    let history = read_history(&checkpoints, &mae_names)?;
     write_history_csv(&dir.metrics(), &history)?;
     if let Some((epoch, what, value)) = first_non_finite(&history) {
         return Err(TrainError::Diverged {
@@ -234,6 +240,23 @@ fn fit_normalizer(config: &TrainingConfig, train_set: &SequenceDataset) -> Resul
         };
     }
     Ok(normalizer)
+}
+
+/// The regression outputs that get a real-unit validation MAE metric, with their normaliser
+/// scale: every output when there are at most [`MAX_MAE_METRICS`], none otherwise.
+fn mae_outputs(schema: &DataSchema, normalizer: &Normalizer) -> Vec<(String, f64)> {
+    let Some(targets) = &normalizer.targets else {
+        return Vec::new();
+    };
+    if schema.target_names.len() > MAX_MAE_METRICS {
+        return Vec::new();
+    }
+    schema
+        .target_names
+        .iter()
+        .cloned()
+        .zip(targets.scale.iter().copied())
+        .collect()
 }
 
 /// Checks that a dataset fits the model and objective before any tensor is built.

@@ -7,6 +7,7 @@ pub mod device;
 pub mod error;
 pub mod history;
 pub mod learner;
+pub mod metrics;
 pub mod plot;
 pub mod predict;
 pub mod progress;
