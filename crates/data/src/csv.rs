@@ -1048,6 +1048,26 @@ mod tests {
         read_wide_csv_from_reader(text.as_bytes(), layout)
     }
 
+    #[test]
+    fn sequences_without_targets_keep_their_own_lengths() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new.csv");
+        std::fs::write(&path, "id,t,a,b\nq,1,3,4\np,0,1,2\nq,0,5,6\n").unwrap();
+        let sequences = read_long_sequences(&path, "id", "t", &["b", "a"]).unwrap();
+        assert_eq!(
+            sequences,
+            vec![
+                ("q".to_string(), vec![vec![6.0, 5.0], vec![4.0, 3.0]]),
+                ("p".to_string(), vec![vec![2.0, 1.0]]),
+            ]
+        );
+        let err = read_long_sequences(&path, "id", "t", &["c"]).unwrap_err();
+        assert!(err.to_string().contains("`c`"), "{err}");
+        std::fs::write(&path, "id,t,a,b\n").unwrap();
+        let err = read_long_sequences(&path, "id", "t", &["a"]).unwrap_err();
+        assert!(err.to_string().contains("no data rows"), "{err}");
+    }
+
     fn reg_layout() -> LongCsvLayout {
         LongCsvLayout::new("id", "t", &["a", "b"], CsvTarget::regression(&["y"]))
     }
