@@ -28,6 +28,7 @@ use crate::config::{LrSchedule, TrainingConfig};
 use crate::error::{Result, TrainError};
 use crate::history::{EpochMetrics, read_history, write_history_csv};
 use crate::metrics::{MAX_MAE_METRICS, RealUnitMae};
+use crate::plot::{Panel, Series, write_png};
 use crate::predict::Predictor;
 use crate::progress::{Progress, renderer};
 use crate::task::{Objective, Trainable};
@@ -162,6 +163,7 @@ pub fn train(
     let mae_names: Vec<String> = mae_outputs.into_iter().map(|(name, _)| name).collect();
     let history = read_history(&checkpoints, &mae_names)?;
     write_history_csv(&dir.metrics(), &history)?;
+    plot_history(&dir.file("loss.png"), &history)?;
     if let Some((epoch, what, value)) = first_non_finite(&history) {
         return Err(TrainError::Diverged {
             epoch,
@@ -240,6 +242,36 @@ fn fit_normalizer(config: &TrainingConfig, train_set: &SequenceDataset) -> Resul
         };
     }
     Ok(normalizer)
+}
+
+/// `loss.png` of a run: training and validation loss per epoch (log scale), and the validation
+/// MAE of each regression output in real units when it was logged.
+fn plot_history(path: &Path, history: &[EpochMetrics]) -> Result<()> {
+    let finite = history
+        .iter()
+        .all(|e| e.train_loss.is_finite() && e.valid_loss.is_finite());
+    if history.is_empty() || !finite {
+        // A diverged run is reported by an error; there is nothing readable to plot.
+        return Ok(());
+    }
+    let points = |value: &dyn Fn(&EpochMetrics) -> f64| -> Vec<(f64, f64)> {
+        history.iter().map(|e| (e.epoch as f64, value(e))).collect()
+    };
+    let mut panels = vec![
+        Panel::new("Loss", "epoch", "loss (log scale)")
+            .with(Series::line("training", points(&|e| e.train_loss)))
+            .with(Series::line("validation", points(&|e| e.valid_loss)))
+            .log_scale(),
+    ];
+    for (j, (name, _)) in history[0].valid_mae.iter().enumerate() {
+        panels.push(
+            Panel::new(format!("Validation MAE: {name}"), "epoch", name.as_str()).with(
+                Series::line("validation MAE", points(&|e| e.valid_mae[j].1)),
+            ),
+        );
+    }
+    let columns = panels.len().min(2);
+    write_png(path, "Training history", &panels, columns)
 }
 
 /// The regression outputs that get a real-unit validation MAE metric, with their normaliser

@@ -104,6 +104,21 @@ fn register_font() {
     });
 }
 
+/// A tick label: scientific notation for very large or small magnitudes, else 2–3 significant
+/// digits.
+fn format_tick(v: f64) -> String {
+    let magnitude = v.abs();
+    if magnitude != 0.0 && !(0.01..1000.0).contains(&magnitude) {
+        format!("{v:.1e}")
+    } else if magnitude >= 10.0 {
+        format!("{v:.1}")
+    } else if magnitude >= 0.1 || magnitude == 0.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
 /// Writes `panels` as a grid with `columns` columns to a PNG file at `path`.
 pub fn write_png(path: &Path, title: &str, panels: &[Panel], columns: usize) -> Result<()> {
     register_font();
@@ -176,13 +191,15 @@ fn draw_panel(
         .y_label_area_size(70)
         .build_cartesian_2d(x0..x1, y0..y1)?;
     let log_y = panel.log_y;
-    let y_format = move |v: &f64| {
-        if log_y {
-            format!("1e{v:.0}")
-        } else if v.abs() >= 1000.0 || (v.abs() < 0.01 && *v != 0.0) {
-            format!("{v:.1e}")
+    // On a log axis the tick is log10 of the value: label the value itself.
+    let y_format = move |v: &f64| format_tick(if log_y { 10f64.powf(*v) } else { *v });
+    // Whole numbers (epochs, steps) when the axis spans more than a few units.
+    let whole_x = x1 - x0 > 5.0;
+    let x_format = move |v: &f64| {
+        if whole_x {
+            format!("{v:.0}")
         } else {
-            format!("{v:.2}")
+            format_tick(*v)
         }
     };
     chart
@@ -190,6 +207,7 @@ fn draw_panel(
         .x_desc(panel.x_label.as_str())
         .y_desc(panel.y_label.as_str())
         .y_label_formatter(&y_format)
+        .x_label_formatter(&x_format)
         .label_style(("sans-serif", 13))
         .axis_desc_style(("sans-serif", 15))
         .draw()?;
