@@ -263,6 +263,7 @@ fn saved_artifacts_reproduce_the_predictions() {
         "schema.json",
         "normalizer.json",
         "model.bpk",
+        "loss.png",
     ] {
         assert!(dir.path().join(file).is_file(), "{file} missing");
     }
