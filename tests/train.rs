@@ -8,7 +8,7 @@ use std::process::Command;
 
 use burn::tensor::Device;
 use burn_rnn::data::split::random_indices;
-use burn_rnn::data::synth::HealthcareConfig;
+use burn_rnn::data::synth::{HealthcareConfig, PatientCohort};
 use burn_rnn::data::{SequenceDataset, SplitFractions};
 use burn_rnn::model::{CellKind, RecurrentConfig, SequenceModelConfig};
 use burn_rnn::train::{
@@ -21,24 +21,22 @@ const QUIET: TrainOptions = TrainOptions {
     progress: Progress::Silent,
 };
 
-/// The design notes' cohort (100 patients × 24 h × 3 vitals), split 80/20 by patient:
-/// many-to-one forecasting (next hour after hour 24).
-fn vitals() -> (SequenceDataset, SequenceDataset) {
-    split(
-        HealthcareConfig::default()
-            .generate()
-            .unwrap()
-            .forecasting_dataset()
-            .unwrap(),
-    )
-}
-
-fn split(data: SequenceDataset) -> (SequenceDataset, SequenceDataset) {
+/// The design notes' cohort (100 patients × 24 h × 3 vitals) as the dataset `task` makes of it,
+/// split 80/20 by patient.
+fn cohort(
+    task: fn(&PatientCohort) -> burn_rnn::data::Result<SequenceDataset>,
+) -> (SequenceDataset, SequenceDataset) {
+    let data = task(&HealthcareConfig::default().generate().unwrap()).unwrap();
     let split = random_indices(data.len(), SplitFractions::train_valid(0.8), 7).unwrap();
     (
         data.subset(&split.train).unwrap(),
         data.subset(&split.valid).unwrap(),
     )
+}
+
+/// Many-to-one forecasting (next hour after hour 24).
+fn vitals() -> (SequenceDataset, SequenceDataset) {
+    cohort(PatientCohort::forecasting_dataset)
 }
 
 fn forecast_config(epochs: usize) -> TrainingConfig {
@@ -90,13 +88,7 @@ fn mae_vs_naive(predictions: &[Vec<f32>], valid: &SequenceDataset) -> (Vec<f64>,
 /// that it learned: far better than the untrained model, and better than the naive forecast on
 /// every vital.
 fn learns_on(device: &Device, dir: &Path) {
-    let (train_set, valid_set) = split(
-        HealthcareConfig::default()
-            .generate()
-            .unwrap()
-            .forecasting_per_step_dataset()
-            .unwrap(),
-    );
+    let (train_set, valid_set) = cohort(PatientCohort::forecasting_per_step_dataset);
     let config = TrainingConfig::new(
         SequenceModelConfig::new(RecurrentConfig::new(3, 32).with_cell(CellKind::Gru), 3),
         Objective::PerStepRegression,
@@ -271,13 +263,7 @@ fn saved_artifacts_reproduce_the_predictions() {
 
 #[test]
 fn classification_reports_accuracy() {
-    let (train_set, valid_set) = split(
-        HealthcareConfig::default()
-            .generate()
-            .unwrap()
-            .deterioration_dataset()
-            .unwrap(),
-    );
+    let (train_set, valid_set) = cohort(PatientCohort::deterioration_dataset);
     let config = TrainingConfig::new(
         SequenceModelConfig::new(RecurrentConfig::new(3, 16).with_cell(CellKind::Gru), 2),
         Objective::Classification,

@@ -205,15 +205,7 @@ pub fn dataloader(
 mod tests {
     use super::*;
     use crate::dataset::TargetKind;
-
-    fn sample(id: &str, values: Vec<f32>, length: usize, target: Target) -> SequenceSample {
-        SequenceSample {
-            id: id.into(),
-            values,
-            length,
-            target,
-        }
-    }
+    use crate::dataset::tests::sample;
 
     fn floats<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
         tensor

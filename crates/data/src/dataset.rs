@@ -334,10 +334,16 @@ fn check_sample(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn sample(id: &str, values: Vec<f32>, length: usize, target: Target) -> SequenceSample {
+    /// A sample for tests.
+    pub(crate) fn sample(
+        id: &str,
+        values: Vec<f32>,
+        length: usize,
+        target: Target,
+    ) -> SequenceSample {
         SequenceSample {
             id: id.into(),
             values,

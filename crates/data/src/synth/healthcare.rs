@@ -318,19 +318,9 @@ impl PatientCohort {
     /// N = patients, T = hours, D = K = 3; features and targets named by [`vital_labels`].
     pub fn forecasting_dataset(&self) -> Result<SequenceDataset> {
         let hours = self.hours();
-        let samples = self
-            .patients
-            .iter()
-            .map(|p| SequenceSample {
-                id: p.id.clone(),
-                values: flatten(&p.vitals[..hours]),
-                length: hours,
-                target: Target::Regression(p.vitals[hours].to_vec()),
-            })
-            .collect();
-        SequenceDataset::new(samples, hours, 3, TargetKind::Regression { outputs: 3 })?
-            .with_feature_names(vital_labels())?
-            .with_target_names(vital_labels())
+        self.dataset(TargetKind::Regression { outputs: 3 }, vital_labels(), |p| {
+            Target::Regression(p.vitals[hours].to_vec())
+        })
     }
 
     /// Many-to-many forecasting: inputs are hours `0..T` (`T × 3`); the target at step `t` is
@@ -338,24 +328,28 @@ impl PatientCohort {
     /// [`PatientCohort::forecasting_dataset`].
     pub fn forecasting_per_step_dataset(&self) -> Result<SequenceDataset> {
         let hours = self.hours();
-        let samples = self
-            .patients
-            .iter()
-            .map(|p| SequenceSample {
-                id: p.id.clone(),
-                values: flatten(&p.vitals[..hours]),
-                length: hours,
-                target: Target::PerStep(flatten(&p.vitals[1..=hours])),
-            })
-            .collect();
-        SequenceDataset::new(samples, hours, 3, TargetKind::PerStep { outputs: 3 })?
-            .with_feature_names(vital_labels())?
-            .with_target_names(vital_labels())
+        self.dataset(TargetKind::PerStep { outputs: 3 }, vital_labels(), |p| {
+            Target::PerStep(flatten(&p.vitals[1..=hours]))
+        })
     }
 
     /// Sequence classification: inputs are hours `0..T` (`T × 3`), the target is class 0
     /// (`"stable"`) or 1 (`"deteriorating"`), see [`DETERIORATION_CLASSES`].
     pub fn deterioration_dataset(&self) -> Result<SequenceDataset> {
+        self.dataset(
+            TargetKind::Classification { classes: 2 },
+            DETERIORATION_CLASSES.map(String::from).to_vec(),
+            |p| Target::Class(usize::from(p.deteriorates)),
+        )
+    }
+
+    /// Hours `0..T` of every patient (`T × 3`) as inputs, with the target `target` gives.
+    fn dataset(
+        &self,
+        kind: TargetKind,
+        target_names: Vec<String>,
+        target: impl Fn(&PatientRecord) -> Target,
+    ) -> Result<SequenceDataset> {
         let hours = self.hours();
         let samples = self
             .patients
@@ -364,12 +358,12 @@ impl PatientCohort {
                 id: p.id.clone(),
                 values: flatten(&p.vitals[..hours]),
                 length: hours,
-                target: Target::Class(usize::from(p.deteriorates)),
+                target: target(p),
             })
             .collect();
-        SequenceDataset::new(samples, hours, 3, TargetKind::Classification { classes: 2 })?
+        SequenceDataset::new(samples, hours, 3, kind)?
             .with_feature_names(vital_labels())?
-            .with_target_names(DETERIORATION_CLASSES.map(String::from).to_vec())
+            .with_target_names(target_names)
     }
 }
 

@@ -188,48 +188,22 @@ impl SineWaves {
     /// `Regression(D values)`, the values at step `T` (the next value of each feature).
     pub fn next_value_dataset(&self) -> Result<SequenceDataset> {
         let (steps, features) = (self.config.steps, self.config.features);
-        let samples = self
-            .samples
-            .iter()
-            .map(|s| SequenceSample {
-                id: s.id.clone(),
-                values: s.values[..steps * features].to_vec(),
-                length: steps,
-                target: Target::Regression(s.values[steps * features..].to_vec()),
-            })
-            .collect();
-        SequenceDataset::new(
-            samples,
-            steps,
-            features,
+        self.dataset(
             TargetKind::Regression { outputs: features },
-        )?
-        .with_feature_names(self.feature_names())?
-        .with_target_names(self.next_names())
+            self.next_names(),
+            |s| Target::Regression(s.values[steps * features..].to_vec()),
+        )
     }
 
     /// Many-to-many regression: inputs are steps `0..T` (`T × D`); the target at step `t` is the
     /// value at step `t + 1`, as `PerStep` values (`T × D`, step-major).
     pub fn per_step_dataset(&self) -> Result<SequenceDataset> {
-        let (steps, features) = (self.config.steps, self.config.features);
-        let samples = self
-            .samples
-            .iter()
-            .map(|s| SequenceSample {
-                id: s.id.clone(),
-                values: s.values[..steps * features].to_vec(),
-                length: steps,
-                target: Target::PerStep(s.values[features..].to_vec()),
-            })
-            .collect();
-        SequenceDataset::new(
-            samples,
-            steps,
-            features,
+        let features = self.config.features;
+        self.dataset(
             TargetKind::PerStep { outputs: features },
-        )?
-        .with_feature_names(self.feature_names())?
-        .with_target_names(self.next_names())
+            self.next_names(),
+            |s| Target::PerStep(s.values[features..].to_vec()),
+        )
     }
 
     /// Sequence classification: inputs are steps `0..T` (`T × D`), the target is the frequency
@@ -241,17 +215,6 @@ impl SineWaves {
                 "sine: a frequency classification needs at least 2 classes, got {classes}"
             )));
         }
-        let (steps, features) = (self.config.steps, self.config.features);
-        let samples = self
-            .samples
-            .iter()
-            .map(|s| SequenceSample {
-                id: s.id.clone(),
-                values: s.values[..steps * features].to_vec(),
-                length: steps,
-                target: Target::Class(self.frequency_band(s.frequency, classes)),
-            })
-            .collect();
         let (lo, hi) = (self.config.min_frequency, self.config.max_frequency);
         let width = (hi - lo) / classes as f32;
         let names = (0..classes)
@@ -263,14 +226,32 @@ impl SineWaves {
                 )
             })
             .collect();
-        SequenceDataset::new(
-            samples,
-            steps,
-            features,
-            TargetKind::Classification { classes },
-        )?
-        .with_feature_names(self.feature_names())?
-        .with_target_names(names)
+        self.dataset(TargetKind::Classification { classes }, names, |s| {
+            Target::Class(self.frequency_band(s.frequency, classes))
+        })
+    }
+
+    /// Steps `0..T` of every sample (`T × D`) as inputs, with the target `target` gives.
+    fn dataset(
+        &self,
+        kind: TargetKind,
+        target_names: Vec<String>,
+        target: impl Fn(&SineSample) -> Target,
+    ) -> Result<SequenceDataset> {
+        let (steps, features) = (self.config.steps, self.config.features);
+        let samples = self
+            .samples
+            .iter()
+            .map(|s| SequenceSample {
+                id: s.id.clone(),
+                values: s.values[..steps * features].to_vec(),
+                length: steps,
+                target: target(s),
+            })
+            .collect();
+        SequenceDataset::new(samples, steps, features, kind)?
+            .with_feature_names(self.feature_names())?
+            .with_target_names(target_names)
     }
 
     fn feature_names(&self) -> Vec<String> {
