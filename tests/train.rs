@@ -236,18 +236,22 @@ fn saved_artifacts_reproduce_the_predictions() {
         QUIET,
     )
     .unwrap();
-    let in_memory = Predictor::new(
-        run.model,
-        run.normalizer,
-        DataSchema::of(&train_set),
-        &device,
-    )
-    .unwrap();
+    let in_memory = run.predictor(&device).unwrap();
     let loaded = Predictor::load(dir.path(), &device).unwrap();
-    assert_eq!(
-        in_memory.predict_dataset(&valid_set).unwrap(),
-        loaded.predict_dataset(&valid_set).unwrap()
-    );
+    let predictions = loaded.predict_dataset(&valid_set).unwrap();
+    assert_eq!(in_memory.predict_dataset(&valid_set).unwrap(), predictions);
+
+    // After every step, the many-to-one model's forecast; the last one is its prediction.
+    let sample = &valid_set.samples()[0];
+    let steps: Vec<Vec<f32>> = sample.values.chunks(3).map(<[f32]>::to_vec).collect();
+    let every_step = loaded.predict_every_step(&steps).unwrap();
+    assert_eq!(every_step.len(), sample.length);
+    let Prediction::Values(last) = &predictions[0] else {
+        panic!("expected values");
+    };
+    for (a, b) in every_step.last().unwrap().iter().zip(last) {
+        assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+    }
     let metrics = std::fs::read_to_string(dir.path().join("metrics.csv")).unwrap();
     assert_eq!(metrics.lines().count(), 4, "{metrics}");
     for file in [
