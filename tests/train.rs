@@ -12,8 +12,8 @@ use burn_rnn::data::synth::{HealthcareConfig, PatientCohort};
 use burn_rnn::data::{SequenceDataset, SplitFractions};
 use burn_rnn::model::{CellKind, RecurrentConfig, SequenceModelConfig};
 use burn_rnn::train::{
-    DataSchema, Objective, Prediction, Predictor, Progress, RegressionReport, RunDir, TrainError,
-    TrainOptions, TrainingConfig, dataset_targets, train,
+    DataSchema, LrSchedule, Objective, Prediction, Predictor, Progress, RegressionReport, RunDir,
+    TrainError, TrainOptions, TrainedRun, TrainingConfig, dataset_targets, train,
 };
 
 const QUIET: TrainOptions = TrainOptions {
@@ -37,6 +37,23 @@ fn cohort(
 /// Many-to-one forecasting (next hour after hour 24).
 fn vitals() -> (SequenceDataset, SequenceDataset) {
     cohort(PatientCohort::forecasting_dataset)
+}
+
+/// Trains quietly on flex, writing the run to `dir`.
+fn train_on_flex(
+    config: &TrainingConfig,
+    train_set: &SequenceDataset,
+    valid_set: &SequenceDataset,
+    dir: &Path,
+) -> burn_rnn::train::Result<TrainedRun> {
+    train(
+        config,
+        train_set,
+        valid_set,
+        &RunDir::new(dir),
+        &Device::flex(),
+        QUIET,
+    )
 }
 
 fn forecast_config(epochs: usize) -> TrainingConfig {
@@ -174,18 +191,11 @@ fn resume_continues_from_the_last_checkpoint() {
     let run_dir = RunDir::new(dir.path());
 
     // A run "interrupted" after 3 of 6 epochs, then resumed.
-    let first = train(
-        &forecast_config(3).with_lr_schedule(burn_rnn::train::LrSchedule::Constant),
-        &train_set,
-        &valid_set,
-        &run_dir,
-        &device,
-        QUIET,
-    )
-    .unwrap();
+    let constant = |epochs| forecast_config(epochs).with_lr_schedule(LrSchedule::Constant);
+    let first = train_on_flex(&constant(3), &train_set, &valid_set, dir.path()).unwrap();
     assert_eq!(first.history.len(), 3);
     let resumed = train(
-        &forecast_config(6).with_lr_schedule(burn_rnn::train::LrSchedule::Constant),
+        &constant(6),
         &train_set,
         &valid_set,
         &run_dir,
@@ -210,15 +220,7 @@ fn resume_continues_from_the_last_checkpoint() {
         first.history[0].train_loss
     );
     // A fresh (non-resumed) run in the same directory starts over.
-    let fresh = train(
-        &forecast_config(2),
-        &train_set,
-        &valid_set,
-        &run_dir,
-        &device,
-        QUIET,
-    )
-    .unwrap();
+    let fresh = train_on_flex(&forecast_config(2), &train_set, &valid_set, dir.path()).unwrap();
     assert_eq!(fresh.history.len(), 2);
 }
 
@@ -227,15 +229,7 @@ fn saved_artifacts_reproduce_the_predictions() {
     let (train_set, valid_set) = vitals();
     let device = Device::flex();
     let dir = tempfile::tempdir().unwrap();
-    let run = train(
-        &forecast_config(3),
-        &train_set,
-        &valid_set,
-        &RunDir::new(dir.path()),
-        &device,
-        QUIET,
-    )
-    .unwrap();
+    let run = train_on_flex(&forecast_config(3), &train_set, &valid_set, dir.path()).unwrap();
     let in_memory = run.predictor(&device).unwrap();
     let loaded = Predictor::load(dir.path(), &device).unwrap();
     let predictions = loaded.predict_dataset(&valid_set).unwrap();
@@ -275,15 +269,7 @@ fn classification_reports_accuracy() {
     .with_num_epochs(20)
     .with_learning_rate(1e-2);
     let dir = tempfile::tempdir().unwrap();
-    let run = train(
-        &config,
-        &train_set,
-        &valid_set,
-        &RunDir::new(dir.path()),
-        &Device::flex(),
-        QUIET,
-    )
-    .unwrap();
+    let run = train_on_flex(&config, &train_set, &valid_set, dir.path()).unwrap();
     let best = &run.history[run.best_epoch - 1];
     let accuracy = best
         .valid_accuracy
@@ -310,18 +296,10 @@ fn divergence_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint() {
     )
     .with_num_epochs(30)
     .with_learning_rate(1.0)
-    .with_lr_schedule(burn_rnn::train::LrSchedule::Constant)
+    .with_lr_schedule(LrSchedule::Constant)
     .with_grad_clip_norm(None);
     let dir = tempfile::tempdir().unwrap();
-    let error = train(
-        &config,
-        &train_set,
-        &valid_set,
-        &RunDir::new(dir.path()),
-        &Device::flex(),
-        QUIET,
-    )
-    .unwrap_err();
+    let error = train_on_flex(&config, &train_set, &valid_set, dir.path()).unwrap_err();
     let TrainError::Diverged { epoch, .. } = &error else {
         panic!("expected a divergence error, got {error}");
     };
