@@ -217,6 +217,8 @@ fn measure<M: Regressor>(
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    // As `train()` and `Predictor` do: keep freed memory in the process (BENCHMARKS.md).
+    burn_rnn::train::keep_freed_memory();
     if args.repeats == 0 {
         bail!("--repeats must be at least 1");
     }

@@ -159,7 +159,7 @@ fn large(x: &Tensor<2>) -> bool {
 /// evaluate `tanh` one element at a time, about 4× slower, and it dominated the Elman step.
 /// Within 2e-7 of `tanh`; the clamp keeps `exp` and its gradient finite (`tanh(±15)` is `±1`
 /// in f32).
-fn tanh(x: Tensor<2>) -> Tensor<2> {
+pub(crate) fn tanh(x: Tensor<2>) -> Tensor<2> {
     if !large(&x) {
         return activation::tanh(x);
     }
@@ -170,7 +170,7 @@ fn tanh(x: Tensor<2>) -> Tensor<2> {
 /// The logistic sigmoid, through `exp` on large tensors for the same reason as [`tanh`].
 /// Within 1e-7 of the exact value; the clamp keeps `exp` finite (`σ(±30)` is within 1e-13 of
 /// 0 and 1).
-fn sigmoid(x: Tensor<2>) -> Tensor<2> {
+pub(crate) fn sigmoid(x: Tensor<2>) -> Tensor<2> {
     if !large(&x) {
         return activation::sigmoid(x);
     }

@@ -21,10 +21,14 @@
 
 mod cell;
 mod error;
+mod fused;
 mod head;
 mod import;
+#[cfg(feature = "flex")]
+mod native;
 mod persist;
 mod recurrent;
+mod scan;
 
 pub use cell::{CellKind, ElmanActivation};
 pub use error::{ModelError, Result};

@@ -15,6 +15,8 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::cell::CellKind;
 use crate::error::{ModelError, Result, check_shape};
+use crate::fused;
+use crate::scan::{ScanInputs, ScanSpec};
 
 /// Configuration of a [`Recurrent`] stack. Build with `RecurrentConfig::new(d_input, d_hidden)`
 /// and the `with_*` setters, then [`RecurrentConfig::init`].
@@ -205,6 +207,7 @@ impl StepMasks {
 }
 
 /// One layer-direction's starting state, `[B, H]` each.
+#[derive(Clone)]
 struct StartState {
     hidden: Tensor<2>,
     cell: Option<Tensor<2>>,
@@ -247,6 +250,30 @@ impl Recurrent {
         state: Option<RecurrentState>,
         lengths: Option<&[usize]>,
     ) -> Result<RecurrentOutput> {
+        let [batch, _, _] = self.check_input(&input, lengths)?;
+        let starts = self.start_states(state, batch, &input.device())?;
+        if let Some(out) = self.run_fused(input.clone(), &starts, lengths) {
+            return Ok(out);
+        }
+        Ok(self.run_step_by_step(input, starts, lengths))
+    }
+
+    /// The same computation as [`forward`](Self::forward), written step by step and
+    /// differentiated by Burn's autodiff op by op. `forward` uses it only on backends without
+    /// the fused recurrence; it is kept public as the reference the fused path is tested against.
+    pub fn forward_step_by_step(
+        &self,
+        input: Tensor<3>,
+        state: Option<RecurrentState>,
+        lengths: Option<&[usize]>,
+    ) -> Result<RecurrentOutput> {
+        let [batch, _, _] = self.check_input(&input, lengths)?;
+        let starts = self.start_states(state, batch, &input.device())?;
+        Ok(self.run_step_by_step(input, starts, lengths))
+    }
+
+    /// Checks the input `[B, T, D]` and the lengths; returns the input's dimensions.
+    fn check_input(&self, input: &Tensor<3>, lengths: Option<&[usize]>) -> Result<[usize; 3]> {
         let [batch, steps, features] = input.dims();
         check_shape(
             "input",
@@ -263,9 +290,18 @@ impl Recurrent {
         if let Some(lengths) = lengths {
             check_lengths(lengths, batch, steps)?;
         }
-        let starts = self.start_states(state, batch, &input.device())?;
-        let masks = lengths.and_then(|lengths| StepMasks::new(lengths, steps, &input.device()));
+        Ok([batch, steps, features])
+    }
 
+    /// The step-by-step path of [`forward_step_by_step`](Self::forward_step_by_step).
+    fn run_step_by_step(
+        &self,
+        input: Tensor<3>,
+        starts: Vec<StartState>,
+        lengths: Option<&[usize]>,
+    ) -> RecurrentOutput {
+        let [batch, steps, features] = input.dims();
+        let masks = lengths.and_then(|lengths| StepMasks::new(lengths, steps, &input.device()));
         let inputs: Vec<Tensor<2>> = (0..steps)
             .map(|t| {
                 input
@@ -275,10 +311,10 @@ impl Recurrent {
             })
             .collect();
         let (outputs, state) = self.run(inputs, starts, masks.as_ref());
-        Ok(RecurrentOutput {
+        RecurrentOutput {
             output: Tensor::stack(outputs, 1),
             state,
-        })
+        }
     }
 
     /// Feeds one time step, for streaming inference: `input` is `[B, D]`, the result is the
@@ -299,6 +335,10 @@ impl Recurrent {
         let [batch, features] = input.dims();
         check_shape("input", &[batch, features], &[None, Some(self.d_input)])?;
         let starts = self.start_states(state, batch, &input.device())?;
+        if let Some(out) = self.run_fused(input.clone().unsqueeze_dim(1), &starts, None) {
+            let [_, _, width] = out.output.dims();
+            return Ok((out.output.reshape([batch, width]), out.state));
+        }
         let (mut outputs, state) = self.run(vec![input], starts, None);
         Ok((outputs.remove(0), state))
     }
@@ -384,6 +424,107 @@ impl Recurrent {
                 cell: cells.as_mut().and_then(Iterator::next),
             })
             .collect())
+    }
+
+    /// The stack with one fused scan per layer-direction (see `fused.rs`), time-major inside;
+    /// `None` on an autodiff backend the fused scan does not cover.
+    fn run_fused(
+        &self,
+        input: Tensor<3>,
+        starts: &[StartState],
+        lengths: Option<&[usize]>,
+    ) -> Option<RecurrentOutput> {
+        let [batch, steps, _] = input.dims();
+        let device = input.device();
+        let valid = lengths
+            .filter(|lengths| lengths.iter().any(|&len| len != steps))
+            .map(|lengths| valid_steps(lengths, steps, &device));
+        let dirs = self.directions();
+        let hidden = self.d_hidden;
+        let mut x = input.swap_dims(0, 1);
+        let mut finals = Vec::with_capacity(self.layers.len());
+        let mut final_cells = Vec::with_capacity(self.layers.len());
+        for layer in 0..self.num_layers {
+            let mut outputs = Vec::with_capacity(dirs);
+            for direction in 0..dirs {
+                let index = layer * dirs + direction;
+                let start = &starts[index];
+                let spec = ScanSpec {
+                    cell: self.cell,
+                    reverse: direction == 1,
+                    valid: valid.clone(),
+                };
+                let inputs = self.scan_inputs(&self.layers[index], x.clone(), start, &device);
+                let y = fused::scan(&spec, &inputs)?;
+                let row = |i: usize| {
+                    y.clone()
+                        .slice([i..i + 1, 0..batch, 0..hidden])
+                        .reshape([batch, hidden])
+                };
+                finals.push(row(steps));
+                if self.cell.has_cell_state() {
+                    final_cells.push(row(steps + 1));
+                }
+                outputs.push(y.slice([0..steps, 0..batch, 0..hidden]));
+            }
+            x = if dirs == 1 {
+                outputs.pop().expect("one direction")
+            } else {
+                Tensor::cat(outputs, 2)
+            };
+            if layer + 1 < self.num_layers && self.dropout.prob > 0.0 {
+                x = self.dropout.forward(x);
+            }
+        }
+        Some(RecurrentOutput {
+            output: x.swap_dims(0, 1),
+            state: RecurrentState {
+                hidden: Tensor::stack(finals, 0),
+                cell: (!final_cells.is_empty()).then(|| Tensor::stack(final_cells, 0)),
+            },
+        })
+    }
+
+    /// A scan's inputs for one layer-direction: the input projection of all steps as one
+    /// product, `x` being `[T, B, d_in]`.
+    fn scan_inputs(
+        &self,
+        weights: &RecurrentLayer,
+        x: Tensor<3>,
+        start: &StartState,
+        device: &Device,
+    ) -> ScanInputs {
+        let [steps, batch, d_in] = x.dims();
+        let gates_hidden = self.cell.gates() * self.d_hidden;
+        let input_bias = weights.input_bias.as_ref().map(|b| b.val());
+        let hidden_bias = weights.hidden_bias.as_ref().map(|b| b.val());
+        // Elman and LSTM only ever use b_ih + b_hh: the scan adds the sum inside its step. GRU
+        // keeps b_ih in the projection and b_hh inside the step.
+        let (input_bias, step_bias) = if self.cell.separate_biases() {
+            (input_bias, hidden_bias)
+        } else {
+            let sum = match (input_bias, hidden_bias) {
+                (Some(a), Some(b)) => Some(a + b),
+                (a, b) => a.or(b),
+            };
+            (None, sum)
+        };
+        let mut xp = x
+            .reshape([steps * batch, d_in])
+            .matmul(weights.input_weight.val());
+        if let Some(b) = input_bias {
+            xp = xp + b.unsqueeze::<2>();
+        }
+        ScanInputs {
+            xp: xp.reshape([steps, batch, gates_hidden]),
+            w: weights.hidden_weight.val(),
+            bias: step_bias.unwrap_or_else(|| Tensor::zeros([gates_hidden], device)),
+            h0: start.hidden.clone(),
+            c0: start
+                .cell
+                .clone()
+                .unwrap_or_else(|| Tensor::zeros([batch, self.d_hidden], device)),
+        }
     }
 
     /// The stack over per-step inputs: returns the top layer's per-step outputs and the state.
@@ -503,6 +644,14 @@ impl Recurrent {
             .collect();
         (outputs, hidden, cell)
     }
+}
+
+/// `[T, B, 1]`: 1 where step `t` of sequence `b` is real, 0 where it is padding (constant).
+fn valid_steps(lengths: &[usize], steps: usize, device: &Device) -> Tensor<3> {
+    let values: Vec<f32> = (0..steps)
+        .flat_map(|t| lengths.iter().map(move |&len| if t < len { 1.0 } else { 0.0 }))
+        .collect();
+    Tensor::from_data(TensorData::new(values, [steps, lengths.len(), 1]), device)
 }
 
 /// Checks that `lengths` has one entry per sequence, each in `1..=steps`.

@@ -70,7 +70,8 @@ pub struct TrainedRun {
 
 /// Trains `config.model` on `train_set`, validating on `valid_set`, and writes the run to `dir`
 /// (see [`RunDir`]). Both datasets are in raw units: the normaliser is fitted on `train_set`
-/// only (z-score, targets too for regression) and stored with the model.
+/// only (z-score, targets too for regression) and stored with the model. Tunes the process's
+/// allocator first ([`crate::keep_freed_memory`]).
 pub fn train(
     config: &TrainingConfig,
     train_set: &SequenceDataset,
@@ -79,6 +80,7 @@ pub fn train(
     device: &Device,
     options: TrainOptions,
 ) -> Result<TrainedRun> {
+    crate::memory::keep_freed_memory();
     config.validate()?;
     check_fit(config, train_set, "training")?;
     check_fit(config, valid_set, "validation")?;

@@ -45,13 +45,15 @@ pub struct Predictor {
 }
 
 impl Predictor {
-    /// A predictor from parts (e.g. right after training).
+    /// A predictor from parts (e.g. right after training). Tunes the process's allocator
+    /// ([`crate::keep_freed_memory`]).
     pub fn new(
         model: SequenceModel,
         normalizer: Normalizer,
         schema: DataSchema,
         device: &Device,
     ) -> Result<Self> {
+        crate::memory::keep_freed_memory();
         let objective = Objective::for_target(schema.target_kind);
         if model.d_output() != schema.target_kind.outputs() {
             return Err(TrainError::InvalidConfig(format!(

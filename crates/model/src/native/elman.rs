@@ -1,0 +1,233 @@
+//! The Elman scan on raw `f32` memory: per step one product accumulated onto the step's input
+//! projection and one in-place activation, with no allocation; the backward pass writes each
+//! step's pre-activation gradient in place and gets `∂W_hh` as two products over all steps.
+//!
+//! Layouts are row-major and time-major: `xp`, `states`, `grad` are `[T(+1), B, H]`, `w` is
+//! `[H, H]` (`W_hhᵀ`), `bias` is `[H]`, `h0` is `[B, H]`, `valid` is `[T, B]` (1 real step,
+//! 0 padding).
+
+use rayon::prelude::*;
+
+use super::activation::{activate_in_place, add_assign, add_into, elman_grad_row};
+use super::matmul::{View, matmul};
+use crate::cell::ElmanActivation;
+
+/// Sizes and direction of one scan.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Shape {
+    pub steps: usize,
+    pub batch: usize,
+    pub hidden: usize,
+    pub reverse: bool,
+}
+
+impl Shape {
+    fn block(&self) -> usize {
+        self.batch * self.hidden
+    }
+
+    /// The steps in visiting order.
+    fn order(&self) -> impl DoubleEndedIterator<Item = usize> + use<> {
+        let (steps, reverse) = (self.steps, self.reverse);
+        (0..steps).map(move |i| if reverse { steps - 1 - i } else { i })
+    }
+
+    /// The step visited before `t`, if any.
+    fn previous(&self, t: usize) -> Option<usize> {
+        match self.reverse {
+            false => t.checked_sub(1),
+            true => (t + 1 < self.steps).then_some(t + 1),
+        }
+    }
+
+    /// Whether sequence `b` is real (not padding) at step `t`.
+    fn is_valid(&self, valid: Option<&[f32]>, t: usize, b: usize) -> bool {
+        valid.is_none_or(|v| v[t * self.batch + b] != 0.0)
+    }
+}
+
+/// Below this many elements a loop runs on one thread.
+const PARALLEL_MIN_ELEMENTS: usize = 1 << 15;
+
+/// `act(x)` in place, split over rayon's threads when large.
+fn activate(x: &mut [f32], activation: ElmanActivation) {
+    if x.len() < PARALLEL_MIN_ELEMENTS {
+        return activate_in_place(x, activation);
+    }
+    let chunk = x.len().div_ceil(rayon::current_num_threads()).max(1024);
+    x.par_chunks_mut(chunk)
+        .for_each(|part| activate_in_place(part, activation));
+}
+
+/// Step `t`'s block of `states` (mutable) and the state before it (`h0` or an earlier block).
+fn current_and_previous<'a>(
+    shape: &Shape,
+    states: &'a mut [f32],
+    h0: &'a [f32],
+    t: usize,
+) -> (&'a mut [f32], &'a [f32]) {
+    let block = shape.block();
+    match shape.previous(t) {
+        None => (&mut states[t * block..(t + 1) * block], h0),
+        Some(p) if p < t => {
+            let (before, after) = states.split_at_mut(t * block);
+            (&mut after[..block], &before[p * block..(p + 1) * block])
+        }
+        Some(p) => {
+            let (before, after) = states.split_at_mut(p * block);
+            (&mut before[t * block..(t + 1) * block], &after[..block])
+        }
+    }
+}
+
+/// The weights of a scan, row-major: `w` `[H, H]` (`W_hhᵀ`) and `bias` `[H]`.
+pub(crate) struct Weights<'a> {
+    pub w: &'a [f32],
+    pub bias: &'a [f32],
+}
+
+/// Fills `states` (`[T, B, H]`) with the hidden state after every step; padded steps carry the
+/// previous state.
+pub(crate) fn forward(
+    shape: &Shape,
+    activation: ElmanActivation,
+    xp: &[f32],
+    weights: &Weights,
+    h0: &[f32],
+    valid: Option<&[f32]>,
+    states: &mut [f32],
+) {
+    let (block, batch, hidden) = (shape.block(), shape.batch, shape.hidden);
+    let w = weights.w;
+    for t in shape.order() {
+        let (current, previous) = current_and_previous(shape, states, h0, t);
+        let x = &xp[t * block..(t + 1) * block];
+        for (row, x) in current.chunks_exact_mut(hidden).zip(x.chunks_exact(hidden)) {
+            add_into(row, x, weights.bias);
+        }
+        // SAFETY: `previous` is B×H and `w` H×H, row-major, both apart from `current`.
+        unsafe {
+            matmul(
+                current,
+                batch,
+                hidden,
+                hidden,
+                View::rows(previous, hidden),
+                View::rows(w, hidden),
+                true,
+            );
+        }
+        activate(current, activation);
+        for b in 0..batch {
+            if !shape.is_valid(valid, t, b) {
+                let row = b * hidden..(b + 1) * hidden;
+                current[row.clone()].copy_from_slice(&previous[row]);
+            }
+        }
+    }
+}
+
+/// What [`backward`] computes besides `∂xp`, which it leaves in `grad`'s first `T` blocks.
+pub(crate) struct Gradients {
+    /// `[H, H]`: `∂W_hhᵀ`, when asked for.
+    pub w: Option<Vec<f32>>,
+    /// `[H]`: `∂bias`.
+    pub bias: Vec<f32>,
+    /// `[B, H]`: `∂h0`.
+    pub h0: Vec<f32>,
+}
+
+/// BPTT. `grad` is `[T + 1, B, H]`: the gradient of every step's output, then of the final
+/// state; each step's block is overwritten with the gradient of its pre-activation (which is
+/// `∂xp`). `states` is what [`forward`] filled.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn backward(
+    shape: &Shape,
+    activation: ElmanActivation,
+    states: &[f32],
+    w: &[f32],
+    h0: &[f32],
+    valid: Option<&[f32]>,
+    grad: &mut [f32],
+    want_w: bool,
+) -> Gradients {
+    let (block, batch, hidden, steps) = (shape.block(), shape.batch, shape.hidden, shape.steps);
+    let mut gh = grad[steps * block..(steps + 1) * block].to_vec();
+    let mut next = vec![0.0; block];
+    let mut bias = vec![0.0; hidden];
+    for t in shape.order().rev() {
+        let d = &mut grad[t * block..(t + 1) * block];
+        let h = &states[t * block..(t + 1) * block];
+        let rows = |b: usize| b * hidden..(b + 1) * hidden;
+        for b in 0..batch {
+            let r = rows(b);
+            if shape.is_valid(valid, t, b) {
+                elman_grad_row(&mut d[r.clone()], &gh[r.clone()], &h[r.clone()], activation);
+                add_assign(&mut bias, &d[r]);
+            } else {
+                d[r].fill(0.0);
+            }
+        }
+        // SAFETY: `d` is B×H row-major, `w` H×H read transposed, both apart from `next`.
+        unsafe {
+            matmul(
+                &mut next,
+                batch,
+                hidden,
+                hidden,
+                View::rows(d, hidden),
+                View::transposed(w, hidden),
+                false,
+            );
+        }
+        for b in 0..batch {
+            if !shape.is_valid(valid, t, b) {
+                add_assign(&mut next[rows(b)], &gh[rows(b)]);
+            }
+        }
+        std::mem::swap(&mut gh, &mut next);
+    }
+    let w = want_w.then(|| hidden_weight_gradient(shape, states, h0, &grad[..steps * block]));
+    Gradients { w, bias, h0: gh }
+}
+
+/// `∂W_hhᵀ = Σ_t h_{t-1}ᵀ · da_t` as two products: the start state's step, and all the others
+/// at once (their previous states are `T − 1` consecutive blocks of `states`).
+fn hidden_weight_gradient(shape: &Shape, states: &[f32], h0: &[f32], da: &[f32]) -> Vec<f32> {
+    let (block, batch, hidden, steps) = (shape.block(), shape.batch, shape.hidden, shape.steps);
+    let mut gw = vec![0.0; hidden * hidden];
+    let rest = steps - 1;
+    // Blocks of `da` whose previous state is in `states`, and those states.
+    let (da_rest, states_rest, da_first) = if shape.reverse {
+        (&da[..rest * block], &states[block..], &da[rest * block..])
+    } else {
+        (&da[block..], &states[..rest * block], &da[..block])
+    };
+    if rest > 0 {
+        // SAFETY: `states_rest` is (T−1)·B×H row-major, read transposed; `da_rest` matches.
+        unsafe {
+            matmul(
+                &mut gw,
+                hidden,
+                hidden,
+                rest * batch,
+                View::transposed(states_rest, hidden),
+                View::rows(da_rest, hidden),
+                false,
+            );
+        }
+    }
+    // SAFETY: `h0` is B×H row-major, read transposed; `da_first` is B×H.
+    unsafe {
+        matmul(
+            &mut gw,
+            hidden,
+            hidden,
+            batch,
+            View::transposed(h0, hidden),
+            View::rows(da_first, hidden),
+            rest > 0,
+        );
+    }
+    gw
+}
