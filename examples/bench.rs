@@ -215,6 +215,12 @@ fn measure<M: Regressor>(
     Ok((train, infer))
 }
 
+/// Large tensors on 2 MiB pages: fewer page faults in the training loop (BENCHMARKS.md). Not
+/// when `tests/examples.rs` includes this file as a module.
+#[cfg(not(test))]
+#[global_allocator]
+static ALLOCATOR: burn_rnn::train::HugePageAllocator = burn_rnn::train::HugePageAllocator;
+
 fn main() -> Result<()> {
     let args = Args::parse();
     // As `train()` and `Predictor` do: keep freed memory in the process (BENCHMARKS.md).

@@ -67,6 +67,12 @@ struct Args {
     resume: bool,
 }
 
+/// Large tensors on 2 MiB pages: fewer page faults in the training loop (BENCHMARKS.md). Not
+/// when `tests/examples.rs` includes this file as a module.
+#[cfg(not(test))]
+#[global_allocator]
+static ALLOCATOR: burn_rnn::train::HugePageAllocator = burn_rnn::train::HugePageAllocator;
+
 fn main() -> std::process::ExitCode {
     match run(&Args::parse()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
