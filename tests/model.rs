@@ -275,7 +275,12 @@ fn the_fused_recurrence_equals_the_step_by_step_reference() {
                     lengths.is_some()
                 );
                 for (i, (a, b)) in fused.iter().zip(&reference).enumerate() {
-                    assert_close(&format!("{what}, value {i}"), a, b, tolerance(backend, 2e-5));
+                    assert_close(
+                        &format!("{what}, value {i}"),
+                        a,
+                        b,
+                        tolerance(backend, 2e-5),
+                    );
                 }
             }
         }

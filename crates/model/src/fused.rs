@@ -120,7 +120,11 @@ fn scan_on<B: Backend, C: CheckpointStrategy>(
 where
     DispatchTensor: DispatchKindConversion<Autodiff<B, C>> + DispatchKindConversion<B>,
 {
-    let xp = inputs.xp.clone().try_into_primitive::<Autodiff<B, C>>().ok()?;
+    let xp = inputs
+        .xp
+        .clone()
+        .try_into_primitive::<Autodiff<B, C>>()
+        .ok()?;
     let unwrap = |t: Tensor<2>| {
         t.try_into_primitive::<Autodiff<B, C>>()
             .expect("every input of a scan is on one device")

@@ -649,7 +649,11 @@ impl Recurrent {
 /// `[T, B, 1]`: 1 where step `t` of sequence `b` is real, 0 where it is padding (constant).
 fn valid_steps(lengths: &[usize], steps: usize, device: &Device) -> Tensor<3> {
     let values: Vec<f32> = (0..steps)
-        .flat_map(|t| lengths.iter().map(move |&len| if t < len { 1.0 } else { 0.0 }))
+        .flat_map(|t| {
+            lengths
+                .iter()
+                .map(move |&len| if t < len { 1.0 } else { 0.0 })
+        })
         .collect();
     Tensor::from_data(TensorData::new(values, [steps, lengths.len(), 1]), device)
 }

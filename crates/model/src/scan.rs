@@ -109,7 +109,7 @@ pub(crate) fn forward(
     keep_tape: bool,
 ) -> (Tensor<3>, ScanTape) {
     #[cfg(feature = "flex")]
-    if let Some(done) = crate::native::forward(spec, inputs) {
+    if let Some(done) = crate::native::forward(spec, inputs, keep_tape) {
         return done;
     }
     let [steps, _, _] = inputs.xp.dims();
@@ -197,7 +197,13 @@ pub(crate) fn forward(
 
 /// The state before step `t` in visiting order: the start state or the state after the
 /// previously visited step.
-fn before(states: &Tensor<3>, start: &Tensor<2>, t: usize, steps: usize, reverse: bool) -> Tensor<2> {
+fn before(
+    states: &Tensor<3>,
+    start: &Tensor<2>,
+    t: usize,
+    steps: usize,
+    reverse: bool,
+) -> Tensor<2> {
     match (reverse, t) {
         (false, 0) => start.clone(),
         (false, t) => at(states, t - 1),
@@ -220,7 +226,10 @@ fn all_before(states: &Tensor<3>, start: &Tensor<2>, reverse: bool) -> Tensor<3>
         )
     } else {
         Tensor::cat(
-            vec![start, states.clone().slice([0..steps - 1, 0..batch, 0..width])],
+            vec![
+                start,
+                states.clone().slice([0..steps - 1, 0..batch, 0..width]),
+            ],
             0,
         )
     }
@@ -265,9 +274,9 @@ pub(crate) fn backward(
     wanted: Wanted,
 ) -> ScanGrads {
     #[cfg(feature = "flex")]
-    let grad = match crate::native::backward(spec, (w, h0), tape, grad, wanted) {
+    let grad = match crate::native::backward(spec, (w, h0, c0), tape, grad, wanted) {
         Ok(done) => return done,
-        Err(grad) => grad,
+        Err(grad) => *grad,
     };
     let [steps, batch, hidden] = tape.states.dims();
     let row = |i: usize| {
@@ -345,7 +354,12 @@ pub(crate) fn backward(
         d_h[t] = Some(dh);
     }
     let stack = |v: Vec<Option<Tensor<2>>>| {
-        Tensor::stack(v.into_iter().map(|d| d.expect("every step visited")).collect(), 0)
+        Tensor::stack(
+            v.into_iter()
+                .map(|d| d.expect("every step visited"))
+                .collect(),
+            0,
+        )
     };
     let same = !matches!(spec.cell, CellKind::Gru);
     let d_h: Tensor<3> = stack(d_h);
@@ -354,15 +368,15 @@ pub(crate) fn backward(
     } else {
         wanted.xp.then(|| stack(d_x))
     };
-    let w = wanted.w.then(|| {
-        outer_sum(
-            all_before(&tape.states, h0, spec.reverse),
-            d_h.clone(),
-        )
-    });
+    let w = wanted
+        .w
+        .then(|| outer_sum(all_before(&tape.states, h0, spec.reverse), d_h.clone()));
     let bias = wanted.bias.then(|| {
         let [steps, batch, width] = d_h.dims();
-        d_h.clone().reshape([steps * batch, width]).sum_dim(0).reshape([width])
+        d_h.clone()
+            .reshape([steps * batch, width])
+            .sum_dim(0)
+            .reshape([width])
     });
     ScanGrads {
         xp: d_x,

@@ -84,7 +84,9 @@ impl HugePageAllocator {
         let fits = |&(address, size, _): &(usize, usize, usize)| {
             size == layout.size() && address.is_multiple_of(layout.align())
         };
-        let slot = kept.iter_mut().find(|slot| slot.is_some_and(|block| fits(&block)))?;
+        let slot = kept
+            .iter_mut()
+            .find(|slot| slot.is_some_and(|block| fits(&block)))?;
         slot.take().map(|(address, _, _)| address as *mut u8)
     }
 
@@ -165,7 +167,11 @@ mod tests {
             unsafe {
                 let zeroed = HugePageAllocator.alloc_zeroed(layout);
                 assert!(!zeroed.is_null());
-                assert!(std::slice::from_raw_parts(zeroed, size).iter().all(|&b| b == 0));
+                assert!(
+                    std::slice::from_raw_parts(zeroed, size)
+                        .iter()
+                        .all(|&b| b == 0)
+                );
                 HugePageAllocator.dealloc(zeroed, layout);
                 let block = HugePageAllocator.alloc(layout);
                 std::ptr::write_bytes(block, 7, size);

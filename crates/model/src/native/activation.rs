@@ -7,6 +7,7 @@ use crate::cell::ElmanActivation;
 /// and one division so that it vectorises; within 1e-6 of `tanh` (tested below). `libm`'s
 /// `tanhf` is scalar and ~10× slower.
 #[inline(always)]
+#[allow(clippy::excessive_precision)] // Eigen's coefficients, as published.
 fn fast_tanh(x: f32) -> f32 {
     const CLAMP: f32 = 7.905_311;
     const A1: f32 = 4.893_524_6e-3;
@@ -70,11 +71,14 @@ fn slope(activation: ElmanActivation, y: f32) -> f32 {
 macro_rules! multiversion {
     ($(#[$meta:meta])* fn $name:ident($($arg:ident: $ty:ty),*) $body:block) => {
         $(#[$meta])*
+        #[allow(clippy::too_many_arguments)]
         pub(crate) fn $name($($arg: $ty),*) {
             #[inline(always)]
+            #[allow(clippy::too_many_arguments)]
             fn body($($arg: $ty),*) $body
 
             #[cfg(target_arch = "x86_64")]
+            #[allow(clippy::too_many_arguments)]
             {
                 #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
                 fn v4($($arg: $ty),*) { body($($arg),*) }
@@ -127,6 +131,120 @@ multiversion! {
     fn add_assign(acc: &mut [f32], x: &[f32]) {
         for (a, &v) in acc.iter_mut().zip(x) {
             *a += v;
+        }
+    }
+}
+
+multiversion! {
+    /// One LSTM row: `gates` comes in as the pre-activations of `i, f, g, o` (`4H`) and leaves
+    /// activated; `c` and `h` receive the new cell and hidden state.
+    fn lstm_row(gates: &mut [f32], c_prev: &[f32], c: &mut [f32], h: &mut [f32]) {
+        let n = c.len();
+        // Slices of exactly `n` elements let the compiler drop the bounds checks and vectorise.
+        let (i, rest) = gates.split_at_mut(n);
+        let (f, rest) = rest.split_at_mut(n);
+        let (g, o) = rest.split_at_mut(n);
+        let (o, c_prev, h) = (&mut o[..n], &c_prev[..n], &mut h[..n]);
+        for j in 0..n {
+            i[j] = fast_sigmoid(i[j]);
+            f[j] = fast_sigmoid(f[j]);
+            g[j] = fast_tanh(g[j]);
+            o[j] = fast_sigmoid(o[j]);
+            c[j] = f[j].mul_add(c_prev[j], i[j] * g[j]);
+            h[j] = o[j] * fast_tanh(c[j]);
+        }
+    }
+}
+
+multiversion! {
+    /// One row of the LSTM backward step. `gates` holds the activated `i, f, g, o`, `c` the new
+    /// and `c_prev` the previous cell state; `gy + gh` is the gradient of the new hidden state
+    /// and `gc` that of the new cell state. Writes the pre-activation gradients into `da` (`4H`)
+    /// and the previous cell state's gradient into `gc_prev`.
+    fn lstm_grad_row(
+        gates: &[f32],
+        c: &[f32],
+        c_prev: &[f32],
+        gy: &[f32],
+        gh: &[f32],
+        gc: &[f32],
+        da: &mut [f32],
+        gc_prev: &mut [f32]
+    ) {
+        let n = c.len();
+        let (i, f, g, o) = (&gates[..n], &gates[n..2 * n], &gates[2 * n..3 * n], &gates[3 * n..4 * n]);
+        let (di, rest) = da.split_at_mut(n);
+        let (df, rest) = rest.split_at_mut(n);
+        let (dg, d_o) = rest.split_at_mut(n);
+        let d_o = &mut d_o[..n];
+        let (c_prev, gy, gh, gc, gc_prev) = (&c_prev[..n], &gy[..n], &gh[..n], &gc[..n], &mut gc_prev[..n]);
+        for j in 0..n {
+            let g_h = gy[j] + gh[j];
+            let tc = fast_tanh(c[j]);
+            let g_c = gc[j] + g_h * o[j] * (1.0 - tc * tc);
+            di[j] = g_c * g[j] * (i[j] - i[j] * i[j]);
+            df[j] = g_c * c_prev[j] * (f[j] - f[j] * f[j]);
+            dg[j] = g_c * i[j] * (1.0 - g[j] * g[j]);
+            d_o[j] = g_h * tc * (o[j] - o[j] * o[j]);
+            gc_prev[j] = g_c * f[j];
+        }
+    }
+}
+
+multiversion! {
+    /// One GRU row: `x` is the input part (`r, z, n`, with `b_ih`), `hw` the hidden part
+    /// (`h·W + b_hh`); `h` receives the new state and `gates` (`4H`) keeps `r, z, n, h_n` for the
+    /// backward pass.
+    fn gru_row(x: &[f32], hw: &[f32], h_prev: &[f32], gates: &mut [f32], h: &mut [f32]) {
+        let n = h.len();
+        let (x_r, x_z, x_n) = (&x[..n], &x[n..2 * n], &x[2 * n..3 * n]);
+        let (h_r, h_z, h_n) = (&hw[..n], &hw[n..2 * n], &hw[2 * n..3 * n]);
+        let (r, rest) = gates.split_at_mut(n);
+        let (z, rest) = rest.split_at_mut(n);
+        let (nn, kept_hn) = rest.split_at_mut(n);
+        let (kept_hn, h_prev) = (&mut kept_hn[..n], &h_prev[..n]);
+        for j in 0..n {
+            r[j] = fast_sigmoid(x_r[j] + h_r[j]);
+            z[j] = fast_sigmoid(x_z[j] + h_z[j]);
+            nn[j] = fast_tanh(r[j].mul_add(h_n[j], x_n[j]));
+            kept_hn[j] = h_n[j];
+            h[j] = z[j].mul_add(h_prev[j] - nn[j], nn[j]);
+        }
+    }
+}
+
+multiversion! {
+    /// One row of the GRU backward step: from the kept `r, z, n, h_n`, the previous state and
+    /// the new state's gradient `gy + gh`, writes the gradients of the input part (`dx`, `3H`),
+    /// of the hidden part (`dh`, `3H`) and the direct path to the previous state (`direct`).
+    fn gru_grad_row(
+        gates: &[f32],
+        h_prev: &[f32],
+        gy: &[f32],
+        gh: &[f32],
+        dx: &mut [f32],
+        dh: &mut [f32],
+        direct: &mut [f32]
+    ) {
+        let n = direct.len();
+        let (r, z, nn, h_n) = (&gates[..n], &gates[n..2 * n], &gates[2 * n..3 * n], &gates[3 * n..4 * n]);
+        let (dx_r, rest) = dx.split_at_mut(n);
+        let (dx_z, dx_n) = rest.split_at_mut(n);
+        let (dh_r, rest) = dh.split_at_mut(n);
+        let (dh_z, dh_n) = rest.split_at_mut(n);
+        let (dx_n, dh_n, h_prev, gy, gh) = (&mut dx_n[..n], &mut dh_n[..n], &h_prev[..n], &gy[..n], &gh[..n]);
+        for j in 0..n {
+            let g = gy[j] + gh[j];
+            let d_z = g * (h_prev[j] - nn[j]) * (z[j] - z[j] * z[j]);
+            let d_n = g * (1.0 - z[j]) * (1.0 - nn[j] * nn[j]);
+            let d_r = d_n * h_n[j] * (r[j] - r[j] * r[j]);
+            dx_r[j] = d_r;
+            dx_z[j] = d_z;
+            dx_n[j] = d_n;
+            dh_r[j] = d_r;
+            dh_z[j] = d_z;
+            dh_n[j] = d_n * r[j];
+            direct[j] = g * z[j];
         }
     }
 }

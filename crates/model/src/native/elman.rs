@@ -10,41 +10,8 @@ use rayon::prelude::*;
 
 use super::activation::{activate_in_place, add_assign, add_into, elman_grad_row};
 use super::matmul::{View, matmul};
+use super::steps::{Shape, current_and_previous, hidden_weight_gradient};
 use crate::cell::ElmanActivation;
-
-/// Sizes and direction of one scan.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Shape {
-    pub steps: usize,
-    pub batch: usize,
-    pub hidden: usize,
-    pub reverse: bool,
-}
-
-impl Shape {
-    fn block(&self) -> usize {
-        self.batch * self.hidden
-    }
-
-    /// The steps in visiting order.
-    fn order(&self) -> impl DoubleEndedIterator<Item = usize> + use<> {
-        let (steps, reverse) = (self.steps, self.reverse);
-        (0..steps).map(move |i| if reverse { steps - 1 - i } else { i })
-    }
-
-    /// The step visited before `t`, if any.
-    fn previous(&self, t: usize) -> Option<usize> {
-        match self.reverse {
-            false => t.checked_sub(1),
-            true => (t + 1 < self.steps).then_some(t + 1),
-        }
-    }
-
-    /// Whether sequence `b` is real (not padding) at step `t`.
-    fn is_valid(&self, valid: Option<&[f32]>, t: usize, b: usize) -> bool {
-        valid.is_none_or(|v| v[t * self.batch + b] != 0.0)
-    }
-}
 
 /// Below this many elements a loop runs on one thread.
 const PARALLEL_MIN_ELEMENTS: usize = 1 << 15;
@@ -57,27 +24,6 @@ fn activate(x: &mut [f32], activation: ElmanActivation) {
     let chunk = x.len().div_ceil(rayon::current_num_threads()).max(1024);
     x.par_chunks_mut(chunk)
         .for_each(|part| activate_in_place(part, activation));
-}
-
-/// Step `t`'s block of `states` (mutable) and the state before it (`h0` or an earlier block).
-fn current_and_previous<'a>(
-    shape: &Shape,
-    states: &'a mut [f32],
-    h0: &'a [f32],
-    t: usize,
-) -> (&'a mut [f32], &'a [f32]) {
-    let block = shape.block();
-    match shape.previous(t) {
-        None => (&mut states[t * block..(t + 1) * block], h0),
-        Some(p) if p < t => {
-            let (before, after) = states.split_at_mut(t * block);
-            (&mut after[..block], &before[p * block..(p + 1) * block])
-        }
-        Some(p) => {
-            let (before, after) = states.split_at_mut(p * block);
-            (&mut before[t * block..(t + 1) * block], &after[..block])
-        }
-    }
 }
 
 /// The weights of a scan, row-major: `w` `[H, H]` (`W_hhᵀ`) and `bias` `[H]`.
@@ -187,47 +133,7 @@ pub(crate) fn backward(
         }
         std::mem::swap(&mut gh, &mut next);
     }
-    let w = want_w.then(|| hidden_weight_gradient(shape, states, h0, &grad[..steps * block]));
+    let w =
+        want_w.then(|| hidden_weight_gradient(shape, states, h0, &grad[..steps * block], hidden));
     Gradients { w, bias, h0: gh }
-}
-
-/// `∂W_hhᵀ = Σ_t h_{t-1}ᵀ · da_t` as two products: the start state's step, and all the others
-/// at once (their previous states are `T − 1` consecutive blocks of `states`).
-fn hidden_weight_gradient(shape: &Shape, states: &[f32], h0: &[f32], da: &[f32]) -> Vec<f32> {
-    let (block, batch, hidden, steps) = (shape.block(), shape.batch, shape.hidden, shape.steps);
-    let mut gw = vec![0.0; hidden * hidden];
-    let rest = steps - 1;
-    // Blocks of `da` whose previous state is in `states`, and those states.
-    let (da_rest, states_rest, da_first) = if shape.reverse {
-        (&da[..rest * block], &states[block..], &da[rest * block..])
-    } else {
-        (&da[block..], &states[..rest * block], &da[..block])
-    };
-    if rest > 0 {
-        // SAFETY: `states_rest` is (T−1)·B×H row-major, read transposed; `da_rest` matches.
-        unsafe {
-            matmul(
-                &mut gw,
-                hidden,
-                hidden,
-                rest * batch,
-                View::transposed(states_rest, hidden),
-                View::rows(da_rest, hidden),
-                false,
-            );
-        }
-    }
-    // SAFETY: `h0` is B×H row-major, read transposed; `da_first` is B×H.
-    unsafe {
-        matmul(
-            &mut gw,
-            hidden,
-            hidden,
-            batch,
-            View::transposed(h0, hidden),
-            View::rows(da_first, hidden),
-            rest > 0,
-        );
-    }
-    gw
 }

@@ -31,6 +31,8 @@ impl View {
 
 /// Products at least this large (`m·n·k`) use all of rayon's threads, as flex does.
 const PARALLEL_MIN_WORK: usize = 192 * 192 * 192;
+/// Products at least this large (and below the above) split their rows over two threads.
+const SPLIT_MIN_WORK: usize = 128 * 128 * 128;
 
 /// `dst = [dst +] lhs · rhs` for `lhs` `m×k`, `rhs` `k×n` and `dst` row-major `m×n`.
 ///
@@ -47,7 +49,31 @@ pub(crate) unsafe fn matmul(
     accumulate: bool,
 ) {
     assert!(dst.len() >= m * n, "destination smaller than {m}×{n}");
-    let parallelism = if m * n * k >= PARALLEL_MIN_WORK {
+    let work = m * n * k;
+    if (SPLIT_MIN_WORK..PARALLEL_MIN_WORK).contains(&work)
+        && m >= 16
+        && rayon::current_num_threads() > 1
+    {
+        let top = m / 2;
+        let (upper, lower) = dst.split_at_mut(top * n);
+        let lower_lhs = View {
+            // SAFETY: row `top` of `lhs` is inside the m×k operand.
+            ptr: unsafe { lhs.ptr.offset(top as isize * lhs.row_stride) },
+            ..lhs
+        };
+        let (upper_lhs, lower_lhs, rhs) = (SendView(lhs), SendView(lower_lhs), SendView(rhs));
+        // SAFETY (both halves): each reads its own rows of `lhs` and writes its own of `dst`.
+        rayon::join(
+            move || unsafe {
+                matmul_serial(upper, top, n, k, upper_lhs.get(), rhs.get(), accumulate)
+            },
+            move || unsafe {
+                matmul_serial(lower, m - top, n, k, lower_lhs.get(), rhs.get(), accumulate)
+            },
+        );
+        return;
+    }
+    let parallelism = if work >= PARALLEL_MIN_WORK {
         gemm::Parallelism::Rayon(0)
     } else {
         gemm::Parallelism::None
@@ -78,6 +104,59 @@ pub(crate) unsafe fn matmul(
     }
 }
 
+/// A view moved to another thread: the memory it reads outlives the `rayon::join` that uses it.
+#[derive(Clone, Copy)]
+struct SendView(View);
+
+impl SendView {
+    /// The view (a method, so closures capture the whole `SendView`, not its field).
+    fn get(self) -> View {
+        self.0
+    }
+}
+
+// SAFETY: only read, and only during the `join` in `matmul`, while the caller keeps it alive.
+unsafe impl Send for SendView {}
+
+/// [`matmul`] on the calling thread only.
+///
+/// # Safety
+/// As for [`matmul`].
+unsafe fn matmul_serial(
+    dst: &mut [f32],
+    m: usize,
+    n: usize,
+    k: usize,
+    lhs: View,
+    rhs: View,
+    accumulate: bool,
+) {
+    // SAFETY: as guaranteed by the caller.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            lhs.ptr,
+            lhs.col_stride,
+            lhs.row_stride,
+            rhs.ptr,
+            rhs.col_stride,
+            rhs.row_stride,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,7 +183,15 @@ mod tests {
         let mut c = vec![7.0; m * n];
         // SAFETY: at is k×m row-major, read as its m×k transpose; b as before.
         unsafe {
-            matmul(&mut c, m, n, k, View::transposed(&at, m), View::rows(&b, n), false)
+            matmul(
+                &mut c,
+                m,
+                n,
+                k,
+                View::transposed(&at, m),
+                View::rows(&b, n),
+                false,
+            )
         };
         for i in 0..m {
             for j in 0..n {

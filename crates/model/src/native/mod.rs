@@ -1,14 +1,17 @@
-//! The scan on flex as native loops over the tensors' memory (Elman cells, `f32`).
+//! The scan on flex as native loops over the tensors' memory (every cell, `f32`).
 //!
 //! Burn's tensor operations allocate a fresh tensor each and cannot fuse: a step of the generic
 //! scan is a dozen passes over memory. Here a step is one `gemm` call accumulating onto the
 //! step's input projection plus one vectorised in-place activation, written straight into the
-//! output. [`forward`] and [`backward`] return `None` for anything else (another backend, dtype
-//! or cell), and `scan.rs` then runs its generic tensor code.
+//! output. [`forward`] and [`backward`] decline anything else (another backend or dtype), and
+//! `scan.rs` then runs its generic tensor code.
 
 mod activation;
 mod elman;
+mod gru;
+mod lstm;
 mod matmul;
+mod steps;
 
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
@@ -16,6 +19,7 @@ use burn::tensor::{DType, Tensor, TensorData};
 
 use crate::cell::CellKind;
 use crate::scan::{ScanGrads, ScanInputs, ScanSpec, ScanTape, Wanted};
+use steps::Shape;
 
 /// A tensor's contiguous `f32` memory on flex.
 struct Memory(FlexTensor);
@@ -35,7 +39,9 @@ impl Memory {
     }
 
     fn values(&self) -> &[f32] {
-        self.0.as_slice::<f32>().expect("made contiguous f32 in `of`")
+        self.0
+            .as_slice::<f32>()
+            .expect("made contiguous f32 in `of`")
     }
 }
 
@@ -53,62 +59,101 @@ fn valid_memory(spec: &ScanSpec) -> Option<Option<Memory>> {
 }
 
 /// [`crate::scan::forward`] natively, when it applies.
-pub(crate) fn forward(spec: &ScanSpec, inputs: &ScanInputs) -> Option<(Tensor<3>, ScanTape)> {
-    let CellKind::Elman(activation) = spec.cell else {
-        return None;
-    };
+pub(crate) fn forward(
+    spec: &ScanSpec,
+    inputs: &ScanInputs,
+    keep_tape: bool,
+) -> Option<(Tensor<3>, ScanTape)> {
     let xp = Memory::of(&inputs.xp)?;
     let w = Memory::of(&inputs.w)?;
     let bias = Memory::of(&inputs.bias)?;
     let h0 = Memory::of(&inputs.h0)?;
-    let weights = elman::Weights {
-        w: w.values(),
-        bias: bias.values(),
-    };
+    let c0 = Memory::of(&inputs.c0)?;
     let valid = valid_memory(spec)?;
     let valid = valid.as_ref().map(Memory::values);
-    let [steps, batch, hidden] = inputs.xp.dims();
-    let shape = elman::Shape {
+    let [steps, _, _] = inputs.xp.dims();
+    let [batch, hidden] = inputs.h0.dims();
+    let shape = Shape {
         steps,
         batch,
         hidden,
         reverse: spec.reverse,
     };
     let block = batch * hidden;
-    let last = if spec.reverse { 0 } else { steps - 1 };
-    let mut out = vec![0.0; (steps + 1) * block];
-    let states = match valid {
-        None => {
-            // The outputs are the states: write them in place, then append the final state.
-            let (states, final_state) = out.split_at_mut(steps * block);
-            elman::forward(&shape, activation, xp.values(), &weights, h0.values(), None, states);
-            final_state.copy_from_slice(&states[last * block..(last + 1) * block]);
-            None
+    let lstm = spec.cell.has_cell_state();
+    let mut out = vec![0.0; (steps + 1 + lstm as usize) * block];
+    // Unpadded, the outputs are the states: the scan writes them straight into `out`.
+    let mut own_states = if valid.is_some() {
+        vec![0.0; steps * block]
+    } else {
+        Vec::new()
+    };
+    let gate_steps = if keep_tape { steps } else { 1 };
+    let mut cells = Vec::new();
+    let mut gates = Vec::new();
+    {
+        let states = match valid {
+            Some(_) => &mut own_states[..],
+            None => &mut out[..steps * block],
+        };
+        let (xp, w, bias, h0) = (xp.values(), w.values(), bias.values(), h0.values());
+        match spec.cell {
+            CellKind::Elman(activation) => {
+                let weights = elman::Weights { w, bias };
+                elman::forward(&shape, activation, xp, &weights, h0, valid, states);
+            }
+            CellKind::Lstm => {
+                cells = vec![0.0; steps * block];
+                gates = vec![0.0; gate_steps * 4 * block];
+                let outputs = lstm::Outputs {
+                    states,
+                    cells: &mut cells,
+                    gates: &mut gates,
+                    keep_gates: keep_tape,
+                };
+                lstm::forward(&shape, xp, w, bias, h0, c0.values(), valid, outputs);
+            }
+            CellKind::Gru => {
+                gates = vec![0.0; gate_steps * 4 * block];
+                gru::forward(
+                    &shape, xp, w, bias, h0, valid, states, &mut gates, keep_tape,
+                );
+            }
         }
+    }
+    let last = if spec.reverse { 0 } else { steps - 1 };
+    let last_block = last * block..(last + 1) * block;
+    match valid {
+        None => out.copy_within(last_block.clone(), steps * block),
         Some(valid) => {
-            let mut states = vec![0.0; steps * block];
-            let (x, h0) = (xp.values(), h0.values());
-            elman::forward(&shape, activation, x, &weights, h0, Some(valid), &mut states);
             for (row, (out, state)) in out
                 .chunks_exact_mut(hidden)
-                .zip(states.chunks_exact(hidden))
+                .zip(own_states.chunks_exact(hidden))
                 .enumerate()
             {
                 if valid[row] != 0.0 {
                     out.copy_from_slice(state);
                 }
             }
-            out[steps * block..].copy_from_slice(&states[last * block..(last + 1) * block]);
-            Some(tensor(states, [steps, batch, hidden]))
+            out[steps * block..(steps + 1) * block]
+                .copy_from_slice(&own_states[last_block.clone()]);
         }
+    }
+    if lstm {
+        out[(steps + 1) * block..].copy_from_slice(&cells[last_block]);
+    }
+    let out = tensor(out, [steps + 1 + lstm as usize, batch, hidden]);
+    let states = match valid {
+        Some(_) => tensor(own_states, [steps, batch, hidden]),
+        None => out.clone().slice([0..steps, 0..batch, 0..hidden]),
     };
-    let out = tensor(out, [steps + 1, batch, hidden]);
-    let states =
-        states.unwrap_or_else(|| out.clone().slice([0..steps, 0..batch, 0..hidden]));
+    let keep = |values: Vec<f32>, width: usize| {
+        (keep_tape && !values.is_empty()).then(|| tensor(values, [steps, batch, width]))
+    };
     let tape = ScanTape {
         states,
-        cells: None,
-        gates: None,
+        cells: keep(cells, hidden),
+        gates: keep(gates, 4 * hidden),
     };
     Some((out, tape))
 }
@@ -116,50 +161,91 @@ pub(crate) fn forward(spec: &ScanSpec, inputs: &ScanInputs) -> Option<(Tensor<3>
 /// [`crate::scan::backward`] natively, when it applies; otherwise gives `grad` back.
 pub(crate) fn backward(
     spec: &ScanSpec,
-    (w, h0): (&Tensor<2>, &Tensor<2>),
+    (w, h0, c0): (&Tensor<2>, &Tensor<2>, &Tensor<2>),
     tape: &ScanTape,
     grad: Tensor<3>,
     wanted: Wanted,
-) -> Result<ScanGrads, Tensor<3>> {
-    let CellKind::Elman(activation) = spec.cell else {
-        return Err(grad);
-    };
-    let (Some(states), Some(w), Some(h0), Some(valid)) = (
+) -> Result<ScanGrads, Box<Tensor<3>>> {
+    let (Some(states), Some(w_memory), Some(h0_memory), Some(valid)) = (
         Memory::of(&tape.states),
         Memory::of(w),
         Memory::of(h0),
         valid_memory(spec),
     ) else {
-        return Err(grad);
+        return Err(Box::new(grad));
     };
     let [steps, batch, hidden] = tape.states.dims();
-    // The gradient arrives owned by this pass: compute `∂xp` in its memory.
-    let mut grad = writable(grad);
-    let shape = elman::Shape {
+    let shape = Shape {
         steps,
         batch,
         hidden,
         reverse: spec.reverse,
     };
-    let out = elman::backward(
-        &shape,
-        activation,
-        states.values(),
-        w.values(),
-        h0.values(),
-        valid.as_ref().map(Memory::values),
-        grad.storage_mut::<f32>(),
-        wanted.w,
-    );
-    let xp = wanted.xp.then(|| {
-        Tensor::<3>::from_primitive::<Flex>(grad).slice([0..steps, 0..batch, 0..hidden])
-    });
+    let valid = valid.as_ref().map(Memory::values);
+    let (states, w, h0) = (states.values(), w_memory.values(), h0_memory.values());
+    let width = spec.cell.gates() * hidden;
+    let kept = |t: &Option<Tensor<3>>| {
+        Memory::of(t.as_ref().expect("the forward pass kept its tape")).expect("flex f32")
+    };
+    let (xp, w_grad, bias, h0_grad, c0_grad) = match spec.cell {
+        CellKind::Elman(activation) => {
+            // The gradient arrives owned by this pass: compute `∂xp` in its memory.
+            let mut grad = writable(grad);
+            let out = elman::backward(
+                &shape,
+                activation,
+                states,
+                w,
+                h0,
+                valid,
+                grad.storage_mut::<f32>(),
+                wanted.w,
+            );
+            let xp =
+                Tensor::<3>::from_primitive::<Flex>(grad).slice([0..steps, 0..batch, 0..hidden]);
+            (xp, out.w, out.bias, out.h0, None)
+        }
+        CellKind::Lstm => {
+            let (cells, gates) = (kept(&tape.cells), kept(&tape.gates));
+            let c0 = Memory::of(c0).expect("flex f32");
+            let tape = lstm::Tape {
+                states,
+                cells: cells.values(),
+                gates: gates.values(),
+                h0,
+                c0: c0.values(),
+            };
+            let grad = Memory::of(&grad).expect("flex f32");
+            let out = lstm::backward(&shape, &tape, w, valid, grad.values(), wanted.w);
+            let xp = tensor(out.da, [steps, batch, width]);
+            (xp, out.w, out.bias, out.h0, Some(out.c0))
+        }
+        CellKind::Gru => {
+            let gates = kept(&tape.gates);
+            let grad = Memory::of(&grad).expect("flex f32");
+            let out = gru::backward(
+                &shape,
+                states,
+                gates.values(),
+                w,
+                h0,
+                valid,
+                grad.values(),
+                wanted.w,
+            );
+            let xp = tensor(out.dx, [steps, batch, width]);
+            (xp, out.w, out.bias, out.h0, None)
+        }
+    };
+    let zeros = || vec![0.0; batch * hidden];
     Ok(ScanGrads {
-        xp,
-        w: out.w.map(|w| tensor(w, [hidden, hidden])),
-        bias: wanted.bias.then(|| tensor(out.bias, [hidden])),
-        h0: wanted.h0.then(|| tensor(out.h0, [batch, hidden])),
-        c0: wanted.c0.then(|| tensor(vec![0.0; batch * hidden], [batch, hidden])),
+        xp: wanted.xp.then_some(xp),
+        w: w_grad.map(|w| tensor(w, [hidden, width])),
+        bias: wanted.bias.then(|| tensor(bias, [width])),
+        h0: wanted.h0.then(|| tensor(h0_grad, [batch, hidden])),
+        c0: wanted
+            .c0
+            .then(|| tensor(c0_grad.unwrap_or_else(zeros), [batch, hidden])),
     })
 }
 

@@ -1,0 +1,112 @@
+//! Bookkeeping shared by the native scans: the visiting order, masks, the state before each
+//! step, and the hidden-weight gradient over all steps.
+
+use super::matmul::{View, matmul};
+
+/// Sizes and direction of one scan.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Shape {
+    pub steps: usize,
+    pub batch: usize,
+    pub hidden: usize,
+    pub reverse: bool,
+}
+
+impl Shape {
+    pub fn block(&self) -> usize {
+        self.batch * self.hidden
+    }
+
+    /// The steps in visiting order.
+    pub fn order(&self) -> impl DoubleEndedIterator<Item = usize> + use<> {
+        let (steps, reverse) = (self.steps, self.reverse);
+        (0..steps).map(move |i| if reverse { steps - 1 - i } else { i })
+    }
+
+    /// The step visited before `t`, if any.
+    pub fn previous(&self, t: usize) -> Option<usize> {
+        match self.reverse {
+            false => t.checked_sub(1),
+            true => (t + 1 < self.steps).then_some(t + 1),
+        }
+    }
+
+    /// Whether sequence `b` is real (not padding) at step `t`.
+    pub fn is_valid(&self, valid: Option<&[f32]>, t: usize, b: usize) -> bool {
+        valid.is_none_or(|v| v[t * self.batch + b] != 0.0)
+    }
+}
+
+/// Step `t`'s block of `states` (mutable) and the state before it (`h0` or another block).
+pub(crate) fn current_and_previous<'a>(
+    shape: &Shape,
+    states: &'a mut [f32],
+    h0: &'a [f32],
+    t: usize,
+) -> (&'a mut [f32], &'a [f32]) {
+    let block = shape.block();
+    match shape.previous(t) {
+        None => (&mut states[t * block..(t + 1) * block], h0),
+        Some(p) if p < t => {
+            let (before, after) = states.split_at_mut(t * block);
+            (&mut after[..block], &before[p * block..(p + 1) * block])
+        }
+        Some(p) => {
+            let (before, after) = states.split_at_mut(p * block);
+            (&mut before[t * block..(t + 1) * block], &after[..block])
+        }
+    }
+}
+
+/// `∂W_hhᵀ = Σ_t h_{t-1}ᵀ · da_t` (`[H, width]`) as two products: the start state's step, and
+/// all the others at once (their previous states are `T − 1` consecutive blocks of `states`).
+/// `da` is `[T, B, width]`, the gradient of the steps' `h·W` parts.
+pub(crate) fn hidden_weight_gradient(
+    shape: &Shape,
+    states: &[f32],
+    h0: &[f32],
+    da: &[f32],
+    width: usize,
+) -> Vec<f32> {
+    let (block, batch, hidden, steps) = (shape.block(), shape.batch, shape.hidden, shape.steps);
+    let d_block = batch * width;
+    let mut gw = vec![0.0; hidden * width];
+    let rest = steps - 1;
+    // Blocks of `da` whose previous state is in `states`, and those states.
+    let (da_rest, states_rest, da_first) = if shape.reverse {
+        (
+            &da[..rest * d_block],
+            &states[block..],
+            &da[rest * d_block..],
+        )
+    } else {
+        (&da[d_block..], &states[..rest * block], &da[..d_block])
+    };
+    if rest > 0 {
+        // SAFETY: `states_rest` is (T−1)·B×H row-major, read transposed; `da_rest` matches.
+        unsafe {
+            matmul(
+                &mut gw,
+                hidden,
+                width,
+                rest * batch,
+                View::transposed(states_rest, hidden),
+                View::rows(da_rest, width),
+                false,
+            );
+        }
+    }
+    // SAFETY: `h0` is B×H row-major, read transposed; `da_first` is B×H.
+    unsafe {
+        matmul(
+            &mut gw,
+            hidden,
+            width,
+            batch,
+            View::transposed(h0, hidden),
+            View::rows(da_first, width),
+            rest > 0,
+        );
+    }
+    gw
+}
