@@ -16,8 +16,20 @@ fn out_dir() -> tempfile::TempDir {
     tempfile::tempdir().expect("a temporary directory")
 }
 
+/// The CPU backends' random generator is process-wide: tests running in parallel would seed
+/// and draw from it in turn, and each example's initial weights would depend on its
+/// neighbours. Each test holds this lock, so every example starts from its own seed.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 #[test]
 fn stock_compares_both_windows_with_the_naive_forecast() {
+    let _serial = one_at_a_time();
     let dir = out_dir();
     let out = dir.path().to_str().unwrap();
     let args = stock::Args::parse_from([
@@ -38,6 +50,7 @@ fn stock_compares_both_windows_with_the_naive_forecast() {
 
 #[test]
 fn sentiment_beats_the_majority_label_on_held_out_sentences() {
+    let _serial = one_at_a_time();
     let dir = out_dir();
     let out = dir.path().to_str().unwrap();
     let args = sentiment::Args::parse_from(["sentiment", "--epochs", "6", "--quiet", "--out", out]);
@@ -55,12 +68,11 @@ fn sentiment_beats_the_majority_label_on_held_out_sentences() {
 
 #[test]
 fn gradients_explode_vanish_and_the_lstm_remembers() {
+    let _serial = one_at_a_time();
     let dir = out_dir();
     let out = dir.path().to_str().unwrap();
     let args = gradients::Args::parse_from([
         "gradients",
-        // Other tests seed the process-wide CPU generator in parallel, so the initial weights
-        // vary from run to run: enough epochs that the LSTM learns from any of them.
         "--epochs",
         "12",
         "--lengths",
