@@ -215,11 +215,11 @@ fn measure<M: Regressor>(
     Ok((train, infer))
 }
 
-/// Large tensors on 2 MiB pages: fewer page faults in the training loop (BENCHMARKS.md). Not
+/// Freed large tensors are reused: no page faults in the training loop (BENCHMARKS.md). Not
 /// when `tests/examples.rs` includes this file as a module.
 #[cfg(not(test))]
 #[global_allocator]
-static ALLOCATOR: burn_rnn::train::HugePageAllocator = burn_rnn::train::HugePageAllocator;
+static ALLOCATOR: burn_rnn::train::CachingAllocator = burn_rnn::train::CachingAllocator;
 
 fn main() -> Result<()> {
     let args = Args::parse();

@@ -20,7 +20,7 @@ pub use device::Backend;
 pub use error::{Result, TrainError};
 pub use history::EpochMetrics;
 pub use learner::{TrainOptions, TrainedRun, train};
-pub use memory::{HugePageAllocator, keep_freed_memory};
+pub use memory::{CachingAllocator, keep_freed_memory};
 pub use predict::{ClassificationReport, Prediction, Predictor, RegressionReport, dataset_targets};
 pub use progress::Progress;
 pub use task::{Objective, Trainable};

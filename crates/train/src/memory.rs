@@ -5,8 +5,7 @@
 //! back to the kernel (`munmap`, heap trimming) and takes them again on the next call, and every
 //! 4 KiB page of them then costs a page fault and a zeroing. Two remedies, measured with
 //! `cargo run --release --example bench` in BENCHMARKS.md: [`keep_freed_memory`] (blocks up to
-//! 32 MiB stay in glibc's heap) and [`HugePageAllocator`] (larger blocks get 2 MiB pages and
-//! are reused).
+//! 32 MiB stay in glibc's heap) and [`CachingAllocator`] (larger blocks are reused).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::{Mutex, Once};
@@ -30,54 +29,32 @@ pub fn keep_freed_memory() {
     });
 }
 
-/// Blocks at least this large are advised to use transparent huge pages.
-const HUGE_PAGE_MIN_BYTES: usize = 4 << 20;
-/// The size (and alignment) of an x86-64 / aarch64 transparent huge page.
-const HUGE_PAGE: usize = 2 << 20;
+/// Blocks at least this large are kept for reuse by [`CachingAllocator`].
+const LARGE_BLOCK_BYTES: usize = 4 << 20;
 
-/// The system allocator, plus two things for blocks of 4 MiB and more (the `[T, B, H]` tensors
-/// of a recurrent layer): on Linux they use transparent huge pages (`madvise(MADV_HUGEPAGE)`,
-/// honoured under Linux's default `madvise` setting), so a fresh 64 MiB tensor costs 32 page
-/// faults instead of 16,384; and up to 16 freed ones (1 GiB at most) are kept and handed out
-/// again for the same size, so that a training loop, which allocates the same shapes every
-/// step, stops paying the kernel for zeroed pages. A library cannot choose the allocator; a
-/// binary opts in with
+/// The system allocator, except that freed blocks of 4 MiB and more (the `[T, B, ·]` tensors
+/// of a recurrent layer) are kept, up to 32 of them and 4 GiB, and handed out again for the
+/// same size. glibc returns such blocks to the kernel at once (`munmap`), so a training loop,
+/// which allocates the same shapes every step, otherwise pays a page fault and a zeroing for
+/// every 4 KiB of them every time: `perf` showed 10–16 % of `large` training in the kernel's
+/// `clear_page`, and none with this allocator. The cost is that the process holds on to the
+/// freed blocks. A library cannot choose the allocator; a binary opts in with
 ///
 /// ```
 /// #[global_allocator]
-/// static ALLOCATOR: burn_rnn_train::HugePageAllocator = burn_rnn_train::HugePageAllocator;
+/// static ALLOCATOR: burn_rnn_train::CachingAllocator = burn_rnn_train::CachingAllocator;
 /// ```
 ///
 /// as this package's examples and command-line tool do.
-pub struct HugePageAllocator;
-
-impl HugePageAllocator {
-    /// Advises the 2 MiB-aligned interior of a fresh block to use huge pages.
-    fn advise(ptr: *mut u8, size: usize) {
-        #[cfg(target_os = "linux")]
-        if !ptr.is_null() && size >= HUGE_PAGE_MIN_BYTES {
-            let start = (ptr as usize).next_multiple_of(HUGE_PAGE);
-            let end = (ptr as usize + size) / HUGE_PAGE * HUGE_PAGE;
-            if end > start {
-                // SAFETY: the range lies inside the block just allocated; MADV_HUGEPAGE only
-                // changes how the kernel backs it, never its contents.
-                unsafe {
-                    libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
-                }
-            }
-        }
-        #[cfg(not(target_os = "linux"))]
-        let _ = (ptr, size);
-    }
-}
+pub struct CachingAllocator;
 
 /// Freed large blocks kept for reuse: `(address, size, alignment)` (`free` ignores alignment).
 static KEPT: Mutex<[Option<(usize, usize, usize)>; KEPT_BLOCKS]> = Mutex::new([None; KEPT_BLOCKS]);
 /// How many freed large blocks are kept, and their total size at most.
-const KEPT_BLOCKS: usize = 16;
-const KEPT_MAX_BYTES: usize = 1 << 30;
+const KEPT_BLOCKS: usize = 32;
+const KEPT_MAX_BYTES: usize = 4 << 30;
 
-impl HugePageAllocator {
+impl CachingAllocator {
     /// A kept block of exactly this size, aligned for `layout`, if any.
     fn take_kept(layout: Layout) -> Option<*mut u8> {
         let mut kept = KEPT.lock().ok()?;
@@ -109,23 +86,21 @@ impl HugePageAllocator {
     }
 }
 
-// SAFETY: blocks come from `System` (directly or kept after a `dealloc` of the same layout) and
-// go back to it; `advise` does not touch the memory.
-unsafe impl GlobalAlloc for HugePageAllocator {
+// SAFETY: blocks come from `System` (directly, or kept after a `dealloc` of the same size and
+// a compatible alignment) and go back to it.
+unsafe impl GlobalAlloc for CachingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if layout.size() >= HUGE_PAGE_MIN_BYTES
+        if layout.size() >= LARGE_BLOCK_BYTES
             && let Some(ptr) = Self::take_kept(layout)
         {
             return ptr;
         }
         // SAFETY: forwarded with the caller's guarantees.
-        let ptr = unsafe { System.alloc(layout) };
-        Self::advise(ptr, layout.size());
-        ptr
+        unsafe { System.alloc(layout) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if layout.size() >= HUGE_PAGE_MIN_BYTES
+        if layout.size() >= LARGE_BLOCK_BYTES
             && let Some(ptr) = Self::take_kept(layout)
         {
             // SAFETY: the kept block has exactly `layout.size()` bytes.
@@ -133,13 +108,11 @@ unsafe impl GlobalAlloc for HugePageAllocator {
             return ptr;
         }
         // SAFETY: forwarded with the caller's guarantees.
-        let ptr = unsafe { System.alloc_zeroed(layout) };
-        Self::advise(ptr, layout.size());
-        ptr
+        unsafe { System.alloc_zeroed(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if layout.size() >= HUGE_PAGE_MIN_BYTES && Self::keep(ptr, layout) {
+        if layout.size() >= LARGE_BLOCK_BYTES && Self::keep(ptr, layout) {
             return;
         }
         // SAFETY: forwarded with the caller's guarantees.
@@ -148,9 +121,7 @@ unsafe impl GlobalAlloc for HugePageAllocator {
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: forwarded with the caller's guarantees (every block is a `System` block).
-        let ptr = unsafe { System.realloc(ptr, layout, new_size) };
-        Self::advise(ptr, new_size);
-        ptr
+        unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
 
@@ -165,19 +136,19 @@ mod tests {
             let layout = Layout::from_size_align(size, 64).unwrap();
             // SAFETY: the layout is non-zero; every block is freed with its layout.
             unsafe {
-                let zeroed = HugePageAllocator.alloc_zeroed(layout);
+                let zeroed = CachingAllocator.alloc_zeroed(layout);
                 assert!(!zeroed.is_null());
                 assert!(
                     std::slice::from_raw_parts(zeroed, size)
                         .iter()
                         .all(|&b| b == 0)
                 );
-                HugePageAllocator.dealloc(zeroed, layout);
-                let block = HugePageAllocator.alloc(layout);
+                CachingAllocator.dealloc(zeroed, layout);
+                let block = CachingAllocator.alloc(layout);
                 std::ptr::write_bytes(block, 7, size);
-                let grown = HugePageAllocator.realloc(block, layout, size * 2);
+                let grown = CachingAllocator.realloc(block, layout, size * 2);
                 assert_eq!(*grown.add(size - 1), 7);
-                HugePageAllocator.dealloc(grown, Layout::from_size_align(size * 2, 64).unwrap());
+                CachingAllocator.dealloc(grown, Layout::from_size_align(size * 2, 64).unwrap());
             }
         }
     }
