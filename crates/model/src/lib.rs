@@ -18,6 +18,11 @@
 //! let y = model.forward_many_to_one(x, None)?; // [100, 3]
 //! # Ok(()) }
 //! ```
+//!
+//! Cargo features `flex` (default), `ndarray`, `wgpu` and `cuda` turn on the fused recurrence
+//! (one autodiff operation per layer with a hand-written backward pass; native loops on flex)
+//! for tensors on those backends; `autodiff` (default) is needed for it to train. Tensors on
+//! other backends take the step-by-step path, which gives the same numbers more slowly.
 
 mod cell;
 mod error;

@@ -1,12 +1,17 @@
-//! The recurrent stack: layers, directions, masks and the one time loop shared by every cell.
+//! The recurrent stack: layers, directions, masks and the time loop shared by every cell.
 //!
 //! Semantics are PyTorch's `nn.RNN/LSTM/GRU(batch_first=True)`: input `[B, T, D]`, output
 //! `[B, T, dirs·H]`, final state `[layers·dirs, B, H]`; with `lengths`, padded steps leave the
 //! state untouched and output zeros, as `pack_padded_sequence` does.
 //!
-//! Speed note: inside autodiff, slicing a big `[B, T, ·]` tensor once per step costs a full-size
-//! gradient per step in the backward pass. So only the (small) input is sliced; every layer above
-//! reads the previous layer's per-step tensors directly, and outputs are stacked once at the end.
+//! Two paths compute the same numbers. [`Recurrent::forward`] projects each layer's input for all
+//! steps with one product and runs each layer-direction as one fused scan (`fused.rs`: one
+//! autodiff operation with a hand-written backward pass; native loops on flex, `native/`).
+//! [`Recurrent::forward_step_by_step`] is the reference: a loop over steps that Burn
+//! differentiates op by op; `forward` falls back to it on backends the fused scan does not
+//! cover. There, slicing a big `[B, T, ·]` tensor once per step would cost a full-size gradient
+//! per step in the backward pass, so only the (small) input is sliced; every layer above reads
+//! the previous layer's per-step tensors directly, and outputs are stacked once at the end.
 
 use burn::config::Config;
 use burn::module::{Module, Param};
