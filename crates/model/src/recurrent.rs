@@ -508,11 +508,7 @@ impl Recurrent {
         let (input_bias, step_bias) = if self.cell.separate_biases() {
             (input_bias, hidden_bias)
         } else {
-            let sum = match (input_bias, hidden_bias) {
-                (Some(a), Some(b)) => Some(a + b),
-                (a, b) => a.or(b),
-            };
-            (None, sum)
+            (None, summed(input_bias, hidden_bias))
         };
         let mut xp = x
             .reshape([steps * batch, d_in])
@@ -597,11 +593,7 @@ impl Recurrent {
         let (input_bias, hidden_bias) = if self.cell.separate_biases() {
             (input_bias, hidden_bias)
         } else {
-            let sum = match (input_bias, hidden_bias) {
-                (Some(a), Some(b)) => Some(a + b),
-                (a, b) => a.or(b),
-            };
-            (sum, None)
+            (summed(input_bias, hidden_bias), None)
         };
         let input_bias = input_bias.map(|b| b.unsqueeze::<2>());
         let hidden_bias = hidden_bias.map(|b| b.unsqueeze::<2>());
@@ -648,6 +640,14 @@ impl Recurrent {
             .map(|o| o.expect("every step visited"))
             .collect();
         (outputs, hidden, cell)
+    }
+}
+
+/// `b_ih + b_hh` (or whichever exists): Elman and LSTM only ever use the two biases summed.
+fn summed(input_bias: Option<Tensor<1>>, hidden_bias: Option<Tensor<1>>) -> Option<Tensor<1>> {
+    match (input_bias, hidden_bias) {
+        (Some(a), Some(b)) => Some(a + b),
+        (a, b) => a.or(b),
     }
 }
 

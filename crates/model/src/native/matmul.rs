@@ -31,7 +31,7 @@ impl View {
 
 /// Products at least this large (`m·n·k`) use all of rayon's threads, as flex does.
 const PARALLEL_MIN_WORK: usize = 192 * 192 * 192;
-/// Products at least this large (and below the above) split their rows over two threads.
+/// Products at least this large (and below the above) are split in two halves, one per thread.
 const SPLIT_MIN_WORK: usize = 128 * 128 * 128;
 
 /// `dst = [dst +] lhs · rhs` for `lhs` `m×k`, `rhs` `k×n` and `dst` row-major `m×n`.
@@ -49,29 +49,25 @@ pub(crate) unsafe fn matmul(
     accumulate: bool,
 ) {
     assert!(dst.len() >= m * n, "destination smaller than {m}×{n}");
+    let whole = Part {
+        dst: dst.as_mut_ptr(),
+        dst_row_stride: n as isize,
+        m,
+        n,
+        lhs,
+        rhs,
+    };
     let work = m * n * k;
-    if (SPLIT_MIN_WORK..PARALLEL_MIN_WORK).contains(&work)
-        && m >= 16
-        && rayon::current_num_threads() > 1
-    {
-        let top = m / 2;
-        let (upper, lower) = dst.split_at_mut(top * n);
-        let lower_lhs = View {
-            // SAFETY: row `top` of `lhs` is inside the m×k operand.
-            ptr: unsafe { lhs.ptr.offset(top as isize * lhs.row_stride) },
-            ..lhs
-        };
-        let (upper_lhs, lower_lhs, rhs) = (SendView(lhs), SendView(lower_lhs), SendView(rhs));
-        // SAFETY (both halves): each reads its own rows of `lhs` and writes its own of `dst`.
-        rayon::join(
-            move || unsafe {
-                matmul_serial(upper, top, n, k, upper_lhs.get(), rhs.get(), accumulate)
-            },
-            move || unsafe {
-                matmul_serial(lower, m - top, n, k, lower_lhs.get(), rhs.get(), accumulate)
-            },
-        );
-        return;
+    if (SPLIT_MIN_WORK..PARALLEL_MIN_WORK).contains(&work) && rayon::current_num_threads() > 1 {
+        // SAFETY: the halves cover disjoint parts of `dst` inside the checked m×n.
+        if let Some([first, second]) = unsafe { whole.halves() } {
+            // SAFETY (both): each half writes only its own part of `dst`.
+            rayon::join(
+                move || unsafe { first.run(k, accumulate, gemm::Parallelism::None) },
+                move || unsafe { second.run(k, accumulate, gemm::Parallelism::None) },
+            );
+            return;
+        }
     }
     let parallelism = if work >= PARALLEL_MIN_WORK {
         gemm::Parallelism::Rayon(0)
@@ -79,81 +75,92 @@ pub(crate) unsafe fn matmul(
         gemm::Parallelism::None
     };
     // SAFETY: the destination is checked above, the operands by the caller.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            lhs.ptr,
-            lhs.col_stride,
-            lhs.row_stride,
-            rhs.ptr,
-            rhs.col_stride,
-            rhs.row_stride,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            parallelism,
-        );
-    }
+    unsafe { whole.run(k, accumulate, parallelism) }
 }
 
-/// A view moved to another thread: the memory it reads outlives the `rayon::join` that uses it.
+/// A block of a product: `dst` (`m×n`, rows `dst_row_stride` apart) `= [dst +] lhs · rhs`.
 #[derive(Clone, Copy)]
-struct SendView(View);
-
-impl SendView {
-    /// The view (a method, so closures capture the whole `SendView`, not its field).
-    fn get(self) -> View {
-        self.0
-    }
-}
-
-// SAFETY: only read, and only during the `join` in `matmul`, while the caller keeps it alive.
-unsafe impl Send for SendView {}
-
-/// [`matmul`] on the calling thread only.
-///
-/// # Safety
-/// As for [`matmul`].
-unsafe fn matmul_serial(
-    dst: &mut [f32],
+struct Part {
+    dst: *mut f32,
+    dst_row_stride: isize,
     m: usize,
     n: usize,
-    k: usize,
     lhs: View,
     rhs: View,
-    accumulate: bool,
-) {
-    // SAFETY: as guaranteed by the caller.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            lhs.ptr,
-            lhs.col_stride,
-            lhs.row_stride,
-            rhs.ptr,
-            rhs.col_stride,
-            rhs.row_stride,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
+}
+
+// SAFETY: a part is sent to one thread of a `rayon::join` inside `matmul`, while the memory it
+// addresses is borrowed by the caller; parts of one product write disjoint memory.
+unsafe impl Send for Part {}
+
+impl Part {
+    /// Two halves for two threads: by columns when the product is at least as wide as tall (so
+    /// that each thread packs only its half of `rhs`, the large operand), by rows otherwise.
+    ///
+    /// # Safety
+    /// The part must address valid memory, as in [`matmul`].
+    unsafe fn halves(self) -> Option<[Part; 2]> {
+        // SAFETY: the offsets stay inside the operands and the destination.
+        unsafe {
+            if self.n >= self.m && self.n >= 32 {
+                let left = self.n / 2;
+                let right = Part {
+                    dst: self.dst.add(left),
+                    n: self.n - left,
+                    rhs: View {
+                        ptr: self.rhs.ptr.offset(left as isize * self.rhs.col_stride),
+                        ..self.rhs
+                    },
+                    ..self
+                };
+                Some([Part { n: left, ..self }, right])
+            } else if self.m >= 16 {
+                let top = self.m / 2;
+                let bottom = Part {
+                    dst: self.dst.offset(top as isize * self.dst_row_stride),
+                    m: self.m - top,
+                    lhs: View {
+                        ptr: self.lhs.ptr.offset(top as isize * self.lhs.row_stride),
+                        ..self.lhs
+                    },
+                    ..self
+                };
+                Some([Part { m: top, ..self }, bottom])
+            } else {
+                None
+            }
+        }
+    }
+
+    /// One `gemm` call.
+    ///
+    /// # Safety
+    /// The part must address valid memory, as in [`matmul`].
+    unsafe fn run(self, k: usize, accumulate: bool, parallelism: gemm::Parallelism) {
+        // SAFETY: as guaranteed by the caller.
+        unsafe {
+            gemm::gemm(
+                self.m,
+                self.n,
+                k,
+                self.dst,
+                1,
+                self.dst_row_stride,
+                accumulate,
+                self.lhs.ptr,
+                self.lhs.col_stride,
+                self.lhs.row_stride,
+                self.rhs.ptr,
+                self.rhs.col_stride,
+                self.rhs.row_stride,
+                1.0,
+                1.0,
+                false,
+                false,
+                false,
+                parallelism,
+            );
+        }
     }
 }
 
@@ -196,6 +203,27 @@ mod tests {
         for i in 0..m {
             for j in 0..n {
                 assert!((c[i * n + j] - reference(0.0, i, j)).abs() < 1e-4);
+            }
+        }
+    }
+
+    /// Products split over two threads (by columns when wide, by rows when tall) equal the
+    /// textbook definition.
+    #[test]
+    fn split_products_match_the_definition() {
+        for (m, n, k) in [(64, 512, 128), (256, 64, 256)] {
+            assert!((SPLIT_MIN_WORK..PARALLEL_MIN_WORK).contains(&(m * n * k)));
+            let a: Vec<f32> = (0..m * k).map(|i| ((i * 7) % 13) as f32 - 6.0).collect();
+            let b: Vec<f32> = (0..k * n).map(|i| ((i * 5) % 11) as f32 - 5.0).collect();
+            let mut c = vec![2.0; m * n];
+            // SAFETY: a is m×k, b is k×n, both row-major and apart from c.
+            unsafe { matmul(&mut c, m, n, k, View::rows(&a, k), View::rows(&b, n), true) };
+            for i in (0..m).step_by(7) {
+                for j in (0..n).step_by(5) {
+                    let expected: f32 =
+                        2.0 + (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum::<f32>();
+                    assert_eq!(c[i * n + j], expected, "({i}, {j}) of {m}×{n}×{k}");
+                }
             }
         }
     }
