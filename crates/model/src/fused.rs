@@ -36,7 +36,7 @@ pub(crate) fn scan(spec: &ScanSpec, inputs: &ScanInputs) -> Option<Tensor<3>> {
         feature = "wgpu",
         feature = "cuda"
     )),
-    allow(dead_code, unused_macros, unused_imports)
+    allow(dead_code, unused_macros, unused_imports, unused_variables)
 )]
 mod tracked {
     use burn::backend::autodiff::checkpoint::base::Checkpointer;

@@ -29,10 +29,13 @@ mod error;
 mod fused;
 mod head;
 mod import;
+// Without `autodiff`, the backward passes of the scans are never called.
 #[cfg(feature = "flex")]
+#[cfg_attr(not(feature = "autodiff"), allow(dead_code))]
 mod native;
 mod persist;
 mod recurrent;
+#[cfg_attr(not(feature = "autodiff"), allow(dead_code))]
 mod scan;
 
 pub use cell::{CellKind, ElmanActivation};
