@@ -247,8 +247,8 @@ fn outer_sum(a: Tensor<3>, b: Tensor<3>) -> Tensor<2> {
 /// The derivative of the Elman activation, from its output `y`.
 fn activation_slope(activation: ElmanActivation, y: Tensor<2>) -> Tensor<2> {
     match activation {
-        ElmanActivation::Tanh => y.clone().neg() * y + 1.0,
-        ElmanActivation::Sigmoid => y.clone().neg() * y.clone() + y,
+        ElmanActivation::Tanh => tanh_slope(y),
+        ElmanActivation::Sigmoid => sigmoid_slope(y),
         ElmanActivation::Relu => y.greater_elem(0.0).float(),
     }
 }
