@@ -9,7 +9,7 @@
 use rayon::prelude::*;
 
 use super::activation::{activate_in_place, add_assign, add_into, elman_grad_row};
-use super::matmul::{View, matmul};
+use super::matmul::{View, matmul, transposed};
 use super::steps::{Shape, current_and_previous, hidden_weight_gradient};
 use crate::cell::ElmanActivation;
 
@@ -101,6 +101,7 @@ pub(crate) fn backward(
     let mut gh = grad[steps * block..(steps + 1) * block].to_vec();
     let mut next = vec![0.0; block];
     let mut bias = vec![0.0; hidden];
+    let wt = transposed(w, hidden, hidden);
     for t in shape.order().rev() {
         let d = &mut grad[t * block..(t + 1) * block];
         let h = &states[t * block..(t + 1) * block];
@@ -114,7 +115,7 @@ pub(crate) fn backward(
                 d[r].fill(0.0);
             }
         }
-        // SAFETY: `d` is B×H row-major, `w` H×H read transposed, both apart from `next`.
+        // SAFETY: `d` and `wt` (`W_hh`) are B×H and H×H row-major, apart from `next`.
         unsafe {
             matmul(
                 &mut next,
@@ -122,7 +123,7 @@ pub(crate) fn backward(
                 hidden,
                 hidden,
                 View::rows(d, hidden),
-                View::transposed(w, hidden),
+                View::rows(&wt, hidden),
                 false,
             );
         }

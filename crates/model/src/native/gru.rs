@@ -7,7 +7,7 @@
 //! `[H, 3H]` (`W_hhᵀ`), `bias` `[3H]` (`b_hh`), `h0` `[B, H]`.
 
 use super::activation::{add_assign, gru_grad_row, gru_row};
-use super::matmul::{View, matmul};
+use super::matmul::{View, matmul, transposed};
 use super::steps::{Shape, current_and_previous, hidden_weight_gradient};
 
 /// Runs the GRU over all steps into `states`; padded steps carry the state. With `keep_gates`,
@@ -103,6 +103,7 @@ pub(crate) fn backward(
     let mut dx = vec![0.0; steps * d_block];
     let mut dh = vec![0.0; steps * d_block];
     let mut bias = vec![0.0; width];
+    let wt = transposed(w, hidden, width);
     for t in shape.order().rev() {
         let h_prev = match shape.previous(t) {
             Some(p) => &states[p * block..(p + 1) * block],
@@ -131,7 +132,7 @@ pub(crate) fn backward(
                 next[r.clone()].copy_from_slice(&gh[r]);
             }
         }
-        // SAFETY: `dh_t` is B×3H row-major, `w` H×3H read transposed, both apart from `next`.
+        // SAFETY: `dh_t` and `wt` (`W_hh`) are B×3H and 3H×H row-major, apart from `next`.
         unsafe {
             matmul(
                 &mut next,
@@ -139,7 +140,7 @@ pub(crate) fn backward(
                 hidden,
                 width,
                 View::rows(dh_t, width),
-                View::transposed(w, width),
+                View::rows(&wt, hidden),
                 true,
             );
         }

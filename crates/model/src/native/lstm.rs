@@ -6,7 +6,7 @@
 //! and `cells` `[T, B, H]`, `w` `[H, 4H]` (`W_hhᵀ`), `bias` `[4H]`, `h0`/`c0` `[B, H]`.
 
 use super::activation::{add_assign, add_into, lstm_grad_row, lstm_row};
-use super::matmul::{View, matmul};
+use super::matmul::{View, matmul, transposed};
 use super::steps::{Shape, current_and_previous, hidden_weight_gradient};
 
 /// What the forward pass fills: the states after every step and, when `keep_gates`, the
@@ -108,6 +108,7 @@ pub(crate) fn backward(
     let mut next_c = vec![0.0; block];
     let mut da = vec![0.0; steps * gate_block];
     let mut bias = vec![0.0; width];
+    let wt = transposed(w, hidden, width);
     for t in shape.order().rev() {
         let c_prev = match shape.previous(t) {
             Some(p) => &tape.cells[p * block..(p + 1) * block],
@@ -139,7 +140,7 @@ pub(crate) fn backward(
                 next_h[r.clone()].copy_from_slice(&gh[r]);
             }
         }
-        // SAFETY: `d` is B×4H row-major, `w` H×4H read transposed, both apart from `next_h`.
+        // SAFETY: `d` and `wt` (`W_hh`) are B×4H and 4H×H row-major, apart from `next_h`.
         unsafe {
             matmul(
                 &mut next_h,
@@ -147,7 +148,7 @@ pub(crate) fn backward(
                 hidden,
                 width,
                 View::rows(d, width),
-                View::transposed(w, width),
+                View::rows(&wt, hidden),
                 true,
             );
         }
