@@ -200,25 +200,30 @@ fn all_cells() -> [CellKind; 5] {
 /// The fused recurrence (one autodiff operation per layer-direction, native loops on flex)
 /// against the step-by-step reference that Burn differentiates op by op: outputs, final states
 /// and the gradients of the input, every weight and the initial states, for every cell, padded
-/// and not, in both directions, on every backend.
+/// and not, in both directions, on every backend. The larger shape runs the native scan on a
+/// team of threads (each its own columns, the last panel partial).
 #[test]
 fn the_fused_recurrence_equals_the_step_by_step_reference() {
     for (backend, device) in backends() {
         let device = device.autodiff();
-        for cell in all_cells() {
-            for (bidirectional, lengths) in [(false, None), (true, Some(vec![6, 3, 1, 5]))] {
-                let rnn = RecurrentConfig::new(3, 8)
+        for (cell, (batch, hidden)) in all_cells()
+            .into_iter()
+            .flat_map(|cell| [(4, 8), (64, 72)].map(|shape| (cell, shape)))
+        {
+            let padded: Vec<usize> = (0..batch).map(|b| [6, 3, 1, 5][b % 4]).collect();
+            for (bidirectional, lengths) in [(false, None), (true, Some(padded))] {
+                let rnn = RecurrentConfig::new(3, hidden)
                     .with_cell(cell)
                     .with_num_layers(2)
                     .with_bidirectional(bidirectional)
                     .init(&device)
                     .unwrap();
                 let dirs = rnn.directions();
-                let x = random_input(4, 6, 3, &device).require_grad();
+                let x = random_input(batch, 6, 3, &device).require_grad();
                 let start = |seed: u64| {
                     device.seed(seed);
                     Tensor::<3>::random(
-                        [2 * dirs, 4, 8],
+                        [2 * dirs, batch, hidden],
                         burn::tensor::Distribution::Normal(0.0, 0.5),
                         &device,
                     )
@@ -237,9 +242,12 @@ fn the_fused_recurrence_equals_the_step_by_step_reference() {
                         rnn.forward_step_by_step(x.clone(), Some(state.clone()), lengths.as_deref())
                     }
                     .unwrap();
-                    device.seed(5);
+                    // Fixed loss weights, not random ones: tests running in parallel share
+                    // the seed, so two draws could differ between the two runs.
                     let weights = |shape: [usize; 3]| {
-                        Tensor::<3>::random(shape, burn::tensor::Distribution::Default, &device)
+                        let n = shape.iter().product::<usize>();
+                        let values = (0..n).map(|i| ((i * 7919) % 101) as f32 / 101.0).collect();
+                        Tensor::<3>::from_data(TensorData::new(values, shape), &device)
                     };
                     let mut loss = (out.output.clone() * weights(out.output.dims())).sum()
                         + (out.state.hidden.clone() * weights(out.state.hidden.dims())).sum();
@@ -270,16 +278,19 @@ fn the_fused_recurrence_equals_the_step_by_step_reference() {
                 let (fused, reference) = (run(true), run(false));
                 assert_eq!(fused.len(), reference.len());
                 let what = format!(
-                    "{} on {backend}, bidirectional {bidirectional}, padded {}",
+                    "{} on {backend}, batch {batch}, hidden {hidden}, bidirectional \
+                     {bidirectional}, padded {}",
                     cell.name(),
                     lengths.is_some()
                 );
                 for (i, (a, b)) in fused.iter().zip(&reference).enumerate() {
+                    // Relative to the largest value: sums over 64 sequences reach ~100s.
+                    let scale = b.iter().fold(1.0f32, |m, v| m.max(v.abs()));
                     assert_close(
                         &format!("{what}, value {i}"),
                         a,
                         b,
-                        tolerance(backend, 2e-5),
+                        tolerance(backend, 2e-5) * scale,
                     );
                 }
             }

@@ -118,15 +118,6 @@ multiversion! {
 }
 
 multiversion! {
-    /// `dst = x + b` element-wise.
-    fn add_into(dst: &mut [f32], x: &[f32], b: &[f32]) {
-        for ((d, &x), &b) in dst.iter_mut().zip(x).zip(b) {
-            *d = x + b;
-        }
-    }
-}
-
-multiversion! {
     /// `acc += x` element-wise.
     fn add_assign(acc: &mut [f32], x: &[f32]) {
         for (a, &v) in acc.iter_mut().zip(x) {
@@ -136,15 +127,13 @@ multiversion! {
 }
 
 multiversion! {
-    /// One LSTM row: `gates` comes in as the pre-activations of `i, f, g, o` (`4H`) and leaves
-    /// activated; `c` and `h` receive the new cell and hidden state.
-    fn lstm_row(gates: &mut [f32], c_prev: &[f32], c: &mut [f32], h: &mut [f32]) {
+    /// One LSTM row over a range of hidden units: `i, f, g, o` come in as the gates'
+    /// pre-activations and leave activated; `c` and `h` receive the new cell and hidden state.
+    fn lstm_row(i: &mut [f32], f: &mut [f32], g: &mut [f32], o: &mut [f32], c_prev: &[f32], c: &mut [f32], h: &mut [f32]) {
         let n = c.len();
         // Slices of exactly `n` elements let the compiler drop the bounds checks and vectorise.
-        let (i, rest) = gates.split_at_mut(n);
-        let (f, rest) = rest.split_at_mut(n);
-        let (g, o) = rest.split_at_mut(n);
-        let (o, c_prev, h) = (&mut o[..n], &c_prev[..n], &mut h[..n]);
+        let (i, f, g, o) = (&mut i[..n], &mut f[..n], &mut g[..n], &mut o[..n]);
+        let (c_prev, h) = (&c_prev[..n], &mut h[..n]);
         for j in 0..n {
             i[j] = fast_sigmoid(i[j]);
             f[j] = fast_sigmoid(f[j]);
@@ -157,26 +146,25 @@ multiversion! {
 }
 
 multiversion! {
-    /// One row of the LSTM backward step. `gates` holds the activated `i, f, g, o`, `c` the new
-    /// and `c_prev` the previous cell state; `gy + gh` is the gradient of the new hidden state
-    /// and `gc` that of the new cell state. Writes the pre-activation gradients into `da` (`4H`)
-    /// and the previous cell state's gradient into `gc_prev`.
+    /// One row of the LSTM backward step over a range of hidden units. `gates` holds the
+    /// activated `i, f, g, o`, `c` the new and `c_prev` the previous cell state; `gy + gh` is
+    /// the gradient of the new hidden state and `gc` that of the new cell state. Writes the
+    /// gates' pre-activation gradients into `da` and the previous cell state's into `gc_prev`.
     fn lstm_grad_row(
-        gates: &[f32],
+        gates: [&[f32]; 4],
         c: &[f32],
         c_prev: &[f32],
         gy: &[f32],
         gh: &[f32],
         gc: &[f32],
-        da: &mut [f32],
+        da: [&mut [f32]; 4],
         gc_prev: &mut [f32]
     ) {
         let n = c.len();
-        let (i, f, g, o) = (&gates[..n], &gates[n..2 * n], &gates[2 * n..3 * n], &gates[3 * n..4 * n]);
-        let (di, rest) = da.split_at_mut(n);
-        let (df, rest) = rest.split_at_mut(n);
-        let (dg, d_o) = rest.split_at_mut(n);
-        let d_o = &mut d_o[..n];
+        let [i, f, g, o] = gates;
+        let (i, f, g, o) = (&i[..n], &f[..n], &g[..n], &o[..n]);
+        let [di, df, dg, d_o] = da;
+        let (di, df, dg, d_o) = (&mut di[..n], &mut df[..n], &mut dg[..n], &mut d_o[..n]);
         let (c_prev, gy, gh, gc, gc_prev) = (&c_prev[..n], &gy[..n], &gh[..n], &gc[..n], &mut gc_prev[..n]);
         for j in 0..n {
             let g_h = gy[j] + gh[j];
@@ -192,17 +180,18 @@ multiversion! {
 }
 
 multiversion! {
-    /// One GRU row: `x` is the input part (`r, z, n`, with `b_ih`), `hw` the hidden part
-    /// (`h·W + b_hh`); `h` receives the new state and `gates` (`4H`) keeps `r, z, n, h_n` for the
-    /// backward pass.
-    fn gru_row(x: &[f32], hw: &[f32], h_prev: &[f32], gates: &mut [f32], h: &mut [f32]) {
+    /// One GRU row over a range of hidden units: `x` is the input part (`r, z, n`, with
+    /// `b_ih`), `hw` the hidden part (`h·W + b_hh`); `h` receives the new state and `gates`
+    /// keeps `r, z, n, h_n` for the backward pass.
+    fn gru_row(x: [&[f32]; 3], hw: [&[f32]; 3], h_prev: &[f32], gates: [&mut [f32]; 4], h: &mut [f32]) {
         let n = h.len();
-        let (x_r, x_z, x_n) = (&x[..n], &x[n..2 * n], &x[2 * n..3 * n]);
-        let (h_r, h_z, h_n) = (&hw[..n], &hw[n..2 * n], &hw[2 * n..3 * n]);
-        let (r, rest) = gates.split_at_mut(n);
-        let (z, rest) = rest.split_at_mut(n);
-        let (nn, kept_hn) = rest.split_at_mut(n);
-        let (kept_hn, h_prev) = (&mut kept_hn[..n], &h_prev[..n]);
+        let [x_r, x_z, x_n] = x;
+        let (x_r, x_z, x_n) = (&x_r[..n], &x_z[..n], &x_n[..n]);
+        let [h_r, h_z, h_n] = hw;
+        let (h_r, h_z, h_n) = (&h_r[..n], &h_z[..n], &h_n[..n]);
+        let [r, z, nn, kept_hn] = gates;
+        let (r, z, nn, kept_hn) = (&mut r[..n], &mut z[..n], &mut nn[..n], &mut kept_hn[..n]);
+        let h_prev = &h_prev[..n];
         for j in 0..n {
             r[j] = fast_sigmoid(x_r[j] + h_r[j]);
             z[j] = fast_sigmoid(x_z[j] + h_z[j]);
@@ -214,25 +203,27 @@ multiversion! {
 }
 
 multiversion! {
-    /// One row of the GRU backward step: from the kept `r, z, n, h_n`, the previous state and
-    /// the new state's gradient `gy + gh`, writes the gradients of the input part (`dx`, `3H`),
-    /// of the hidden part (`dh`, `3H`) and the direct path to the previous state (`direct`).
+    /// One row of the GRU backward step over a range of hidden units: from the kept
+    /// `r, z, n, h_n`, the previous state and the new state's gradient `gy + gh`, writes the
+    /// gradients of the input part (`dx`), of the hidden part (`dh`) and the direct path to the
+    /// previous state (`direct`).
     fn gru_grad_row(
-        gates: &[f32],
+        gates: [&[f32]; 4],
         h_prev: &[f32],
         gy: &[f32],
         gh: &[f32],
-        dx: &mut [f32],
-        dh: &mut [f32],
+        dx: [&mut [f32]; 3],
+        dh: [&mut [f32]; 3],
         direct: &mut [f32]
     ) {
         let n = direct.len();
-        let (r, z, nn, h_n) = (&gates[..n], &gates[n..2 * n], &gates[2 * n..3 * n], &gates[3 * n..4 * n]);
-        let (dx_r, rest) = dx.split_at_mut(n);
-        let (dx_z, dx_n) = rest.split_at_mut(n);
-        let (dh_r, rest) = dh.split_at_mut(n);
-        let (dh_z, dh_n) = rest.split_at_mut(n);
-        let (dx_n, dh_n, h_prev, gy, gh) = (&mut dx_n[..n], &mut dh_n[..n], &h_prev[..n], &gy[..n], &gh[..n]);
+        let [r, z, nn, h_n] = gates;
+        let (r, z, nn, h_n) = (&r[..n], &z[..n], &nn[..n], &h_n[..n]);
+        let [dx_r, dx_z, dx_n] = dx;
+        let (dx_r, dx_z, dx_n) = (&mut dx_r[..n], &mut dx_z[..n], &mut dx_n[..n]);
+        let [dh_r, dh_z, dh_n] = dh;
+        let (dh_r, dh_z, dh_n) = (&mut dh_r[..n], &mut dh_z[..n], &mut dh_n[..n]);
+        let (h_prev, gy, gh) = (&h_prev[..n], &gy[..n], &gh[..n]);
         for j in 0..n {
             let g = gy[j] + gh[j];
             let d_z = g * (h_prev[j] - nn[j]) * (z[j] - z[j] * z[j]);

@@ -6,25 +6,12 @@
 //! `[H, H]` (`W_hhᵀ`), `bias` is `[H]`, `h0` is `[B, H]`, `valid` is `[T, B]` (1 real step,
 //! 0 padding).
 
-use rayon::prelude::*;
-
-use super::activation::{activate_in_place, add_assign, add_into, elman_grad_row};
-use super::matmul::{View, matmul, transposed};
-use super::steps::{Shape, current_and_previous, hidden_weight_gradient};
+use super::activation::{activate_in_place, add_assign, elman_grad_row};
+use super::matmul::transposed;
+use super::packed::{Destination, Start, StepWeights};
+use super::steps::{Shape, hidden_weight_gradient};
+use super::team::{self, Shared};
 use crate::cell::ElmanActivation;
-
-/// Below this many elements a loop runs on one thread.
-const PARALLEL_MIN_ELEMENTS: usize = 1 << 15;
-
-/// `act(x)` in place, split over rayon's threads when large.
-fn activate(x: &mut [f32], activation: ElmanActivation) {
-    if x.len() < PARALLEL_MIN_ELEMENTS {
-        return activate_in_place(x, activation);
-    }
-    let chunk = x.len().div_ceil(rayon::current_num_threads()).max(1024);
-    x.par_chunks_mut(chunk)
-        .for_each(|part| activate_in_place(part, activation));
-}
 
 /// The weights of a scan, row-major: `w` `[H, H]` (`W_hhᵀ`) and `bias` `[H]`.
 pub(crate) struct Weights<'a> {
@@ -33,7 +20,8 @@ pub(crate) struct Weights<'a> {
 }
 
 /// Fills `states` (`[T, B, H]`) with the hidden state after every step; padded steps carry the
-/// previous state.
+/// previous state. Each thread of the team computes its own columns of every step: the step's
+/// projection plus bias plus `h_{t-1}·W` in one product, then the activation in place.
 pub(crate) fn forward(
     shape: &Shape,
     activation: ElmanActivation,
@@ -44,33 +32,45 @@ pub(crate) fn forward(
     states: &mut [f32],
 ) {
     let (block, batch, hidden) = (shape.block(), shape.batch, shape.hidden);
-    let w = weights.w;
-    for t in shape.order() {
-        let (current, previous) = current_and_previous(shape, states, h0, t);
-        let x = &xp[t * block..(t + 1) * block];
-        for (row, x) in current.chunks_exact_mut(hidden).zip(x.chunks_exact(hidden)) {
-            add_into(row, x, weights.bias);
-        }
-        // SAFETY: `previous` is B×H and `w` H×H, row-major, both apart from `current`.
+    let w = StepWeights::new(weights.w, hidden, hidden);
+    let out = Shared::new(states);
+    let order: Vec<usize> = shape.order().collect();
+    let chunks = shape.team_size(1);
+    team::run(chunks, shape.steps, chunks, |i, chunk| {
+        let columns = StepWeights::columns(hidden, chunk, chunks);
+        let t = order[i];
+        // SAFETY: the previous step's block was completed in the previous phase and is only
+        // read during this one.
+        let previous = match shape.previous(t) {
+            None => h0,
+            Some(p) => unsafe { out.get(p * block..(p + 1) * block) },
+        };
+        let start = Start::Rows {
+            values: &xp[t * block..(t + 1) * block],
+            columns: hidden,
+            bias: Some(weights.bias),
+        };
+        // SAFETY: step `t`'s block is B×H inside `states`; this chunk alone writes its
+        // columns, and nobody reads the block before the next phase.
         unsafe {
-            matmul(
-                current,
-                batch,
-                hidden,
-                hidden,
-                View::rows(previous, hidden),
-                View::rows(w, hidden),
-                true,
-            );
+            let dst = Destination {
+                ptr: out.ptr().add(t * block),
+                row_stride: hidden,
+            };
+            w.product(dst, batch, previous, start, columns.clone());
         }
-        activate(current, activation);
         for b in 0..batch {
-            if !shape.is_valid(valid, t, b) {
-                let row = b * hidden..(b + 1) * hidden;
-                current[row.clone()].copy_from_slice(&previous[row]);
+            let at = b * hidden;
+            let mine = at + columns.start..at + columns.end;
+            // SAFETY: this chunk's columns of step `t` (see above).
+            let row = unsafe { out.get_mut(t * block + mine.start..t * block + mine.end) };
+            if shape.is_valid(valid, t, b) {
+                activate_in_place(row, activation);
+            } else {
+                row.copy_from_slice(&previous[mine]);
             }
         }
-    }
+    });
 }
 
 /// What [`backward`] computes besides `∂xp`, which it leaves in `grad`'s first `T` blocks.
@@ -98,43 +98,67 @@ pub(crate) fn backward(
     want_w: bool,
 ) -> Gradients {
     let (block, batch, hidden, steps) = (shape.block(), shape.batch, shape.hidden, shape.steps);
-    let mut gh = grad[steps * block..(steps + 1) * block].to_vec();
-    let mut next = vec![0.0; block];
+    let wt = StepWeights::new(&transposed(w, hidden, hidden), hidden, hidden);
+    // The gradient reaching the state after step `t`, and the one being built for `t − 1`.
+    let mut buffers = [
+        grad[steps * block..(steps + 1) * block].to_vec(),
+        vec![0.0; block],
+    ];
     let mut bias = vec![0.0; hidden];
-    let wt = transposed(w, hidden, hidden);
-    for t in shape.order().rev() {
-        let d = &mut grad[t * block..(t + 1) * block];
-        let h = &states[t * block..(t + 1) * block];
-        let rows = |b: usize| b * hidden..(b + 1) * hidden;
-        for b in 0..batch {
-            let r = rows(b);
-            if shape.is_valid(valid, t, b) {
-                elman_grad_row(&mut d[r.clone()], &gh[r.clone()], &h[r.clone()], activation);
-                add_assign(&mut bias, &d[r]);
-            } else {
-                d[r].fill(0.0);
+    {
+        let d_all = Shared::new(grad);
+        let [first, second] = &mut buffers;
+        let buffers = [Shared::new(first), Shared::new(second)];
+        let bias = Shared::new(&mut bias);
+        let order: Vec<usize> = shape.order().rev().collect();
+        let chunks = shape.team_size(1);
+        // Two phases per step: the pre-activation gradients, then their product with `W_hh`.
+        team::run(chunks, 2 * steps, chunks, |phase, chunk| {
+            let columns = StepWeights::columns(hidden, chunk, chunks);
+            let (i, product) = (phase / 2, phase % 2 == 1);
+            let t = order[i];
+            let (gh, next) = (buffers[i % 2], buffers[(i + 1) % 2]);
+            if !product {
+                let h = &states[t * block..(t + 1) * block];
+                for b in 0..batch {
+                    let at = b * hidden;
+                    let mine = at + columns.start..at + columns.end;
+                    // SAFETY: this chunk's columns of step `t` of `grad`, of `gh` and of the
+                    // bias: no other chunk touches them.
+                    unsafe {
+                        let d = d_all.get_mut(t * block + mine.start..t * block + mine.end);
+                        if shape.is_valid(valid, t, b) {
+                            elman_grad_row(d, gh.get(mine.clone()), &h[mine], activation);
+                            add_assign(bias.get_mut(columns.clone()), d);
+                        } else {
+                            d.fill(0.0);
+                        }
+                    }
+                }
+                return;
             }
-        }
-        // SAFETY: `d` and `wt` (`W_hh`) are B×H and H×H row-major, apart from `next`.
-        unsafe {
-            matmul(
-                &mut next,
-                batch,
-                hidden,
-                hidden,
-                View::rows(d, hidden),
-                View::rows(&wt, hidden),
-                false,
-            );
-        }
-        for b in 0..batch {
-            if !shape.is_valid(valid, t, b) {
-                add_assign(&mut next[rows(b)], &gh[rows(b)]);
+            // SAFETY: the previous phase completed step `t`'s block of `grad` and nobody writes
+            // it again; `next`'s columns are this chunk's.
+            unsafe {
+                let d = d_all.get(t * block..(t + 1) * block);
+                let dst = Destination {
+                    ptr: next.ptr(),
+                    row_stride: hidden,
+                };
+                wt.product(dst, batch, d, Start::Zero, columns.clone());
+                for b in 0..batch {
+                    if !shape.is_valid(valid, t, b) {
+                        let mine = b * hidden + columns.start..b * hidden + columns.end;
+                        add_assign(next.get_mut(mine.clone()), gh.get(mine));
+                    }
+                }
             }
-        }
-        std::mem::swap(&mut gh, &mut next);
+        });
     }
     let w =
         want_w.then(|| hidden_weight_gradient(shape, states, h0, &grad[..steps * block], hidden));
-    Gradients { w, bias, h0: gh }
+    // After `steps` rounds the gradient reaching the start state is in buffer `steps % 2`.
+    let [even, odd] = buffers;
+    let h0 = if steps.is_multiple_of(2) { even } else { odd };
+    Gradients { w, bias, h0 }
 }

@@ -1,13 +1,16 @@
-//! The LSTM scan on raw `f32` memory: per step one product accumulated onto the step's gate
-//! pre-activations (input projection plus bias), then one fused pass per row for the gates and
-//! the new states; BPTT mirrors it, with `∂W_hh` as two products over all steps.
+//! The LSTM scan on raw `f32` memory: per step, for each gate, one product starting from the
+//! step's gate projection plus bias, then one fused pass per row for the gates and the new
+//! states; BPTT mirrors it, with `∂W_hh` as two products over all steps. A team of threads
+//! runs the scan, each thread on its own hidden units (and their columns of every gate).
 //!
 //! Layouts (row-major, time-major): `xp` and `gates` are `[T, B, 4H]` (`i, f, g, o`), `states`
 //! and `cells` `[T, B, H]`, `w` `[H, 4H]` (`W_hhᵀ`), `bias` `[4H]`, `h0`/`c0` `[B, H]`.
 
-use super::activation::{add_assign, add_into, lstm_grad_row, lstm_row};
-use super::matmul::{View, matmul, transposed};
-use super::steps::{Shape, current_and_previous, hidden_weight_gradient};
+use super::activation::{add_assign, lstm_grad_row, lstm_row};
+use super::matmul::transposed;
+use super::packed::{Destination, Start, StepWeights};
+use super::steps::{Shape, gate_ranges, hidden_weight_gradient};
+use super::team::{self, Shared};
 
 /// What the forward pass fills: the states after every step and, when `keep_gates`, the
 /// activated gates of every step (otherwise `gates` is one step's scratch, `[B, 4H]`).
@@ -30,41 +33,61 @@ pub(crate) fn forward(
     valid: Option<&[f32]>,
     out: Outputs,
 ) {
-    let (batch, hidden) = (shape.batch, shape.hidden);
+    let (block, batch, hidden) = (shape.block(), shape.batch, shape.hidden);
     let width = 4 * hidden;
     let gate_block = batch * width;
-    for t in shape.order() {
-        let (h, h_prev) = current_and_previous(shape, out.states, h0, t);
-        let (c, c_prev) = current_and_previous(shape, out.cells, c0, t);
-        let at = if out.keep_gates { t * gate_block } else { 0 };
-        let gates = &mut out.gates[at..at + gate_block];
-        let x = &xp[t * gate_block..(t + 1) * gate_block];
-        for (row, x) in gates.chunks_exact_mut(width).zip(x.chunks_exact(width)) {
-            add_into(row, x, bias);
-        }
-        // SAFETY: `h_prev` is B×H and `w` H×4H, row-major, both apart from `gates`.
-        unsafe {
-            matmul(
-                gates,
-                batch,
-                width,
-                hidden,
-                View::rows(h_prev, hidden),
-                View::rows(w, width),
-                true,
-            );
-        }
-        for b in 0..batch {
-            let r = b * hidden..(b + 1) * hidden;
-            if shape.is_valid(valid, t, b) {
-                let row = &mut gates[b * width..(b + 1) * width];
-                lstm_row(row, &c_prev[r.clone()], &mut c[r.clone()], &mut h[r]);
-            } else {
-                h[r.clone()].copy_from_slice(&h_prev[r.clone()]);
-                c[r.clone()].copy_from_slice(&c_prev[r]);
+    let w = StepWeights::gates(w, hidden, 4, hidden);
+    let (states, cells) = (Shared::new(out.states), Shared::new(out.cells));
+    let gates = Shared::new(out.gates);
+    let keep_gates = out.keep_gates;
+    let order: Vec<usize> = shape.order().collect();
+    let chunks = shape.team_size(4);
+    team::run(chunks, shape.steps, chunks, |i, chunk| {
+        let units = StepWeights::columns(hidden, chunk, chunks);
+        let t = order[i];
+        // SAFETY: the previous step's blocks were completed in the previous phase and are
+        // only read during this one.
+        let (h_prev, c_prev) = match shape.previous(t) {
+            None => (h0, c0),
+            Some(p) => unsafe {
+                let at = p * block..(p + 1) * block;
+                (states.get(at.clone()), cells.get(at))
+            },
+        };
+        let at = if keep_gates { t * gate_block } else { 0 };
+        for (g, w) in w.iter().enumerate() {
+            let start = Start::Rows {
+                values: &xp[t * gate_block + g * hidden..(t + 1) * gate_block],
+                columns: width,
+                bias: Some(&bias[g * hidden..]),
+            };
+            // SAFETY: gate `g`'s columns of this chunk's units in the step's gate block;
+            // no other chunk touches them.
+            unsafe {
+                let dst = Destination {
+                    ptr: gates.ptr().add(at + g * hidden),
+                    row_stride: width,
+                };
+                w.product(dst, batch, h_prev, start, units.clone());
             }
         }
-    }
+        for b in 0..batch {
+            let mine = b * hidden + units.start..b * hidden + units.end;
+            let now = t * block + mine.start..t * block + mine.end;
+            // SAFETY: this chunk's units of step `t`, in every gate and state.
+            unsafe {
+                let (h, c) = (states.get_mut(now.clone()), cells.get_mut(now));
+                if shape.is_valid(valid, t, b) {
+                    let [i, f, g, o] =
+                        gate_ranges(at + b * width, hidden, &units).map(|r| gates.get_mut(r));
+                    lstm_row(i, f, g, o, &c_prev[mine.clone()], c, h);
+                } else {
+                    h.copy_from_slice(&h_prev[mine.clone()]);
+                    c.copy_from_slice(&c_prev[mine]);
+                }
+            }
+        }
+    });
 }
 
 /// What [`backward`] returns.
@@ -102,65 +125,94 @@ pub(crate) fn backward(
     let (block, batch, hidden, steps) = (shape.block(), shape.batch, shape.hidden, shape.steps);
     let width = 4 * hidden;
     let gate_block = batch * width;
-    let mut gh = grad[steps * block..(steps + 1) * block].to_vec();
-    let mut gc = grad[(steps + 1) * block..(steps + 2) * block].to_vec();
-    let mut next_h = vec![0.0; block];
-    let mut next_c = vec![0.0; block];
+    let wt = StepWeights::new(&transposed(w, hidden, width), width, hidden);
+    // The gradients reaching the states after step `t`, and those being built for `t − 1`.
+    let final_state = |i: usize| grad[(steps + i) * block..(steps + i + 1) * block].to_vec();
+    let mut gh = [final_state(0), vec![0.0; block]];
+    let mut gc = [final_state(1), vec![0.0; block]];
     let mut da = vec![0.0; steps * gate_block];
     let mut bias = vec![0.0; width];
-    let wt = transposed(w, hidden, width);
-    for t in shape.order().rev() {
-        let c_prev = match shape.previous(t) {
-            Some(p) => &tape.cells[p * block..(p + 1) * block],
-            None => tape.c0,
-        };
-        let c = &tape.cells[t * block..(t + 1) * block];
-        let gates = &tape.gates[t * gate_block..(t + 1) * gate_block];
-        let gy = &grad[t * block..(t + 1) * block];
-        let d = &mut da[t * gate_block..(t + 1) * gate_block];
-        for b in 0..batch {
-            let r = b * hidden..(b + 1) * hidden;
-            let g = b * width..(b + 1) * width;
-            if shape.is_valid(valid, t, b) {
-                lstm_grad_row(
-                    &gates[g.clone()],
-                    &c[r.clone()],
-                    &c_prev[r.clone()],
-                    &gy[r.clone()],
-                    &gh[r.clone()],
-                    &gc[r.clone()],
-                    &mut d[g.clone()],
-                    &mut next_c[r.clone()],
-                );
-                next_h[r].fill(0.0);
-                add_assign(&mut bias, &d[g]);
-            } else {
-                d[g].fill(0.0);
-                next_c[r.clone()].copy_from_slice(&gc[r.clone()]);
-                next_h[r.clone()].copy_from_slice(&gh[r]);
+    {
+        let [gh0, gh1] = &mut gh;
+        let [gc0, gc1] = &mut gc;
+        let (gh, gc) = (
+            [Shared::new(gh0), Shared::new(gh1)],
+            [Shared::new(gc0), Shared::new(gc1)],
+        );
+        let (da, bias) = (Shared::new(&mut da), Shared::new(&mut bias));
+        let order: Vec<usize> = shape.order().rev().collect();
+        let chunks = shape.team_size(4);
+        // Two phases per step: the gates' gradients, then their product with `W_hh`.
+        team::run(chunks, 2 * steps, chunks, |phase, chunk| {
+            let units = StepWeights::columns(hidden, chunk, chunks);
+            let (i, product) = (phase / 2, phase % 2 == 1);
+            let t = order[i];
+            let (gh, next_h) = (gh[i % 2], gh[(i + 1) % 2]);
+            let (gc, next_c) = (gc[i % 2], gc[(i + 1) % 2]);
+            let c_prev = match shape.previous(t) {
+                Some(p) => &tape.cells[p * block..(p + 1) * block],
+                None => tape.c0,
+            };
+            let c = &tape.cells[t * block..(t + 1) * block];
+            let gates = &tape.gates[t * gate_block..(t + 1) * gate_block];
+            let gy = &grad[t * block..(t + 1) * block];
+            if !product {
+                for b in 0..batch {
+                    let mine = b * hidden + units.start..b * hidden + units.end;
+                    let d = gate_ranges::<4>(t * gate_block + b * width, hidden, &units);
+                    // SAFETY: this chunk's units of step `t` in `da`, the state gradients and
+                    // the bias: no other chunk touches them.
+                    unsafe {
+                        let (next_h, next_c) =
+                            (next_h.get_mut(mine.clone()), next_c.get_mut(mine.clone()));
+                        if shape.is_valid(valid, t, b) {
+                            lstm_grad_row(
+                                gate_ranges(b * width, hidden, &units).map(|r| &gates[r]),
+                                &c[mine.clone()],
+                                &c_prev[mine.clone()],
+                                &gy[mine.clone()],
+                                gh.get(mine.clone()),
+                                gc.get(mine.clone()),
+                                d.clone().map(|r| da.get_mut(r)),
+                                next_c,
+                            );
+                            next_h.fill(0.0);
+                            let b = gate_ranges::<4>(0, hidden, &units);
+                            for (b, d) in b.into_iter().zip(d) {
+                                add_assign(bias.get_mut(b), da.get(d));
+                            }
+                        } else {
+                            for r in d {
+                                da.get_mut(r).fill(0.0);
+                            }
+                            next_c.copy_from_slice(gc.get(mine.clone()));
+                            next_h.copy_from_slice(gh.get(mine));
+                        }
+                    }
+                }
+                return;
             }
-        }
-        // SAFETY: `d` and `wt` (`W_hh`) are B×4H and 4H×H row-major, apart from `next_h`.
-        unsafe {
-            matmul(
-                &mut next_h,
-                batch,
-                hidden,
-                width,
-                View::rows(d, width),
-                View::rows(&wt, hidden),
-                true,
-            );
-        }
-        std::mem::swap(&mut gh, &mut next_h);
-        std::mem::swap(&mut gc, &mut next_c);
+            // SAFETY: every chunk finished step `t`'s block of `da` in the previous phase
+            // and nobody writes it again; `next_h`'s columns are this chunk's.
+            unsafe {
+                let d = da.get(t * gate_block..(t + 1) * gate_block);
+                let dst = Destination {
+                    ptr: next_h.ptr(),
+                    row_stride: hidden,
+                };
+                wt.product(dst, batch, d, Start::Destination, units.clone());
+            }
+        });
     }
     let w = want_w.then(|| hidden_weight_gradient(shape, tape.states, tape.h0, &da, width));
+    // After `steps` rounds the gradients reaching the start states are in buffers `steps % 2`.
+    let last = steps % 2;
+    let [h0, c0] = [gh, gc].map(|mut pair| std::mem::take(&mut pair[last]));
     Gradients {
         da,
         w,
         bias,
-        h0: gh,
-        c0: gc,
+        h0,
+        c0,
     }
 }

@@ -97,6 +97,34 @@ pub(crate) unsafe fn matmul(
     unsafe { whole.run(k, accumulate, parallelism) }
 }
 
+/// `dst = [dst +] lhs · rhs` on the calling thread, for `dst` `m×n` with rows `dst_row_stride`
+/// apart (a block of a wider matrix).
+///
+/// # Safety
+/// As [`matmul`], with `dst` addressing `m` rows of `n` writable floats.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn matmul_into(
+    dst: *mut f32,
+    dst_row_stride: usize,
+    m: usize,
+    n: usize,
+    k: usize,
+    lhs: View,
+    rhs: View,
+    accumulate: bool,
+) {
+    let part = Part {
+        dst,
+        dst_row_stride: dst_row_stride as isize,
+        m,
+        n,
+        lhs,
+        rhs,
+    };
+    // SAFETY: as guaranteed by the caller.
+    unsafe { part.run(k, accumulate, gemm::Parallelism::None) }
+}
+
 /// A block of a product: `dst` (`m×n`, rows `dst_row_stride` apart) `= [dst +] lhs · rhs`.
 #[derive(Clone, Copy)]
 struct Part {

@@ -11,7 +11,9 @@ mod elman;
 mod gru;
 mod lstm;
 mod matmul;
+mod packed;
 mod steps;
+mod team;
 
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;

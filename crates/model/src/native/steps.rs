@@ -1,7 +1,15 @@
 //! Bookkeeping shared by the native scans: the visiting order, masks, the state before each
 //! step, and the hidden-weight gradient over all steps.
 
+use std::ops::Range;
+
 use super::matmul::{View, matmul};
+use super::packed::PANEL;
+use super::team;
+
+/// Steps with fewer multiply-adds than this run on one thread (an Elman step of `healthcare`
+/// does 32K, of `medium` 1M).
+const TEAM_MIN_WORK: usize = 1 << 18;
 
 /// Sizes and direction of one scan.
 #[derive(Clone, Copy, Debug)]
@@ -31,31 +39,31 @@ impl Shape {
         }
     }
 
+    /// How many threads run a scan of this shape with `gates` blocks of `H` columns per step:
+    /// each thread owns whole panels of hidden units.
+    pub fn team_size(&self, gates: usize) -> usize {
+        let hidden = self.hidden;
+        team::size(
+            self.batch * hidden * gates * hidden,
+            TEAM_MIN_WORK,
+            hidden.div_ceil(PANEL),
+        )
+    }
+
     /// Whether sequence `b` is real (not padding) at step `t`.
     pub fn is_valid(&self, valid: Option<&[f32]>, t: usize, b: usize) -> bool {
         valid.is_none_or(|v| v[t * self.batch + b] != 0.0)
     }
 }
 
-/// Step `t`'s block of `states` (mutable) and the state before it (`h0` or another block).
-pub(crate) fn current_and_previous<'a>(
-    shape: &Shape,
-    states: &'a mut [f32],
-    h0: &'a [f32],
-    t: usize,
-) -> (&'a mut [f32], &'a [f32]) {
-    let block = shape.block();
-    match shape.previous(t) {
-        None => (&mut states[t * block..(t + 1) * block], h0),
-        Some(p) if p < t => {
-            let (before, after) = states.split_at_mut(t * block);
-            (&mut after[..block], &before[p * block..(p + 1) * block])
-        }
-        Some(p) => {
-            let (before, after) = states.split_at_mut(p * block);
-            (&mut before[t * block..(t + 1) * block], &after[..block])
-        }
-    }
+/// The ranges of hidden `units` in each of `G` gate blocks of `H` columns, in a row that starts
+/// at `row`.
+pub(crate) fn gate_ranges<const G: usize>(
+    row: usize,
+    hidden: usize,
+    units: &Range<usize>,
+) -> [Range<usize>; G] {
+    std::array::from_fn(|g| row + g * hidden + units.start..row + g * hidden + units.end)
 }
 
 /// `∂W_hhᵀ = Σ_t h_{t-1}ᵀ · da_t` (`[H, width]`) as two products: the start state's step, and
