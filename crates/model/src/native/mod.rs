@@ -1,9 +1,10 @@
 //! The scan on flex as native loops over the tensors' memory (every cell, `f32`).
 //!
 //! Burn's tensor operations allocate a fresh tensor each and cannot fuse: a step of the generic
-//! scan is a dozen passes over memory. Here a step is one `gemm` call (accumulating onto the
-//! step's input projection for Elman and LSTM) plus one vectorised pass over the step's rows for
-//! the gates and states, written straight into the output. [`forward`] and [`backward`] decline
+//! scan is a dozen passes over memory. Here a step is one product against the weight packed
+//! once per scan (`packed.rs`), starting from the step's input projection, plus one vectorised
+//! pass over the step's rows for the gates and states, written straight into the output; the
+//! threads split each step by hidden units (`team.rs`). [`forward`] and [`backward`] decline
 //! anything else (another backend or dtype), and `scan.rs` then runs its generic tensor code.
 
 mod activation;

@@ -1,0 +1,28 @@
+#!/bin/bash
+# Interleaved rounds of both harnesses, as BENCHMARKS.md reports them: per round, burn-rnn
+# (medium+large, then healthcare with more repeats), then PyTorch with its default allocator and
+# with THP_MEM_ALLOC_ENABLE=1. Then the tables, best figure per implementation:
+#     bench/rounds.sh OUT_DIR [ROUNDS] [PYTHON]
+#     python3 bench/compare.py --ours OUT_DIR/ours*.json --pytorch OUT_DIR/torch*.json
+# Build first (cargo build --release --example bench); PYTHON needs torch and numpy.
+set -euo pipefail
+out=${1:?usage: bench/rounds.sh OUT_DIR [ROUNDS] [PYTHON]}
+rounds=${2:-2}
+python=${3:-python3}
+cd "$(dirname "$0")/.."
+mkdir -p "$out"
+ours=target/release/examples/bench
+cells=(--cell elman lstm gru)
+big=(--workload medium large)
+small=(--workload healthcare --repeats 30 --warmup 5)
+for round in $(seq 1 "$rounds"); do
+  "$ours" "${cells[@]}" "${big[@]}" --json "$out/ours_$round.json"
+  "$ours" "${cells[@]}" "${small[@]}" --json "$out/ours_hc_$round.json"
+  for thp in 0 1; do
+    name=$([ "$thp" = 1 ] && echo torchthp || echo torch)
+    env $([ "$thp" = 1 ] && echo THP_MEM_ALLOC_ENABLE=1) "$python" bench/pytorch_bench.py --threads 2 \
+      "${cells[@]}" "${big[@]}" --json "$out/${name}_$round.json"
+    env $([ "$thp" = 1 ] && echo THP_MEM_ALLOC_ENABLE=1) "$python" bench/pytorch_bench.py --threads 2 \
+      "${cells[@]}" "${small[@]}" --json "$out/${name}_hc_$round.json"
+  done
+done
