@@ -8,7 +8,7 @@
 
 use super::activation::{activate_in_place, add_assign, elman_grad_row};
 use super::matmul::transposed;
-use super::packed::{Destination, Start, StepWeights};
+use super::packed::{Start, StepWeights};
 use super::steps::{Shape, hidden_weight_gradient};
 use super::team::{self, Shared};
 use crate::cell::ElmanActivation;
@@ -53,10 +53,7 @@ pub(crate) fn forward(
         // SAFETY: step `t`'s block is B×H inside `states`; this chunk alone writes its
         // columns, and nobody reads the block before the next phase.
         unsafe {
-            let dst = Destination {
-                ptr: out.ptr().add(t * block),
-                row_stride: hidden,
-            };
+            let dst = out.rows(t * block, hidden);
             w.product(dst, batch, previous, start, columns.clone());
         }
         for b in 0..batch {
@@ -141,10 +138,7 @@ pub(crate) fn backward(
             // it again; `next`'s columns are this chunk's.
             unsafe {
                 let d = d_all.get(t * block..(t + 1) * block);
-                let dst = Destination {
-                    ptr: next.ptr(),
-                    row_stride: hidden,
-                };
+                let dst = next.rows(0, hidden);
                 wt.product(dst, batch, d, Start::Zero, columns.clone());
                 for b in 0..batch {
                     if !shape.is_valid(valid, t, b) {

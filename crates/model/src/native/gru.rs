@@ -9,7 +9,7 @@
 
 use super::activation::{add_assign, gru_grad_row, gru_row};
 use super::matmul::transposed;
-use super::packed::{Destination, Start, StepWeights};
+use super::packed::{Start, StepWeights};
 use super::steps::{Shape, gate_ranges, hidden_weight_gradient};
 use super::team::{self, Shared};
 
@@ -52,10 +52,7 @@ pub(crate) fn forward(
             // SAFETY: gate `g`'s columns of this chunk's units in `hw`; no other chunk
             // touches them.
             unsafe {
-                let dst = Destination {
-                    ptr: hw.ptr().add(g * hidden),
-                    row_stride: width,
-                };
+                let dst = hw.rows(g * hidden, width);
                 let start = Start::Bias(&bias[g * hidden..]);
                 w.product(dst, batch, h_prev, start, units.clone());
             }
@@ -183,10 +180,7 @@ pub(crate) fn backward(
             // and nobody writes it again; `next`'s columns are this chunk's.
             unsafe {
                 let d = dh.get(t * d_block..(t + 1) * d_block);
-                let dst = Destination {
-                    ptr: next.ptr(),
-                    row_stride: hidden,
-                };
+                let dst = next.rows(0, hidden);
                 wt.product(dst, batch, d, Start::Destination, units.clone());
             }
         });

@@ -8,7 +8,7 @@
 
 use super::activation::{add_assign, lstm_grad_row, lstm_row};
 use super::matmul::transposed;
-use super::packed::{Destination, Start, StepWeights};
+use super::packed::{Start, StepWeights};
 use super::steps::{Shape, gate_ranges, hidden_weight_gradient};
 use super::team::{self, Shared};
 
@@ -64,10 +64,7 @@ pub(crate) fn forward(
             // SAFETY: gate `g`'s columns of this chunk's units in the step's gate block;
             // no other chunk touches them.
             unsafe {
-                let dst = Destination {
-                    ptr: gates.ptr().add(at + g * hidden),
-                    row_stride: width,
-                };
+                let dst = gates.rows(at + g * hidden, width);
                 w.product(dst, batch, h_prev, start, units.clone());
             }
         }
@@ -196,10 +193,7 @@ pub(crate) fn backward(
             // and nobody writes it again; `next_h`'s columns are this chunk's.
             unsafe {
                 let d = da.get(t * gate_block..(t + 1) * gate_block);
-                let dst = Destination {
-                    ptr: next_h.ptr(),
-                    row_stride: hidden,
-                };
+                let dst = next_h.rows(0, hidden);
                 wt.product(dst, batch, d, Start::Destination, units.clone());
             }
         });

@@ -43,11 +43,25 @@ pub(crate) enum Start<'a> {
     },
 }
 
-/// The destination of a product: row-major memory with `row_stride` between rows.
+/// The destination of a product: row-major memory with `row_stride` between rows and `len`
+/// floats from `ptr` on.
 #[derive(Clone, Copy)]
 pub(crate) struct Destination {
     pub ptr: *mut f32,
     pub row_stride: usize,
+    pub len: usize,
+}
+
+impl Destination {
+    /// All of `values`, rows `row_stride` apart.
+    #[cfg(test)]
+    fn of(values: &mut [f32], row_stride: usize) -> Self {
+        Self {
+            ptr: values.as_mut_ptr(),
+            row_stride,
+            len: values.len(),
+        }
+    }
 }
 
 impl StepWeights {
@@ -114,8 +128,8 @@ impl StepWeights {
     /// `columns` must start on a panel boundary (as [`Self::columns`] gives).
     ///
     /// # Safety
-    /// `dst` must address `m` rows of at least `columns.end` writable floats, apart from `a`
-    /// and `start`, and no other thread may access those columns meanwhile.
+    /// `dst` must address writable floats (its extent is checked), apart from `a` and `start`,
+    /// and no other thread may access the product's columns of it meanwhile.
     pub unsafe fn product(
         &self,
         dst: Destination,
@@ -129,6 +143,10 @@ impl StepWeights {
             return;
         }
         assert!(a.len() >= m * k, "lhs smaller than {m}×{k}");
+        assert!(
+            (m - 1) * dst.row_stride + columns.end <= dst.len,
+            "destination smaller than {m} rows"
+        );
         assert!(columns.end <= self.n && columns.start.is_multiple_of(PANEL));
         match start {
             Start::Rows {
@@ -418,10 +436,7 @@ mod tests {
                     ];
                     for (start, kind) in starts {
                         let mut c: Vec<f32> = (0..m * n).map(|i| i as f32).collect();
-                        let dst = Destination {
-                            ptr: c.as_mut_ptr(),
-                            row_stride: n,
-                        };
+                        let dst = Destination::of(&mut c, n);
                         for index in 0..chunks {
                             let columns = StepWeights::columns(n, index, chunks);
                             // SAFETY: c is m×n, apart from a and x.
@@ -460,10 +475,7 @@ mod tests {
         let a: Vec<f32> = (0..m * k).map(|i| ((i * 7) % 13) as f32 - 6.0).collect();
         for (g, gate) in StepWeights::gates(&w, k, 3, n).iter().enumerate() {
             let mut c = vec![0.0; m * n];
-            let dst = Destination {
-                ptr: c.as_mut_ptr(),
-                row_stride: n,
-            };
+            let dst = Destination::of(&mut c, n);
             // SAFETY: c is m×n, apart from a.
             unsafe { gate.product(dst, m, &a, Start::Zero, 0..n) };
             for i in 0..m {

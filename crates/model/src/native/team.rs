@@ -11,6 +11,8 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use super::packed::Destination;
+
 /// Spins before a waiting thread starts yielding its core (an oversubscribed machine).
 const SPINS_BEFORE_YIELD: u32 = 1 << 12;
 
@@ -117,8 +119,15 @@ impl Shared {
         }
     }
 
-    pub fn ptr(&self) -> *mut f32 {
-        self.ptr
+    /// A product's destination: rows `row_stride` apart from element `offset` on.
+    pub fn rows(&self, offset: usize, row_stride: usize) -> Destination {
+        assert!(offset <= self.len);
+        Destination {
+            // SAFETY: inside the slice (checked).
+            ptr: unsafe { self.ptr.add(offset) },
+            row_stride,
+            len: self.len - offset,
+        }
     }
 
     /// The elements in `range`, for reading.
