@@ -283,15 +283,14 @@ mod avx512 {
                         start: match start {
                             Start::Zero | Start::Bias(_) => Origin::Zero,
                             Start::Destination => Origin::Matrix(
-                                dst.ptr.add(row * dst.row_stride + first),
+                                dst.ptr.add(row * dst.row_stride + first).cast_const(),
                                 dst.row_stride,
                             ),
                             Start::Rows {
                                 values, columns, ..
-                            } => Origin::Matrix(
-                                values.as_ptr().add(row * columns + first) as *mut f32,
-                                columns,
-                            ),
+                            } => {
+                                Origin::Matrix(values.as_ptr().add(row * columns + first), columns)
+                            }
                         },
                         bias: match start {
                             Start::Rows { bias: Some(b), .. } | Start::Bias(b) => {
@@ -333,7 +332,7 @@ mod avx512 {
     enum Origin {
         Zero,
         /// A matrix with this row stride (the destination itself, or the step's projection).
-        Matrix(*mut f32, usize),
+        Matrix(*const f32, usize),
     }
 
     /// `MR` rows × [`PANEL`] columns of the product.
