@@ -177,6 +177,24 @@ mod tests {
         }
     }
 
+    /// Scans started from inside rayon's busy threads (a user's parallel loop over models)
+    /// complete: whoever runs a scan can run all of its chunks.
+    #[test]
+    fn scans_inside_busy_rayon_threads_complete() {
+        use rayon::prelude::*;
+        let chunks_run: usize = (0..16)
+            .into_par_iter()
+            .map(|_| {
+                let count = AtomicUsize::new(0);
+                run(4, 50, 4, |_, _| {
+                    count.fetch_add(1, Ordering::Relaxed);
+                });
+                count.into_inner()
+            })
+            .sum();
+        assert_eq!(chunks_run, 16 * 50 * 4);
+    }
+
     /// A panicking chunk makes the others panic instead of hanging.
     #[test]
     fn a_panicking_chunk_releases_the_others() {
