@@ -84,6 +84,7 @@ fn check_case(name: &str, backend: Backend, device: &Device) {
     let path = format!("{FIXTURES}/{name}.safetensors");
     let file = TensorFile::open(&path).unwrap();
     let config = fixture_config(&file);
+    let plain = device.clone();
     let device = device.clone().autodiff();
     let rnn = config.init(&device).unwrap().load_pytorch(&path).unwrap();
 
@@ -91,7 +92,7 @@ fn check_case(name: &str, backend: Backend, device: &Device) {
     let state = initial_state(&file, &device);
     let lengths = lengths(&file);
     let out = rnn
-        .forward(input.clone(), state, lengths.as_deref())
+        .forward(input.clone(), state.clone(), lengths.as_deref())
         .unwrap();
 
     let what = |t: &str| format!("{name} on {backend}: {t}");
@@ -116,6 +117,25 @@ fn check_case(name: &str, backend: Backend, device: &Device) {
             tol,
         );
     }
+
+    // Inference (no autodiff) takes its own path on flex: the native input projection.
+    let inference = rnn
+        .valid()
+        .forward(
+            tensor(&file, "input", &plain),
+            state.clone().map(|s| RecurrentState {
+                hidden: s.hidden.inner(),
+                cell: s.cell.map(Tensor::inner),
+            }),
+            lengths.as_deref(),
+        )
+        .unwrap();
+    assert_close(
+        &what("inference output"),
+        &values(inference.output),
+        &file.floats("output").unwrap().0,
+        tol,
+    );
 
     // The same scalar loss as the script: every output weighted by fixed random numbers.
     let mut loss = (out.output * tensor::<3>(&file, "loss.output_weight", &device)).sum()

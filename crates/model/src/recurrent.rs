@@ -510,9 +510,7 @@ impl Recurrent {
         } else {
             (None, summed(input_bias, hidden_bias))
         };
-        let mut xp = x
-            .reshape([steps * batch, d_in])
-            .matmul(weights.input_weight.val());
+        let mut xp = project(x.reshape([steps * batch, d_in]), weights.input_weight.val());
         if let Some(b) = input_bias {
             xp = xp + b.unsqueeze::<2>();
         }
@@ -641,6 +639,16 @@ impl Recurrent {
             .collect();
         (outputs, hidden, cell)
     }
+}
+
+/// `x · w`: on plain `f32` flex tensors (inference) through the native product, which skips
+/// the zero-fill and realigning copy that flex gives every new tensor; elsewhere `matmul`.
+fn project(x: Tensor<2>, w: Tensor<2>) -> Tensor<2> {
+    #[cfg(feature = "flex")]
+    if let Some(xp) = crate::native::project(&x, &w) {
+        return xp;
+    }
+    x.matmul(w)
 }
 
 /// `b_ih + b_hh` (or whichever exists): Elman and LSTM only ever use the two biases summed.

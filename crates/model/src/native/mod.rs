@@ -53,6 +53,29 @@ fn tensor<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> Tensor<D> {
     Tensor::from_primitive::<Flex>(FlexTensor::from_data(TensorData::new(values, shape)))
 }
 
+/// `x · w` (`[n, k]·[k, m]`) for plain `f32` flex tensors, into memory this crate allocates:
+/// flex's `matmul` output comes from `FlexTensor::empty`, which zero-fills a buffer and then
+/// copies it to realign it (burn-flex 0.22.1), two extra passes over the step projections.
+/// `None` for anything else, autodiff tensors included (their product must be recorded).
+pub(crate) fn project(x: &Tensor<2>, w: &Tensor<2>) -> Option<Tensor<2>> {
+    let (x_memory, w_memory) = (Memory::of(x)?, Memory::of(w)?);
+    let ([rows, inner], [_, columns]) = (x.dims(), w.dims());
+    let mut out = vec![0.0; rows * columns];
+    // SAFETY: `x` and `w` are rows×inner and inner×columns row-major, apart from `out`.
+    unsafe {
+        matmul::matmul(
+            &mut out,
+            rows,
+            columns,
+            inner,
+            matmul::View::rows(x_memory.values(), inner),
+            matmul::View::rows(w_memory.values(), columns),
+            false,
+        );
+    }
+    Some(tensor(out, [rows, columns]))
+}
+
 /// The masks as `[T, B]` memory; `Some(None)` when nothing is padded, `None` when not on flex.
 fn valid_memory(spec: &ScanSpec) -> Option<Option<Memory>> {
     match &spec.valid {
