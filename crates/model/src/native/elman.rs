@@ -19,8 +19,9 @@ pub(crate) struct Weights<'a> {
     pub bias: &'a [f32],
 }
 
-/// Fills `states` (`[T, B, H]`) with the hidden state after every step; padded steps carry the
-/// previous state. Each thread of the team computes its own columns of every step: the step's
+/// Fills `out` (`[T, B, H]`, possibly unfilled memory: each step's block is written by its
+/// product before anything reads it) with the hidden state after every step; padded steps
+/// carry the previous state. Each thread of the team computes its own columns of every step: the step's
 /// projection plus bias plus `h_{t-1}·W` in one product, then the activation in place.
 pub(crate) fn forward(
     shape: &Shape,
@@ -29,11 +30,10 @@ pub(crate) fn forward(
     weights: &Weights,
     h0: &[f32],
     valid: Option<&[f32]>,
-    states: &mut [f32],
+    out: Shared,
 ) {
     let (block, batch, hidden) = (shape.block(), shape.batch, shape.hidden);
     let w = StepWeights::new(weights.w, hidden, hidden);
-    let out = Shared::new(states);
     let order: Vec<usize> = shape.order().collect();
     let chunks = shape.team_size(1);
     team::run(chunks, shape.steps, chunks, |i, chunk| {

@@ -23,7 +23,7 @@ pub(crate) fn forward(
     bias: &[f32],
     h0: &[f32],
     valid: Option<&[f32]>,
-    states: &mut [f32],
+    states: Shared,
     gates: &mut [f32],
     keep_gates: bool,
 ) {
@@ -32,11 +32,7 @@ pub(crate) fn forward(
     let kept_width = 4 * hidden;
     let w = StepWeights::gates(w, hidden, 3, hidden);
     let mut hw = vec![0.0; batch * width];
-    let (states, gates, hw) = (
-        Shared::new(states),
-        Shared::new(gates),
-        Shared::new(&mut hw),
-    );
+    let (states, gates, hw) = (states, Shared::new(gates), Shared::new(&mut hw));
     let order: Vec<usize> = shape.order().collect();
     let chunks = shape.team_size(3);
     team::run(chunks, shape.steps, chunks, |i, chunk| {

@@ -15,7 +15,8 @@ use super::team::{self, Shared};
 /// What the forward pass fills: the states after every step and, when `keep_gates`, the
 /// activated gates of every step (otherwise `gates` is one step's scratch, `[B, 4H]`).
 pub(crate) struct Outputs<'a> {
-    pub states: &'a mut [f32],
+    /// Zero-filled (the rows are written through slices).
+    pub states: Shared,
     pub cells: &'a mut [f32],
     pub gates: &'a mut [f32],
     pub keep_gates: bool,
@@ -37,7 +38,7 @@ pub(crate) fn forward(
     let width = 4 * hidden;
     let gate_block = batch * width;
     let w = StepWeights::gates(w, hidden, 4, hidden);
-    let (states, cells) = (Shared::new(out.states), Shared::new(out.cells));
+    let (states, cells) = (out.states, Shared::new(out.cells));
     let gates = Shared::new(out.gates);
     let keep_gates = out.keep_gates;
     let order: Vec<usize> = shape.order().collect();

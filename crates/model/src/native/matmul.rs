@@ -68,8 +68,26 @@ pub(crate) unsafe fn matmul(
     accumulate: bool,
 ) {
     assert!(dst.len() >= m * n, "destination smaller than {m}×{n}");
+    // SAFETY: the destination is checked above, the operands by the caller.
+    unsafe { matmul_ptr(dst.as_mut_ptr(), m, n, k, lhs, rhs, accumulate) }
+}
+
+/// [`matmul`] into `m×n` row-major floats at `dst`; without `accumulate` they are only written,
+/// never read, so they may be memory nothing has written yet.
+///
+/// # Safety
+/// As [`matmul`], with `dst` addressing `m×n` writable floats.
+pub(crate) unsafe fn matmul_ptr(
+    dst: *mut f32,
+    m: usize,
+    n: usize,
+    k: usize,
+    lhs: View,
+    rhs: View,
+    accumulate: bool,
+) {
     let whole = Part {
-        dst: dst.as_mut_ptr(),
+        dst,
         dst_row_stride: n as isize,
         m,
         n,
@@ -78,7 +96,7 @@ pub(crate) unsafe fn matmul(
     };
     let work = m * n * k;
     if (SPLIT_MIN_WORK..PARALLEL_MIN_WORK).contains(&work) && rayon::current_num_threads() > 1 {
-        // SAFETY: the halves cover disjoint parts of `dst` inside the checked m×n.
+        // SAFETY: the halves cover disjoint parts of `dst`'s m×n.
         if let Some([first, second]) = unsafe { whole.halves() } {
             // SAFETY (both): each half writes only its own part of `dst`.
             rayon::join(
@@ -93,7 +111,7 @@ pub(crate) unsafe fn matmul(
     } else {
         gemm::Parallelism::None
     };
-    // SAFETY: the destination is checked above, the operands by the caller.
+    // SAFETY: the destination and operands are as the caller guarantees.
     unsafe { whole.run(k, accumulate, parallelism) }
 }
 

@@ -18,11 +18,14 @@ mod team;
 
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
+use std::mem::MaybeUninit;
+
 use burn::tensor::{DType, Tensor, TensorData};
 
 use crate::cell::CellKind;
 use crate::scan::{ScanGrads, ScanInputs, ScanSpec, ScanTape, Wanted};
 use steps::Shape;
+use team::Shared;
 
 /// A tensor's contiguous `f32` memory on flex.
 struct Memory(FlexTensor);
@@ -48,6 +51,26 @@ impl Memory {
     }
 }
 
+/// `len` floats to be written before anything reads them: allocated without the zero-fill
+/// (a pass over memory as long as the write itself).
+fn unfilled(len: usize) -> Vec<MaybeUninit<f32>> {
+    let mut values = Vec::with_capacity(len);
+    // SAFETY: `MaybeUninit` needs no initialisation; the capacity is `len`.
+    unsafe { values.set_len(len) };
+    values
+}
+
+/// The floats of [`unfilled`] memory.
+///
+/// # Safety
+/// Every element has been written.
+unsafe fn filled(values: Vec<MaybeUninit<f32>>) -> Vec<f32> {
+    let mut values = std::mem::ManuallyDrop::new(values);
+    let (ptr, len, capacity) = (values.as_mut_ptr(), values.len(), values.capacity());
+    // SAFETY: same allocation, layout and length; every element initialised (the caller).
+    unsafe { Vec::from_raw_parts(ptr.cast(), len, capacity) }
+}
+
 /// A flex tensor owning `values`.
 fn tensor<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> Tensor<D> {
     Tensor::from_primitive::<Flex>(FlexTensor::from_data(TensorData::new(values, shape)))
@@ -60,11 +83,12 @@ fn tensor<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> Tensor<D> {
 pub(crate) fn project(x: &Tensor<2>, w: &Tensor<2>) -> Option<Tensor<2>> {
     let (x_memory, w_memory) = (Memory::of(x)?, Memory::of(w)?);
     let ([rows, inner], [_, columns]) = (x.dims(), w.dims());
-    let mut out = vec![0.0; rows * columns];
-    // SAFETY: `x` and `w` are rows×inner and inner×columns row-major, apart from `out`.
-    unsafe {
-        matmul::matmul(
-            &mut out,
+    let mut out = unfilled(rows * columns);
+    // SAFETY: `x` and `w` are rows×inner and inner×columns row-major, apart from `out`, which
+    // the product writes whole without reading it.
+    let out = unsafe {
+        matmul::matmul_ptr(
+            out.as_mut_ptr().cast(),
             rows,
             columns,
             inner,
@@ -72,7 +96,8 @@ pub(crate) fn project(x: &Tensor<2>, w: &Tensor<2>) -> Option<Tensor<2>> {
             matmul::View::rows(w_memory.values(), columns),
             false,
         );
-    }
+        filled(out)
+    };
     Some(tensor(out, [rows, columns]))
 }
 
@@ -107,8 +132,16 @@ pub(crate) fn forward(
     };
     let block = batch * hidden;
     let lstm = spec.cell.has_cell_state();
-    let mut out = vec![0.0; (steps + 1 + lstm as usize) * block];
-    // Unpadded, the outputs are the states: the scan writes them straight into `out`.
+    let total = (steps + 1 + lstm as usize) * block;
+    // Unpadded, the outputs are the states: the scan writes them straight into `out`. The Elman
+    // scan writes each state through the product kernel before anything reads it, and the
+    // final block is copied in below, so its `out` skips the zero-fill; LSTM and GRU write
+    // their states through slices, and padded outputs must stay zero.
+    let mut out = if matches!(spec.cell, CellKind::Elman(_)) && valid.is_none() {
+        unfilled(total)
+    } else {
+        vec![MaybeUninit::new(0.0); total]
+    };
     let mut own_states = if valid.is_some() {
         vec![0.0; steps * block]
     } else {
@@ -119,8 +152,8 @@ pub(crate) fn forward(
     let mut gates = Vec::new();
     {
         let states = match valid {
-            Some(_) => &mut own_states[..],
-            None => &mut out[..steps * block],
+            Some(_) => Shared::new(&mut own_states),
+            None => Shared::unfilled(&mut out[..steps * block]),
         };
         let (xp, w, bias, h0) = (xp.values(), w.values(), bias.values(), h0.values());
         match spec.cell {
@@ -148,26 +181,29 @@ pub(crate) fn forward(
         }
     }
     let last = if spec.reverse { 0 } else { steps - 1 };
-    let last_block = last * block..(last + 1) * block;
-    match valid {
-        None => out.copy_within(last_block.clone(), steps * block),
-        Some(valid) => {
-            for (row, (out, state)) in out
-                .chunks_exact_mut(hidden)
-                .zip(own_states.chunks_exact(hidden))
-                .enumerate()
-            {
-                if valid[row] != 0.0 {
-                    out.copy_from_slice(state);
+    let into = out.as_mut_ptr().cast::<f32>();
+    // SAFETY: every copy stays inside `out` (`total` floats) and its sources, which the scan
+    // has written; the final blocks (`steps` and, for LSTM, `steps + 1`) are apart from the
+    // steps' blocks. Together with the scan, every float of `out` is written.
+    unsafe {
+        let copy = |from: *const f32, at: usize, len: usize| {
+            std::ptr::copy_nonoverlapping(from, into.add(at), len)
+        };
+        match valid {
+            None => copy(into.add(last * block), steps * block, block),
+            Some(valid) => {
+                for row in (0..steps * batch).filter(|&row| valid[row] != 0.0) {
+                    copy(own_states[row * hidden..].as_ptr(), row * hidden, hidden);
                 }
+                copy(own_states[last * block..].as_ptr(), steps * block, block);
             }
-            out[steps * block..(steps + 1) * block]
-                .copy_from_slice(&own_states[last_block.clone()]);
+        }
+        if lstm {
+            copy(cells[last * block..].as_ptr(), (steps + 1) * block, block);
         }
     }
-    if lstm {
-        out[(steps + 1) * block..].copy_from_slice(&cells[last_block]);
-    }
+    // SAFETY: written whole (above).
+    let out = unsafe { filled(out) };
     let out = tensor(out, [steps + 1 + lstm as usize, batch, hidden]);
     let states = match valid {
         Some(_) => tensor(own_states, [steps, batch, hidden]),

@@ -179,37 +179,25 @@ impl StepWeights {
         start: Start,
         columns: Range<usize>,
     ) {
-        let k = self.k;
-        let width = columns.len();
+        let (k, width) = (self.k, columns.len());
+        // Written through the pointer, never read unless `Start::Destination`: the destination
+        // may be memory nothing has written yet.
         for i in 0..m {
             // SAFETY: row `i`'s columns are the caller's to write.
-            let row = unsafe {
-                std::slice::from_raw_parts_mut(
-                    dst.ptr.add(i * dst.row_stride + columns.start),
-                    width,
-                )
-            };
-            match start {
-                Start::Zero => row.fill(0.0),
-                Start::Destination => {}
-                Start::Bias(bias) => row.copy_from_slice(&bias[columns.clone()]),
-                Start::Rows {
-                    values,
-                    columns: stride,
-                    bias,
-                } => {
-                    let from = &values[i * stride + columns.start..][..width];
-                    match bias {
-                        Some(bias) => {
-                            for ((out, x), b) in
-                                row.iter_mut().zip(from).zip(&bias[columns.clone()])
-                            {
-                                *out = x + b;
-                            }
-                        }
-                        None => row.copy_from_slice(from),
-                    }
-                }
+            let row = unsafe { dst.ptr.add(i * dst.row_stride + columns.start) };
+            for (j, column) in columns.clone().enumerate() {
+                let value = match start {
+                    Start::Zero => 0.0,
+                    Start::Destination => continue,
+                    Start::Bias(bias) => bias[column],
+                    Start::Rows {
+                        values,
+                        columns: stride,
+                        bias,
+                    } => values[i * stride + column] + bias.map_or(0.0, |b| b[column]),
+                };
+                // SAFETY: inside the row's columns (above).
+                unsafe { row.add(j).write(value) };
             }
         }
         let rhs = View {

@@ -119,6 +119,15 @@ impl Shared {
         }
     }
 
+    /// Memory nothing has written yet: only written through [`Self::rows`] (a product) until
+    /// each element has been written, which is the caller's discipline.
+    pub fn unfilled(values: &mut [std::mem::MaybeUninit<f32>]) -> Self {
+        Self {
+            ptr: values.as_mut_ptr().cast(),
+            len: values.len(),
+        }
+    }
+
     /// A product's destination: rows `row_stride` apart from element `offset` on.
     pub fn rows(&self, offset: usize, row_stride: usize) -> Destination {
         assert!(offset <= self.len);
