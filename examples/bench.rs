@@ -174,10 +174,8 @@ pub fn run(args: &Args) -> Result<Vec<Measurement>> {
             runs.push(("burn nn::Rnn Elman".into(), 1, times));
         }
         for (implementation, gates, times) in runs {
-            let flops = shape.forward_flops(gates);
             let (train, infer) = (times.train_seconds, times.inference_seconds);
-            // Training costs about three forward passes (forward, and two products backward).
-            let (train_gflops, infer_gflops) = (3.0 * flops / train / 1e9, flops / infer / 1e9);
+            let (train_gflops, infer_gflops) = times.gflops(shape.forward_flops(gates));
             let (train_rate, infer_rate) = times.sequences_per_second(shape.batch);
             println!(
                 "{:<11} {:<22} {:>14.0} {:>10.1} {:>14.0} {:>10.1}",

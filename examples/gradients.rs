@@ -1,27 +1,19 @@
-//! The design notes' lesson on vanishing and exploding gradients, measured.
+//! The design notes' lesson on vanishing and exploding gradients, measured with
+//! `burn_rnn::train::diagnostics` (whose docs explain each measurement):
 //!
-//! 1. **Gradient norms.** A one-unit Elman RNN `h_t = relu(w·h_{t−1} + x_t)` with `|w| = 2` and
-//!    `|w| = 0.5`, fed 1 at the first step and 0 after, keeps every pre-activation positive, so
-//!    ReLU is the identity and `∂h_T/∂h_{T−k} = w^k` exactly: 2^50 ≈ 10^15 ("→ ∞"), 0.5^50 ≈ 10^−15
-//!    ("→ 0"). An LSTM (16 units, random inputs) carries its memory in the cell state
-//!    `c_t = f_t ⊙ c_{t−1} + i_t ⊙ g_t`, so its gradient is multiplied by the forget gate
-//!    `f_t ∈ (0, 1)`, which is learned, instead of by a fixed weight; its forget-gate bias starts at
-//!    `--forget-bias` (3 by default, so `f ≈ σ(3) ≈ 0.95`: "remember unless told otherwise", the
-//!    usual LSTM initialisation). ∂loss/∂h_t is read by adding a zero "probe" tensor that requires a
-//!    gradient to each hidden state, `h_t + p_t`, and asking autodiff for `∂loss/∂p_t`.
-//! 2. **A task that needs a long memory.** Each sequence has T steps of two features (a value and
-//!    a "first step" marker); the first value is ±1, the others are uniform noise in (−1, 1). The
-//!    label is the sign of the first value, seen T steps before the answer. An Elman RNN (tanh,
-//!    PyTorch's initialisation) and an LSTM (as above) are trained with Adam for each T.
+//! 1. **Gradient norms** ‖∂loss/∂h‖ going back in time: one ReLU unit with `|w| = 2` and
+//!    `|w| = 0.5`, where they are exactly `w^k` (→ ∞, → 0), against an LSTM whose forget-gate
+//!    bias starts at `--forget-bias` (3: `f ≈ σ(3) ≈ 0.95`, "remember unless told otherwise").
+//! 2. **A task that needs a long memory** (`MemoryTaskConfig`: recall the sign of the first of T
+//!    values): an Elman RNN (tanh) and an LSTM (as above), trained with Adam for each T.
 //! 3. **Clipping.** An Elman ReLU RNN whose recurrent weight is `2·I` (|w| = 2 in every
 //!    direction) trained on the T = 20 task with plain SGD, once as is and once with every update
 //!    clipped to norm 1.
 //!
-//! Training here is a plain loop (`burn_rnn::train::diagnostics::fit_classifier`, not
-//! `burn_rnn::train::train`) because the experiments set weights by hand (`w`, the forget-gate
-//! bias) and because the clipping lesson needs plain SGD: Adam divides every step by the
-//! gradient's running magnitude, which already tames an exploding gradient as long as it stays
-//! finite.
+//! Training is a plain loop (`diagnostics::fit_classifier`, not `burn_rnn::train::train`): the
+//! experiments set weights by hand, and the clipping lesson needs plain SGD, as Adam divides every
+//! step by the gradient's running magnitude, which already tames an exploding gradient as long
+//! as it stays finite.
 //!
 //! ```text
 //! cargo run --release --example gradients
@@ -35,12 +27,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::{AdamConfig, ModuleOptimizer, SgdConfig};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::Device;
 use burn_rnn::data::synth::uniform_noise;
 use burn_rnn::data::{MemoryTaskConfig, SequenceDataset};
 use burn_rnn::model::{CellKind, ElmanActivation, RecurrentConfig, SequenceModelConfig};
 use burn_rnn::train::diagnostics::{
-    LossTrace, classifier_accuracy, fit_classifier, hidden_gradient_norms,
+    GradientCurve, LossTrace, classifier_accuracy, fit_classifier, lstm_gradient_norms,
     relu_unit_gradient_norms, set_forget_bias, set_identity_recurrence,
 };
 use burn_rnn::train::plot::{Panel, Series, write_png};
@@ -79,15 +71,6 @@ pub struct Args {
     /// SGD steps of the clipping demonstration.
     #[arg(long, default_value_t = 60)]
     pub clip_steps: usize,
-}
-
-/// ‖∂loss/∂h_{T−k}‖ for k = 0..=steps back, for one network.
-#[derive(Debug, Clone)]
-pub struct GradientCurve {
-    /// Which network.
-    pub name: String,
-    /// `norms[k]` = ‖∂loss/∂h_{T−k}‖ / ‖∂loss/∂h_T‖.
-    pub norms: Vec<f64>,
 }
 
 /// Validation accuracy of both cells on the long-memory task for one T.
@@ -131,6 +114,7 @@ pub fn run(args: &Args) -> Result<Report> {
     println!(
         "== 1. The gradient ‖∂loss/∂h_(T−k)‖ at k steps back in time (loss = sum of h_T / √H) =="
     );
+    let noise = uniform_noise(n, args.seed);
     let curves = vec![
         GradientCurve {
             name: "Elman, w = 2".into(),
@@ -142,12 +126,10 @@ pub fn run(args: &Args) -> Result<Report> {
         },
         GradientCurve {
             name: format!("LSTM, forget bias {}", args.forget_bias),
-            norms: lstm_gradients(args, &autodiff)?,
+            norms: lstm_gradient_norms(args.hidden, args.forget_bias, &noise, &autodiff)?,
         },
     ];
-    let lstm_steps = &curves[2].norms[1..];
-    let lstm_low = lstm_steps.iter().copied().fold(f64::INFINITY, f64::min);
-    let lstm_high = lstm_steps.iter().copied().fold(0.0, f64::max);
+    let (lstm_low, lstm_high) = curves[2].range(1);
     println!(
         "{:<24} {:>10} {:>10} {:>10} {:>10}",
         "steps back k", "1", "10", "25", n
@@ -188,8 +170,8 @@ pub fn run(args: &Args) -> Result<Report> {
     let mut memory = Vec::new();
     for (i, &steps) in args.lengths.iter().enumerate() {
         let seed = args.seed + 100 * i as u64;
-        let train = memory_task(args.samples, steps, seed)?;
-        let valid = memory_task((args.samples / 2).max(1), steps, seed + 1)?;
+        let train = MemoryTaskConfig::new(args.samples, steps, seed).generate()?;
+        let valid = MemoryTaskConfig::new((args.samples / 2).max(1), steps, seed + 1).generate()?;
         let elman = train_memory(
             CellKind::Elman(ElmanActivation::Tanh),
             &train,
@@ -224,7 +206,7 @@ pub fn run(args: &Args) -> Result<Report> {
          {} steps ==",
         args.clip_steps
     );
-    let clip_data = memory_task(args.samples, 20, args.seed + 999)?;
+    let clip_data = MemoryTaskConfig::new(args.samples, 20, args.seed + 999).generate()?;
     let unclipped = train_exploding(&clip_data, None, args, &autodiff)?;
     let clipped = train_exploding(&clip_data, Some(1.0), args, &autodiff)?;
     for (name, trace) in [
@@ -233,11 +215,7 @@ pub fn run(args: &Args) -> Result<Report> {
     ] {
         let diverged = ": the update was as large as the exploded gradient and threw the weights \
                         to infinity (diverged)";
-        let why = if trace.diverged_at.is_some() {
-            diverged
-        } else {
-            ""
-        };
+        let why = trace.diverged_at.map_or("", |_| diverged);
         println!("{name:<18}: {trace}{why}");
     }
     println!(
@@ -260,28 +238,6 @@ pub fn run(args: &Args) -> Result<Report> {
 /// How many orders of magnitude `ratio` is away from 1, rounded up.
 fn orders(ratio: f64) -> i32 {
     ratio.log10().abs().ceil() as i32
-}
-
-/// A freshly initialised LSTM (forget bias `--forget-bias`) fed uniform noise in (−1, 1).
-fn lstm_gradients(args: &Args, device: &Device) -> Result<Vec<f64>> {
-    let mut recurrent = RecurrentConfig::new(1, args.hidden)
-        .with_cell(CellKind::Lstm)
-        .init(device)?;
-    set_forget_bias(&mut recurrent, args.forget_bias)?;
-    let inputs = uniform_noise(args.steps_back, args.seed)
-        .into_iter()
-        .map(|x| Tensor::from_data(TensorData::new(vec![x], [1, 1]), device))
-        .collect();
-    Ok(hidden_gradient_norms(&recurrent, inputs)?)
-}
-
-fn memory_task(samples: usize, steps: usize, seed: u64) -> Result<SequenceDataset> {
-    Ok(MemoryTaskConfig {
-        samples,
-        steps,
-        seed,
-    }
-    .generate()?)
 }
 
 const BATCH: usize = 32;
@@ -336,9 +292,7 @@ fn plot_report(path: &Path, report: &Report) -> Result<()> {
     )
     .log_scale();
     for curve in &report.curves {
-        let points = (0..curve.norms.len()).map(|k| (k as f64, curve.norms[k]));
-        let shown = points.filter(|(_, g)| g.is_finite() && *g > 0.0).collect();
-        gradients = gradients.with(Series::line(curve.name.clone(), shown));
+        gradients = gradients.with(curve.series());
     }
     let accuracy = |f: fn(&MemoryResult) -> f64| -> Vec<(f64, f64)> {
         report

@@ -20,8 +20,8 @@ use burn_rnn::data::synth::{HealthcareConfig, VITALS};
 use burn_rnn::data::{SequenceDataset, SplitFractions, write_long_csv};
 use burn_rnn::train::plot::{next_step_forecast_panels, write_png};
 use burn_rnn::train::{
-    BaselineComparison, ClassificationReport, RegressionReport, RunDir, TrainedRun,
-    last_step_forecast, loss_panel, train,
+    BaselineComparison, ClassificationReport, RegressionReport, TrainedRun, last_step_forecast,
+    loss_panel,
 };
 use clap::Parser;
 
@@ -184,9 +184,7 @@ fn train_task(
 ) -> Result<(TrainedRun, DatasetSplit)> {
     let sets = split.apply(data)?;
     let config = args.train.config(data, args.layers);
-    let options = args.train.options(args.resume);
-    let run_dir = RunDir::new(args.out.join(name));
-    let run = train(&config, &sets.train, &sets.valid, &run_dir, device, options)?;
-    println!("{}", run.summary());
+    let dir = args.out.join(name);
+    let run = (args.train).fit(&config, &sets.train, &sets.valid, dir, device, args.resume)?;
     Ok((run, sets))
 }

@@ -27,24 +27,17 @@ mod common;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use burn_rnn::data::synth::SENTIMENT_CLASSES;
 use burn_rnn::data::{
     SentimentCorpus, SplitFractions, TokenEncoding, Vocabulary, sentiment_dataset,
 };
 use burn_rnn::train::plot::write_png;
-use burn_rnn::train::{
-    ClassPrediction, ClassificationReport, RunDir, accuracy_panel, loss_panel, train,
-};
+use burn_rnn::train::{ClassPrediction, ClassificationReport, accuracy_panel, loss_panel};
 use clap::Parser;
 
 /// Classify the sentiment of sentences with a recurrent network.
 #[derive(Parser, Debug, Clone)]
-#[command(
-    version,
-    mut_arg("epochs", |a| a.default_value("25")),
-    mut_arg("batch_size", |a| a.default_value("32")),
-    mut_arg("lr", |a| a.default_value("5e-3"))
-)]
+#[command(version)]
+#[command(mut_args(common::defaults(&[("epochs", "25"), ("batch_size", "32"), ("lr", "5e-3")])))]
 pub struct Args {
     #[command(flatten)]
     pub train: common::TrainArgs,
@@ -59,26 +52,9 @@ pub struct Args {
     pub min_count: usize,
 }
 
-/// One sentence with the model's verdict.
-#[derive(Debug, Clone)]
-pub struct Example {
-    /// The sentence.
-    pub text: String,
-    /// The predicted label (`negative` / `positive`).
-    pub predicted: String,
-    /// The predicted label's probability.
-    pub confidence: f32,
-    /// The label it should have.
-    pub expected: String,
-}
-
 /// What the example measured.
 #[derive(Debug, Clone)]
 pub struct Report {
-    /// Sentences trained on, validated on and tested on.
-    pub sizes: [usize; 3],
-    /// Tokens in the vocabulary (the one-hot width), `<pad>` and `<unk>` included.
-    pub vocabulary: usize,
     /// Accuracy on the held-out test sentences, in [0, 1].
     pub accuracy: f64,
     /// Accuracy on the held-out templated sentences.
@@ -87,8 +63,8 @@ pub struct Report {
     pub handwritten_accuracy: f64,
     /// Accuracy of always answering the training set's most frequent label.
     pub majority_accuracy: f64,
-    /// A few held-out and new sentences with their predictions.
-    pub examples: Vec<Example>,
+    /// A few held-out and new sentences: the sentence, the prediction, the class it should get.
+    pub examples: Vec<(String, ClassPrediction, usize)>,
 }
 
 /// New sentences, not in the corpus, with the label a reader would give them.
@@ -140,17 +116,9 @@ pub fn run(args: &Args) -> Result<Report> {
     let config = (args.train.config(&train_set, 1))
         .with_early_stopping_patience(Some(8))
         .with_normalize_inputs(false);
-    let options = args.train.options(false);
-    let run = train(
-        &config,
-        &train_set,
-        &valid_set,
-        &RunDir::new(&args.out),
-        &device,
-        options,
-    )?;
+    let dir = args.out.clone();
+    let run = (args.train).fit(&config, &train_set, &valid_set, dir, &device, false)?;
     vocabulary.save(args.out.join("vocabulary.json"))?;
-    println!("{}", run.summary());
     let predictor = run.predictor(&device)?;
 
     let predicted = predictor.predict_classes(&test_set)?;
@@ -186,33 +154,30 @@ pub fn run(args: &Args) -> Result<Report> {
         split.handwritten_train
     );
 
-    let example = |(text, class): &(String, usize), p: &ClassPrediction| Example {
-        text: text.clone(),
-        predicted: p.name.clone(),
-        confidence: p.probability,
-        expected: SENTIMENT_CLASSES[*class].into(),
-    };
-    // The first three hand-written and the first three templated test sentences.
-    let mut examples: Vec<Example> = (0..test_texts.len())
+    // The first three hand-written and the first three templated test sentences, then new ones.
+    let mut examples: Vec<(String, ClassPrediction, usize)> = (0..test_texts.len())
         .filter(|&i| i < 3 || (handwritten..handwritten + 3).contains(&i))
-        .map(|i| example(&test_texts[i], &predicted[i]))
+        .map(|i| {
+            (
+                test_texts[i].0.clone(),
+                predicted[i].clone(),
+                test_texts[i].1,
+            )
+        })
         .collect();
     let new: Vec<(String, usize)> = NEW_SENTENCES
         .iter()
         .map(|(t, c)| (t.to_string(), *c))
         .collect();
-    for (sentence, p) in new.iter().zip(predictor.predict_classes(&encode(&new)?)?) {
-        examples.push(example(sentence, &p));
+    let new_predictions = predictor.predict_classes(&encode(&new)?)?;
+    for ((text, class), p) in new.into_iter().zip(new_predictions) {
+        examples.push((text, p, class));
     }
     println!("\nsome held-out sentences, then new ones:");
-    for e in &examples {
-        let mark = ["✗", "✓"][usize::from(e.predicted == e.expected)];
-        println!(
-            "  {mark} {:<8} ({:>3.0} %)  {}",
-            e.predicted,
-            100.0 * e.confidence,
-            e.text
-        );
+    for (text, p, class) in &examples {
+        let mark = ["✗", "✓"][usize::from(p.class == *class)];
+        let percent = 100.0 * p.probability;
+        println!("  {mark} {:<8} ({percent:>3.0} %)  {text}", p.name);
     }
     let plot = args.out.join("training.png");
     let panels = [
@@ -230,8 +195,6 @@ pub fn run(args: &Args) -> Result<Report> {
         args.out.display()
     );
     Ok(Report {
-        sizes: [split.train.len(), split.valid.len(), test_texts.len()],
-        vocabulary: vocabulary.len(),
         accuracy: scores.accuracy,
         templated_accuracy,
         handwritten_accuracy,

@@ -24,29 +24,25 @@ use anyhow::{Context, Result};
 use burn_rnn::data::synth::PriceConfig;
 use burn_rnn::data::{SplitFractions, WindowSpec, sliding_windows, split_windows};
 use burn_rnn::train::plot::{Panel, Series, write_png};
-use burn_rnn::train::{ForecastTrack, RunDir, train};
+use burn_rnn::train::{ForecastTrack, describe_gain};
 use clap::Parser;
 
 /// Forecast tomorrow's price of a generated stock with an RNN and compare with "tomorrow = today".
 #[derive(Parser, Debug, Clone)]
-#[command(
-    version,
-    mut_arg("epochs", |a| a.default_value("30")),
-    mut_arg("batch_size", |a| a.default_value("32")),
-    mut_arg("lr", |a| a.default_value("3e-3"))
-)]
+#[command(version)]
+#[command(mut_args(common::defaults(&[("epochs", "30"), ("batch_size", "32"), ("lr", "3e-3")])))]
 pub struct Args {
-    #[command(flatten)]
-    pub train: common::TrainArgs,
-    /// Directory for the runs (weights, configs, metrics) and the plot.
-    #[arg(long, default_value = "artifacts/stock")]
-    pub out: PathBuf,
     /// Window lengths in days, comma-separated (1 = yesterday → today).
     #[arg(long, value_delimiter = ',', default_value = "1,20")]
     pub windows: Vec<usize>,
     /// Number of generated trading days.
     #[arg(long, default_value_t = 1500)]
     pub days: usize,
+    #[command(flatten)]
+    pub train: common::TrainArgs,
+    /// Directory for the runs (weights, configs, metrics) and the plot.
+    #[arg(long, default_value = "artifacts/stock")]
+    pub out: PathBuf,
 }
 
 /// Test-period forecasts of one window length.
@@ -60,31 +56,24 @@ pub struct WindowResult {
     pub moves: ForecastTrack,
 }
 
-/// What the example measured, one entry per window length.
-#[derive(Debug, Clone)]
-pub struct Report {
-    /// In the order of `--windows`.
-    pub results: Vec<WindowResult>,
-}
-
 fn main() -> std::process::ExitCode {
     common::exit_code(run(&Args::parse()))
 }
 
 /// Generates the prices, trains one model per window length, prints the comparison with the
 /// naive forecast and writes `forecast.png` to `--out`.
-pub fn run(args: &Args) -> Result<Report> {
+pub fn run(args: &Args) -> Result<Vec<WindowResult>> {
     anyhow::ensure!(
         !args.windows.is_empty(),
         "--windows needs at least one length"
     );
-    let device = args.train.device.open()?;
     let series = PriceConfig {
         days: args.days,
         seed: args.train.seed,
         ..PriceConfig::default()
     }
     .generate()?;
+    let device = args.train.device.open()?;
     let prices = &series.prices;
     let returns = series.log_returns();
     let rows: Vec<Vec<f32>> = returns.iter().map(|&r| vec![r]).collect();
@@ -112,18 +101,11 @@ pub fn run(args: &Args) -> Result<Report> {
         let test = split
             .test
             .context("the split has a test period (15 % of the days)")?;
-        let config = (args.train.config(&windows.dataset, 1)).with_early_stopping_patience(Some(8));
-        let options = args.train.options(false);
+        let config = args.train.config(&windows.dataset, 1);
+        let config = config.with_early_stopping_patience(Some(8));
         println!("\n== Window of {window} day(s) ==");
-        let run = train(
-            &config,
-            &split.train,
-            &split.valid,
-            &RunDir::new(args.out.join(format!("window-{window}"))),
-            &device,
-            options,
-        )?;
-        println!("{}", run.summary());
+        let dir = args.out.join(format!("window-{window}"));
+        let run = (args.train).fit(&config, &split.train, &split.valid, dir, &device, false)?;
         let predictor = run.predictor(&device)?;
         let mut prices = Vec::new();
         let mut moves = Vec::new();
@@ -143,7 +125,7 @@ pub fn run(args: &Args) -> Result<Report> {
             prices.len(),
             prices.model_mae(),
             prices.baseline_mae(),
-            verdict(prices.gain_percent())
+            describe_gain("the RNN", "the naive forecast", prices.gain_percent())
         );
         println!(
             "the RNN called the direction of the move right on {:.1} % of the days (a coin: \
@@ -151,12 +133,11 @@ pub fn run(args: &Args) -> Result<Report> {
             100.0 * moves.direction_accuracy(),
             100.0 * mean_abs_move
         );
-        let result = WindowResult {
+        results.push(WindowResult {
             window,
             prices,
             moves,
-        };
-        results.push(result);
+        });
     }
 
     println!("\n== Summary ==");
@@ -166,7 +147,7 @@ pub fn run(args: &Args) -> Result<Report> {
             r.window,
             r.prices.model_mae(),
             r.prices.baseline_mae(),
-            verdict(r.prices.gain_percent())
+            describe_gain("the RNN", "the naive forecast", r.prices.gain_percent())
         );
     }
     println!(
@@ -184,20 +165,7 @@ pub fn run(args: &Args) -> Result<Report> {
         plot.display(),
         args.out.display()
     );
-    Ok(Report { results })
-}
-
-/// "beats it by 2.1 %", "a tie", "is 3.0 % worse": within ±1 % counts as a tie.
-fn verdict(gain: f64) -> String {
-    if gain > 1.0 {
-        format!("the RNN beats the naive forecast by {gain:.1} %")
-    } else if gain < -1.0 {
-        format!("the RNN is {:.1} % worse than the naive forecast", -gain)
-    } else if gain >= 0.0 {
-        format!("a tie: the RNN is {gain:.1} % better, within noise")
-    } else {
-        format!("a tie: the RNN is {:.1} % worse, within noise", -gain)
-    }
+    Ok(results)
 }
 
 /// Actual price vs forecasts over the test period (the longest window), a zoom on its last

@@ -96,10 +96,10 @@ fn stock_compares_both_windows_with_the_naive_forecast() {
     let _serial = one_at_a_time();
     let dir = out_dir();
     let line = "stock --epochs 3 --days 600 --quiet";
-    let report = stock::run(&args(line, dir.path())).unwrap();
-    let windows: Vec<usize> = report.results.iter().map(|r| r.window).collect();
+    let results = stock::run(&args(line, dir.path())).unwrap();
+    let windows: Vec<usize> = results.iter().map(|r| r.window).collect();
     assert_eq!(windows, vec![1, 20]);
-    for r in &report.results {
+    for r in &results {
         let prices = &r.prices;
         assert!(prices.len() > 50, "{} test days", prices.len());
         assert_eq!(r.moves.series(|_| 0.0), prices.series(|_| 0.0));

@@ -4,12 +4,14 @@
 // Each example uses the part it needs.
 #![allow(dead_code)]
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use burn::tensor::Device;
 use burn_rnn::data::SequenceDataset;
 use burn_rnn::model::{CellKind, RecurrentConfig};
-use burn_rnn::train::{Backend, Progress, TrainOptions, TrainingConfig};
+use burn_rnn::train::{Backend, Progress, RunDir, TrainOptions, TrainedRun, TrainingConfig, train};
+use clap::Arg;
 
 /// Freed large tensors are reused: no page faults in the training loop (BENCHMARKS.md). Not
 /// when `tests/examples.rs` includes an example as a module.
@@ -44,8 +46,7 @@ impl DeviceArg {
 }
 
 /// The flags of the examples that train with `burn_rnn::train::train`, with the healthcare
-/// example's defaults; another example changes one with
-/// `#[command(mut_arg("epochs", |a| a.default_value("30")))]`.
+/// example's defaults; another example changes them with [`defaults`].
 #[derive(clap::Args, Debug, Clone)]
 pub struct TrainArgs {
     #[command(flatten)]
@@ -87,11 +88,40 @@ impl TrainArgs {
             .with_seed(self.seed)
     }
 
-    /// Progress lines unless `--quiet`; `resume` continues from the last checkpoint.
-    pub fn options(&self, resume: bool) -> TrainOptions {
-        TrainOptions {
+    /// Trains `config` on `train_set`, validating on `valid_set`, into the run directory `dir`
+    /// (continuing from its last checkpoint with `resume`), with progress lines unless
+    /// `--quiet`, and prints which epoch it kept.
+    pub fn fit(
+        &self,
+        config: &TrainingConfig,
+        train_set: &SequenceDataset,
+        valid_set: &SequenceDataset,
+        dir: PathBuf,
+        device: &Device,
+        resume: bool,
+    ) -> anyhow::Result<TrainedRun> {
+        let options = TrainOptions {
             resume,
             progress: Progress::unless_quiet(self.quiet),
-        }
+        };
+        let run = train(
+            config,
+            train_set,
+            valid_set,
+            &RunDir::new(dir),
+            device,
+            options,
+        )?;
+        println!("{}", run.summary());
+        Ok(run)
+    }
+}
+
+/// Other defaults for flags, `(flag id, default)` pairs: an example that flattens [`TrainArgs`]
+/// sets its own with `#[command(mut_args(common::defaults(&[("epochs", "30")])))]`.
+pub fn defaults(values: &'static [(&'static str, &'static str)]) -> impl FnMut(Arg) -> Arg {
+    move |arg| match values.iter().find(|(id, _)| arg.get_id() == *id) {
+        Some(&(_, value)) => arg.default_value(value),
+        None => arg,
     }
 }

@@ -1,5 +1,6 @@
 //! The naive answers a trained model has to beat: "the same as the last step" for a forecast,
-//! the most frequent class for a classifier, and how much better than them a model does.
+//! the most frequent class for a classifier, and how much better than them a model does, in
+//! numbers and in words.
 
 use burn_rnn_data::{SequenceDataset, TargetKind};
 
@@ -83,6 +84,27 @@ pub fn gain_percent(model_error: f64, baseline_error: f64) -> f64 {
     100.0 * (1.0 - model_error / baseline_error)
 }
 
+/// A model's [`gain_percent`] over a baseline in words, a gain within ±1 % counting as a tie:
+/// `"<model> beats <baseline> by 2.1 %"`, `"<model> is 3.0 % worse than <baseline>"`,
+/// `"a tie: <model> is 0.4 % better, within noise"`.
+///
+/// ```
+/// # use burn_rnn_train::describe_gain;
+/// let words = describe_gain("the RNN", "the naive forecast", -0.9);
+/// assert_eq!(words, "a tie: the RNN is 0.9 % worse, within noise");
+/// ```
+pub fn describe_gain(model: &str, baseline: &str, gain: f64) -> String {
+    if gain > 1.0 {
+        format!("{model} beats {baseline} by {gain:.1} %")
+    } else if gain < -1.0 {
+        format!("{model} is {:.1} % worse than {baseline}", -gain)
+    } else if gain >= 0.0 {
+        format!("a tie: {model} is {gain:.1} % better, within noise")
+    } else {
+        format!("a tie: {model} is {:.1} % worse, within noise", -gain)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use burn_rnn_data::{SequenceSample, Target};
@@ -160,5 +182,14 @@ mod tests {
     fn gain_is_relative_to_the_baseline() {
         assert_eq!(gain_percent(2.0, 2.0), 0.0);
         assert_eq!(gain_percent(3.0, 2.0), -50.0);
+    }
+
+    #[test]
+    fn gains_in_words() {
+        let words = |gain| describe_gain("A", "B", gain);
+        assert_eq!(words(2.06), "A beats B by 2.1 %");
+        assert_eq!(words(-3.0), "A is 3.0 % worse than B");
+        assert_eq!(words(0.4), "a tie: A is 0.4 % better, within noise");
+        assert_eq!(words(-1.0), "a tie: A is 1.0 % worse, within noise");
     }
 }

@@ -17,6 +17,7 @@ use burn_rnn_data::{BatchTargets, SequenceBatcher, SequenceDataset, TargetKind};
 use burn_rnn_model::{CellKind, ElmanActivation, Recurrent, RecurrentConfig, SequenceModel};
 
 use crate::error::{Result, TrainError};
+use crate::plot::Series;
 use crate::predict::read_floats;
 
 /// ‖∂loss/∂h_{T−k}‖ / ‖∂loss/∂h_T‖ for k = 0..=T: how much of the gradient at the last hidden
@@ -58,6 +59,33 @@ pub fn hidden_gradient_norms(recurrent: &Recurrent, inputs: Vec<Tensor<2>>) -> R
     Ok(norms.into_iter().map(|g| g / last).collect())
 }
 
+/// A named curve of [`hidden_gradient_norms`]: `norms[k]` = ‖∂loss/∂h_{T−k}‖ / ‖∂loss/∂h_T‖.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GradientCurve {
+    /// Which network (a chart's legend).
+    pub name: String,
+    /// The relative norm at each step back, from k = 0.
+    pub norms: Vec<f64>,
+}
+
+impl GradientCurve {
+    /// The smallest and largest norm from `from` steps back on (the whole curve when `from` is
+    /// past its end).
+    pub fn range(&self, from: usize) -> (f64, f64) {
+        let norms = self.norms.get(from..).unwrap_or(&self.norms);
+        let low = norms.iter().copied().fold(f64::INFINITY, f64::min);
+        (low, norms.iter().copied().fold(0.0, f64::max))
+    }
+
+    /// The curve as a chart line of `(k, norm)`, leaving out norms a log scale cannot show
+    /// (zero, infinite, NaN).
+    pub fn series(&self) -> Series {
+        let points = self.norms.iter().enumerate().map(|(k, &g)| (k as f64, g));
+        let shown = points.filter(|(_, g)| g.is_finite() && *g > 0.0).collect();
+        Series::line(self.name.clone(), shown)
+    }
+}
+
 /// The textbook case: one ReLU unit without bias, `h_t = relu(w·h_{t−1} + x_t)`, fed 1 at the
 /// first of `steps` steps and 0 after. For `w > 0` every pre-activation is positive, ReLU is
 /// the identity, and [`hidden_gradient_norms`] gives exactly `w^k`: it explodes for `w > 1`
@@ -71,6 +99,27 @@ pub fn relu_unit_gradient_norms(w: f32, steps: usize, device: &Device) -> Result
     recurrent.layers[0].input_weight = param(vec![1.0], [1, 1], device);
     let inputs = (0..steps)
         .map(|t| Tensor::from_data(TensorData::new(vec![f32::from(t == 0)], [1, 1]), device))
+        .collect();
+    hidden_gradient_norms(&recurrent, inputs)
+}
+
+/// A freshly initialised LSTM of one input and `hidden` units, its forget-gate bias set to
+/// `forget_bias` ([`set_forget_bias`]), fed `inputs` one value per step: what
+/// [`hidden_gradient_norms`] gives for it. The forget gate, not a fixed weight, scales its
+/// gradient at each step back.
+pub fn lstm_gradient_norms(
+    hidden: usize,
+    forget_bias: f32,
+    inputs: &[f32],
+    device: &Device,
+) -> Result<Vec<f64>> {
+    let mut recurrent = RecurrentConfig::new(1, hidden)
+        .with_cell(CellKind::Lstm)
+        .init(device)?;
+    set_forget_bias(&mut recurrent, forget_bias)?;
+    let inputs = inputs
+        .iter()
+        .map(|&x| Tensor::from_data(TensorData::new(vec![x], [1, 1]), device))
         .collect();
     hidden_gradient_norms(&recurrent, inputs)
 }
@@ -299,6 +348,28 @@ mod tests {
         }
         let err = relu_unit_gradient_norms(2.0, 3, &Device::flex()).unwrap_err();
         assert!(err.to_string().contains("autodiff"), "{err}");
+    }
+
+    #[test]
+    fn an_lstm_keeps_its_gradient_within_orders_of_magnitude() {
+        let inputs: Vec<f32> = (0..30).map(|t| (t as f32 * 0.7).sin()).collect();
+        let norms = lstm_gradient_norms(8, 3.0, &inputs, &device()).unwrap();
+        assert_eq!(norms.len(), 31);
+        let low = norms[1..].iter().copied().fold(f64::INFINITY, f64::min);
+        assert!(low > 1e-4, "{norms:?}");
+    }
+
+    #[test]
+    fn curves_give_their_range_and_chart_line() {
+        let curve = GradientCurve {
+            name: "w = 0".into(),
+            norms: vec![1.0, 0.5, 0.0, 2.0, f64::NAN],
+        };
+        assert_eq!(curve.range(1), (0.0, 2.0));
+        assert_eq!(curve.range(9), (0.0, 2.0));
+        let series = curve.series();
+        assert_eq!(series.name, "w = 0");
+        assert_eq!(series.points, [(0.0, 1.0), (1.0, 0.5), (3.0, 2.0)]);
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub mod task;
 pub mod throughput;
 
 pub use artifacts::{DataSchema, RunDir};
-pub use baseline::{gain_percent, last_step_forecast, majority_class};
+pub use baseline::{describe_gain, gain_percent, last_step_forecast, majority_class};
 pub use config::{LrSchedule, TrainingConfig};
 pub use device::Backend;
 pub use error::{Result, TrainError};

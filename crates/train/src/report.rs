@@ -430,11 +430,11 @@ mod tests {
         // (no move, no forecast move); 7: both below (right).
         assert_eq!(track.direction_accuracy(), 0.5);
         let last = track.last(2);
-        assert_eq!(last.steps, [7, 8]);
         assert_eq!(
-            last.points(&last.model, 100.0),
+            last.series(|p| 100.0 * p.model),
             [(7.0, 950.0), (8.0, 900.0)]
         );
+        assert_eq!(last.mean(|p| p.actual), 8.5);
         assert_eq!(track.last(10), track);
         assert!(ForecastTrack::new([]).is_err());
     }

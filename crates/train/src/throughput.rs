@@ -71,6 +71,16 @@ pub struct Throughput {
 }
 
 impl Throughput {
+    /// Training and inference GFLOP/s for a model of `forward_flops` per forward pass
+    /// ([`WorkloadShape::forward_flops`]); a training step counts as three forward passes (the
+    /// forward products, and two products backward).
+    pub fn gflops(&self, forward_flops: f64) -> (f64, f64) {
+        (
+            3.0 * forward_flops / self.train_seconds / 1e9,
+            forward_flops / self.inference_seconds / 1e9,
+        )
+    }
+
     /// Training and inference throughput in sequences per second for a batch of `batch`.
     pub fn sequences_per_second(&self, batch: usize) -> (f64, f64) {
         (
@@ -202,6 +212,12 @@ mod tests {
         let throughput = measure_throughput(model, shape, 1, 3, &device).unwrap();
         let (train, inference) = throughput.sequences_per_second(shape.batch);
         assert!(train > 0.0 && inference > 0.0 && train.is_finite() && inference.is_finite());
+        let seconds = Throughput {
+            train_seconds: 3.0,
+            inference_seconds: 0.5,
+        };
+        assert_eq!(seconds.gflops(1e9), (1.0, 2.0));
+        assert_eq!(seconds.sequences_per_second(6), (2.0, 12.0));
         let wrong = WorkloadShape {
             features: 2,
             ..shape

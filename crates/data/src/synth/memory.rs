@@ -26,6 +26,15 @@ pub struct MemoryTaskConfig {
 }
 
 impl MemoryTaskConfig {
+    /// `samples` sequences of `steps` steps from the generator seeded with `seed`.
+    pub fn new(samples: usize, steps: usize, seed: u64) -> Self {
+        Self {
+            samples,
+            steps,
+            seed,
+        }
+    }
+
     /// The task as a classification dataset: N = `samples`, T = `steps`, D = 2
     /// ([`MEMORY_FEATURES`]), classes [`SIGN_CLASSES`]. Errors when `samples` or `steps` is 0.
     pub fn generate(&self) -> Result<SequenceDataset> {
@@ -127,11 +136,7 @@ mod tests {
         assert_eq!(SplitMix64(0).next(), 0xE220_A839_7B1D_CDAF);
         assert_eq!(uniform_noise(3, 9), uniform_noise(3, 9));
         assert_ne!(uniform_noise(3, 9), uniform_noise(3, 10));
-        let config = MemoryTaskConfig {
-            samples: 0,
-            steps: 5,
-            seed: 0,
-        };
-        assert!(config.generate().is_err());
+        assert!(MemoryTaskConfig::new(0, 5, 0).generate().is_err());
+        assert!(MemoryTaskConfig::new(5, 0, 0).generate().is_err());
     }
 }
