@@ -6,23 +6,34 @@
 //! cargo run --release --example activations -- --device flex
 //! ```
 
-use std::time::Instant;
+mod common;
 
 use anyhow::Result;
 use burn::tensor::activation::{sigmoid, tanh};
-use burn::tensor::{Device, Distribution, Tensor};
-use burn_rnn::train::Backend;
+use burn::tensor::{Distribution, Tensor};
+use burn_rnn::train::throughput::time_runs;
 use clap::Parser;
 
 /// Time activations and a bare recurrence step.
-#[derive(Parser, Debug)]
-struct Args {
-    /// Backend: flex, ndarray, wgpu or cuda (what this build has).
-    #[arg(long, default_value = "flex")]
-    device: String,
+#[derive(Parser, Debug, Clone)]
+#[command(version)]
+pub struct Args {
+    #[command(flatten)]
+    pub device: common::DeviceArg,
     /// Timed repeats (the fastest is reported).
     #[arg(long, default_value_t = 5)]
-    repeats: usize,
+    pub repeats: usize,
+}
+
+/// What the example measured.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// Nanoseconds per element of each activation, in the order printed.
+    pub activations: Vec<(&'static str, f64)>,
+    /// GFLOP/s of the recurrence step's products, without and with `tanh`.
+    pub steps: Vec<(&'static str, f64)>,
+    /// The largest difference between `tanh` and `tanh` computed through `exp` on the input.
+    pub tanh_through_exp_error: f32,
 }
 
 const ROWS: usize = 256;
@@ -32,48 +43,48 @@ const STEPS: usize = 128;
 /// An element-wise function of a state, with its name.
 type Named = (&'static str, fn(Tensor<2>) -> Tensor<2>);
 
-/// The fastest of `repeats` runs of `f`, in seconds.
-fn fastest(repeats: usize, device: &Device, mut f: impl FnMut()) -> f64 {
-    (0..repeats.max(1))
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            device.sync().ok();
-            start.elapsed().as_secs_f64()
-        })
-        .fold(f64::INFINITY, f64::min)
+fn main() -> std::process::ExitCode {
+    common::exit_code(run(&Args::parse()))
 }
 
-/// Freed large tensors are reused: no page faults in the training loop (BENCHMARKS.md). Not
-/// when `tests/examples.rs` includes this file as a module.
-#[cfg(not(test))]
-#[global_allocator]
-static ALLOCATOR: burn_rnn::train::CachingAllocator = burn_rnn::train::CachingAllocator;
-
-fn main() -> Result<()> {
-    let args = Args::parse();
-    let backend: Backend = args.device.parse()?;
-    let device = backend.device()?;
+/// Times the activations and the recurrence step, printing ns per element and GFLOP/s.
+pub fn run(args: &Args) -> Result<Report> {
+    let device = args.device.open()?;
+    // The fastest of `--repeats` runs of `f`, in seconds.
+    let fastest = |f: &mut dyn FnMut()| -> Result<f64> {
+        let seconds = time_runs(0, args.repeats.max(1), &device, || {
+            f();
+            Ok(())
+        })?;
+        Ok(seconds[0])
+    };
     let x = Tensor::<2>::random([ROWS, COLUMNS], Distribution::Normal(0.0, 2.0), &device);
     let elements = (STEPS * ROWS * COLUMNS) as f64;
 
-    println!("{backend}: ns per element over {STEPS} × {ROWS}×{COLUMNS}");
+    println!(
+        "{}: ns per element over {STEPS} × {ROWS}×{COLUMNS}",
+        args.device.device
+    );
     let activations: [Named; 4] = [
         ("tanh", tanh),
         ("sigmoid", sigmoid),
         ("exp", |x| x.exp()),
-        ("tanh as (e^2x − 1)/(e^2x + 1)", |x| {
-            let e = (x.clamp(-15.0, 15.0) * 2.0).exp();
-            (e.clone() - 1.0) / (e + 1.0)
-        }),
+        ("tanh as (e^2x − 1)/(e^2x + 1)", tanh_through_exp),
     ];
+    let mut report = Report {
+        activations: Vec::new(),
+        steps: Vec::new(),
+        tanh_through_exp_error: f32::NAN,
+    };
     for (name, activation) in activations {
-        let seconds = fastest(args.repeats, &device, || {
+        let seconds = fastest(&mut || {
             for _ in 0..STEPS {
                 let _ = activation(x.clone()).into_data();
             }
-        });
-        println!("  {name:<32} {:>6.2}", seconds / elements * 1e9);
+        })?;
+        let nanoseconds = seconds / elements * 1e9;
+        println!("  {name:<32} {nanoseconds:>6.2}");
+        report.activations.push((name, nanoseconds));
     }
 
     let w = Tensor::<2>::random([COLUMNS, COLUMNS], Distribution::Normal(0.0, 0.04), &device);
@@ -81,14 +92,24 @@ fn main() -> Result<()> {
     println!("recurrence step, {STEPS} steps of h = f(h·W + x), GFLOP/s of the products:");
     let steps: [Named; 2] = [("f = identity", |x| x), ("f = tanh", tanh)];
     for (name, f) in steps {
-        let seconds = fastest(args.repeats, &device, || {
+        let seconds = fastest(&mut || {
             let mut h = x.clone();
             for _ in 0..STEPS {
                 h = f(h.matmul(w.clone()) + x.clone());
             }
             let _ = h.into_data();
-        });
-        println!("  {name:<32} {:>6.1}", flops / seconds / 1e9);
+        })?;
+        let gflops = flops / seconds / 1e9;
+        println!("  {name:<32} {gflops:>6.1}");
+        report.steps.push((name, gflops));
     }
-    Ok(())
+    let error = (tanh(x.clone()) - tanh_through_exp(x)).abs().max();
+    report.tanh_through_exp_error = error.into_scalar::<f32>();
+    Ok(report)
+}
+
+/// `tanh` through `exp`, clamped so that `e^2x` stays finite.
+fn tanh_through_exp(x: Tensor<2>) -> Tensor<2> {
+    let e = (x.clamp(-15.0, 15.0) * 2.0).exp();
+    (e.clone() - 1.0) / (e + 1.0)
 }

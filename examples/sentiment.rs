@@ -22,81 +22,39 @@
 //! cargo run --release --example sentiment -- --cell lstm --device wgpu
 //! ```
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use burn_rnn::data::split::random_indices;
-use burn_rnn::data::synth::POSITIVE;
 use burn_rnn::data::{
     SentimentCorpus, SplitFractions, TokenEncoding, Vocabulary, sentiment_dataset,
 };
-use burn_rnn::model::{CellKind, RecurrentConfig, SequenceModelConfig};
-use burn_rnn::train::plot::{Panel, Series, write_png};
-use burn_rnn::train::{
-    Backend, ClassificationReport, EpochMetrics, Objective, Prediction, Progress, RunDir,
-    TrainOptions, TrainingConfig, dataset_targets, train,
-};
+use burn_rnn::train::plot::write_png;
+use burn_rnn::train::{ClassPrediction, ClassificationReport, accuracy_panel, loss_panel};
 use clap::Parser;
 
 /// Classify the sentiment of sentences with a recurrent network.
 #[derive(Parser, Debug, Clone)]
 #[command(version)]
+#[command(mut_args(common::defaults(&[("epochs", "25"), ("batch_size", "32"), ("lr", "5e-3")])))]
 pub struct Args {
-    /// Backend: flex (CPU, default), ndarray (CPU), wgpu (GPU, or lavapipe), cuda.
-    #[arg(long, default_value = "flex")]
-    pub device: String,
-    /// Maximum passes over the training sentences (early stopping may end sooner).
-    #[arg(long, default_value_t = 25)]
-    pub epochs: usize,
-    /// Seed for the split, the weights and the shuffling.
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub train: common::TrainArgs,
     /// Directory for the run (weights, config, vocabulary, metrics) and the plot.
     #[arg(long, default_value = "artifacts/sentiment")]
     pub out: PathBuf,
-    /// Recurrent cell: elman (tanh), elman-relu, elman-sigmoid, lstm or gru.
-    #[arg(long, default_value = "gru")]
-    pub cell: CellKind,
-    /// Hidden units.
-    #[arg(long, default_value_t = 32)]
-    pub hidden: usize,
-    /// Sentences per batch.
-    #[arg(long, default_value_t = 32)]
-    pub batch_size: usize,
-    /// Adam's initial learning rate (cosine-annealed).
-    #[arg(long, default_value_t = 5e-3)]
-    pub lr: f64,
     /// Keep at most this many tokens of a sentence.
     #[arg(long, default_value_t = 30)]
     pub max_len: usize,
     /// Keep only words seen at least this often in training; rarer ones become `<unk>`.
     #[arg(long, default_value_t = 2)]
     pub min_count: usize,
-    /// No progress lines while training.
-    #[arg(long)]
-    pub quiet: bool,
-}
-
-/// One sentence with the model's verdict.
-#[derive(Debug, Clone)]
-pub struct Example {
-    /// The sentence.
-    pub text: String,
-    /// The predicted label (`negative` / `positive`).
-    pub predicted: String,
-    /// The predicted label's probability.
-    pub confidence: f32,
-    /// The label it should have.
-    pub expected: String,
 }
 
 /// What the example measured.
 #[derive(Debug, Clone)]
 pub struct Report {
-    /// Sentences trained on, validated on and tested on.
-    pub sizes: [usize; 3],
-    /// Tokens in the vocabulary (the one-hot width), `<pad>` and `<unk>` included.
-    pub vocabulary: usize,
     /// Accuracy on the held-out test sentences, in [0, 1].
     pub accuracy: f64,
     /// Accuracy on the held-out templated sentences.
@@ -105,8 +63,8 @@ pub struct Report {
     pub handwritten_accuracy: f64,
     /// Accuracy of always answering the training set's most frequent label.
     pub majority_accuracy: f64,
-    /// A few held-out and new sentences with their predictions.
-    pub examples: Vec<Example>,
+    /// A few held-out and new sentences: the sentence, the prediction, the class it should get.
+    pub examples: Vec<(String, ClassPrediction, usize)>,
 }
 
 /// New sentences, not in the corpus, with the label a reader would give them.
@@ -117,143 +75,55 @@ const NEW_SENTENCES: [(&str, usize); 4] = [
     ("The staff were friendly and the room was spotless.", 1),
 ];
 
-/// Freed large tensors are reused: no page faults in the training loop (BENCHMARKS.md). Not
-/// when `tests/examples.rs` includes this file as a module.
-#[cfg(not(test))]
-#[global_allocator]
-static ALLOCATOR: burn_rnn::train::CachingAllocator = burn_rnn::train::CachingAllocator;
-
-fn main() -> Result<()> {
-    run(&Args::parse()).map(|_| ())
+fn main() -> std::process::ExitCode {
+    common::exit_code(run(&Args::parse()))
 }
 
 /// Splits the corpus, trains, prints held-out accuracy and example predictions, and writes
 /// `loss.png` to `--out`.
 pub fn run(args: &Args) -> Result<Report> {
-    let backend: Backend = args.device.parse()?;
-    let device = backend.device()?;
-    let corpus = SentimentCorpus::builtin();
-    // The corpus alternates positive and negative sentences in mirrored pairs that share most
-    // words; a pair stays together, or the test would reward remembering its twin's words.
-    let split = random_indices(
-        corpus.len() / 2,
-        SplitFractions::train_valid_test(0.7, 0.15),
-        args.seed,
-    )?;
-    let pick = |pairs: &[usize]| {
-        pairs
-            .iter()
-            .flat_map(|&p| [2 * p, 2 * p + 1])
-            .map(|i| corpus[i].clone())
-            .collect::<Vec<_>>()
-    };
-    let mut train_texts = pick(&split.train);
-    if corpus.len() % 2 == 1 {
-        train_texts.push(corpus[corpus.len() - 1].clone());
-    }
-    let handwritten_train = train_texts.len();
-    let templated = SentimentCorpus::templated();
-    let templated_split = random_indices(
-        templated.len(),
-        SplitFractions::train_valid_test(0.7, 0.15),
-        args.seed,
-    )?;
-    let pick_templated = |ids: &[usize]| -> Vec<(String, usize)> {
-        ids.iter().map(|&i| templated[i].clone()).collect()
-    };
-    train_texts.extend(pick_templated(&templated_split.train));
-    let mut valid_texts = pick(&split.valid);
-    valid_texts.extend(pick_templated(&templated_split.valid));
-    let handwritten_test = pick(&split.test);
-    let templated_test = pick_templated(&templated_split.test);
-    let test_texts: Vec<_> = handwritten_test
-        .iter()
-        .chain(&templated_test)
-        .cloned()
-        .collect();
+    let device = args.train.device.open()?;
+    let fractions = SplitFractions::train_valid_test(0.7, 0.15);
+    let split = SentimentCorpus::split(fractions, args.train.seed)?;
+    let test_texts = split.test();
     let vocabulary =
-        Vocabulary::build(train_texts.iter().map(|(t, _)| t.as_str()), args.min_count)?;
+        Vocabulary::build(split.train.iter().map(|(t, _)| t.as_str()), args.min_count)?;
     let encode = |texts: &[(String, usize)]| {
         sentiment_dataset(texts, &vocabulary, args.max_len, TokenEncoding::OneHot)
     };
     let (train_set, valid_set, test_set) = (
-        encode(&train_texts)?,
-        encode(&valid_texts)?,
+        encode(&split.train)?,
+        encode(&split.valid)?,
         encode(&test_texts)?,
     );
     println!(
         "{} hand-written and {} templated sentences: {} for training ({} hand-written), {} for \
          validation, {} held out for the test ({} hand-written); vocabulary of {} tokens from \
-         the training sentences, one-hot; {} cell, {} hidden units, training on {backend}",
-        corpus.len(),
-        templated.len(),
-        train_texts.len(),
-        handwritten_train,
-        valid_texts.len(),
+         the training sentences, one-hot; {} cell, {} hidden units, training on {}",
+        split.handwritten,
+        split.templated,
+        split.train.len(),
+        split.handwritten_train,
+        split.valid.len(),
         test_texts.len(),
-        handwritten_test.len(),
+        split.test_handwritten.len(),
         vocabulary.len(),
-        args.cell.name(),
-        args.hidden
+        args.train.cell.name(),
+        args.train.hidden,
+        args.train.device.device
     );
 
-    let config = TrainingConfig::new(
-        SequenceModelConfig::new(
-            RecurrentConfig::new(vocabulary.len(), args.hidden).with_cell(args.cell),
-            2,
-        ),
-        Objective::Classification,
-    )
-    .with_num_epochs(args.epochs)
-    .with_batch_size(args.batch_size)
-    .with_learning_rate(args.lr)
-    .with_early_stopping_patience(Some(8))
-    .with_normalize_inputs(false)
-    .with_seed(args.seed);
-    let options = TrainOptions {
-        progress: if args.quiet {
-            Progress::Silent
-        } else {
-            Progress::Auto
-        },
-        ..TrainOptions::default()
-    };
-    let run = train(
-        &config,
-        &train_set,
-        &valid_set,
-        &RunDir::new(&args.out),
-        &device,
-        options,
-    )?;
-    let history = run.history.clone();
-    std::fs::write(
-        args.out.join("vocabulary.json"),
-        serde_json::to_string(&vocabulary)?,
-    )
-    .context("writing the vocabulary")?;
-    println!("{}", run.summary());
+    let config = (args.train.config(&train_set, 1))
+        .with_early_stopping_patience(Some(8))
+        .with_normalize_inputs(false);
+    let dir = args.out.clone();
+    let run = (args.train).fit(&config, &train_set, &valid_set, dir, &device, false)?;
+    vocabulary.save(args.out.join("vocabulary.json"))?;
     let predictor = run.predictor(&device)?;
 
-    let classes = |data| -> Result<Vec<(usize, String, f32)>> {
-        predictor
-            .predict_dataset(data)?
-            .into_iter()
-            .map(|p| match p {
-                Prediction::Class {
-                    class,
-                    name,
-                    probabilities,
-                } => Ok((class, name, probabilities[class])),
-                other => anyhow::bail!("expected a class, got {other:?}"),
-            })
-            .collect()
-    };
-    let predicted = classes(&test_set)?;
-    let (_, truth) = dataset_targets(&test_set);
-    let (_, reference) = dataset_targets(&train_set);
-    let chosen: Vec<usize> = predicted.iter().map(|p| p.0).collect();
-    let scores = ClassificationReport::compute(&chosen, &truth, &reference, 2)?;
+    let predicted = predictor.predict_classes(&test_set)?;
+    let chosen: Vec<usize> = predicted.iter().map(|p| p.class).collect();
+    let scores = ClassificationReport::evaluate(&chosen, &test_set, &train_set)?;
     println!(
         "\nheld-out test accuracy: {:.1} % of {} sentences never seen in training (always \
          answering the commonest label: {:.1} %)",
@@ -261,15 +131,17 @@ pub fn run(args: &Args) -> Result<Report> {
         test_texts.len(),
         100.0 * scores.majority_accuracy
     );
-    println!(
-        "confusion (rows: truth, columns: predicted; negative, positive): {:?}",
-        scores.confusion
-    );
+    println!("{}", scores.confusion_line(test_set.target_names()));
     let correct = |range: std::ops::Range<usize>| {
-        range.clone().filter(|&i| chosen[i] == truth[i]).count() as f64 / range.len().max(1) as f64
+        let right = range
+            .clone()
+            .filter(|&i| chosen[i] == test_texts[i].1)
+            .count();
+        right as f64 / range.len().max(1) as f64
     };
-    let handwritten_accuracy = correct(0..handwritten_test.len());
-    let templated_accuracy = correct(handwritten_test.len()..test_texts.len());
+    let handwritten = split.test_handwritten.len();
+    let handwritten_accuracy = correct(0..handwritten);
+    let templated_accuracy = correct(handwritten..test_texts.len());
     println!(
         "  templated test sentences: {:.1} % (new subject/adjective/negation/\"but\" combinations: \
          word order decides \"the X was good but the Y was bad\")",
@@ -279,95 +151,54 @@ pub fn run(args: &Args) -> Result<Report> {
         "  hand-written test sentences: {:.1} % (new words and phrasings; {} hand-written \
          training sentences are too few to learn most of them, so expect little above chance)",
         100.0 * handwritten_accuracy,
-        handwritten_train
+        split.handwritten_train
     );
 
-    let label = |class: usize| {
-        if class == POSITIVE {
-            "positive"
-        } else {
-            "negative"
-        }
-    };
-    let mut examples: Vec<Example> = test_texts
-        .iter()
-        .zip(&predicted)
-        .enumerate()
-        .filter(|(i, _)| *i < 3 || (handwritten_test.len()..handwritten_test.len() + 3).contains(i))
-        .map(|(_, x)| x)
-        .map(|((text, class), p)| Example {
-            text: text.clone(),
-            predicted: p.1.clone(),
-            confidence: p.2,
-            expected: label(*class).into(),
+    // The first three hand-written and the first three templated test sentences, then new ones.
+    let mut examples: Vec<(String, ClassPrediction, usize)> = (0..test_texts.len())
+        .filter(|&i| i < 3 || (handwritten..handwritten + 3).contains(&i))
+        .map(|i| {
+            (
+                test_texts[i].0.clone(),
+                predicted[i].clone(),
+                test_texts[i].1,
+            )
         })
         .collect();
     let new: Vec<(String, usize)> = NEW_SENTENCES
         .iter()
         .map(|(t, c)| (t.to_string(), *c))
         .collect();
-    for ((text, class), p) in new.iter().zip(classes(&encode(&new)?)?) {
-        examples.push(Example {
-            text: text.clone(),
-            predicted: p.1,
-            confidence: p.2,
-            expected: label(*class).into(),
-        });
+    let new_predictions = predictor.predict_classes(&encode(&new)?)?;
+    for ((text, class), p) in new.into_iter().zip(new_predictions) {
+        examples.push((text, p, class));
     }
     println!("\nsome held-out sentences, then new ones:");
-    for e in &examples {
-        let mark = if e.predicted == e.expected {
-            "✓"
-        } else {
-            "✗"
-        };
-        println!(
-            "  {mark} {:<8} ({:>3.0} %)  {}",
-            e.predicted,
-            100.0 * e.confidence,
-            e.text
-        );
+    for (text, p, class) in &examples {
+        let mark = ["✗", "✓"][usize::from(p.class == *class)];
+        let percent = 100.0 * p.probability;
+        println!("  {mark} {:<8} ({percent:>3.0} %)  {text}", p.name);
     }
     let plot = args.out.join("training.png");
-    plot_history(&plot, &history, args.cell)?;
+    let panels = [
+        loss_panel(&run.history, "Loss per epoch", "cross-entropy"),
+        accuracy_panel(&run.history, "Accuracy per epoch", "accuracy (%)"),
+    ];
+    let title = format!(
+        "Sentiment: training a {} cell on one-hot tokens",
+        args.train.cell.name()
+    );
+    write_png(&plot, &title, &panels, 2).context("writing the training plot")?;
     println!(
         "\nwrote {}\nrun (weights, config, vocabulary.json, metrics.csv) in {}",
         plot.display(),
         args.out.display()
     );
     Ok(Report {
-        sizes: [train_texts.len(), valid_texts.len(), test_texts.len()],
-        vocabulary: vocabulary.len(),
         accuracy: scores.accuracy,
         templated_accuracy,
         handwritten_accuracy,
         majority_accuracy: scores.majority_accuracy,
         examples,
     })
-}
-
-/// Loss and accuracy per epoch, training and validation.
-fn plot_history(path: &Path, history: &[EpochMetrics], cell: CellKind) -> Result<()> {
-    let points = |f: fn(&EpochMetrics) -> Option<f64>| {
-        history
-            .iter()
-            .filter_map(|e| f(e).map(|v| (e.epoch as f64, v)))
-            .collect::<Vec<_>>()
-    };
-    let loss = Panel::new("Loss per epoch", "epoch", "cross-entropy")
-        .with(Series::line("training", points(|e| Some(e.train_loss))))
-        .with(Series::line("validation", points(|e| Some(e.valid_loss))));
-    let accuracy = Panel::new("Accuracy per epoch", "epoch", "accuracy (%)")
-        .with(Series::line("training", points(|e| e.train_accuracy)))
-        .with(Series::line("validation", points(|e| e.valid_accuracy)));
-    write_png(
-        path,
-        &format!(
-            "Sentiment: training a {} cell on one-hot tokens",
-            cell.name()
-        ),
-        &[loss, accuracy],
-        2,
-    )
-    .context("writing the training plot")
 }

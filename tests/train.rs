@@ -13,7 +13,7 @@ use burn_rnn::data::{SequenceDataset, SplitFractions};
 use burn_rnn::model::{CellKind, RecurrentConfig, SequenceModelConfig};
 use burn_rnn::train::{
     DataSchema, LrSchedule, Objective, Prediction, Predictor, Progress, RegressionReport, RunDir,
-    TrainError, TrainOptions, TrainedRun, TrainingConfig, dataset_targets, train,
+    TrainError, TrainOptions, TrainedRun, TrainingConfig, last_step_forecast, train,
 };
 
 const QUIET: TrainOptions = TrainOptions {
@@ -75,29 +75,10 @@ fn values_of(predictions: Vec<Prediction>) -> Vec<Vec<f32>> {
         .collect()
 }
 
-/// Flattens per-step predictions to `[all steps][K]`.
-fn steps_of(predictions: Vec<Prediction>) -> Vec<Vec<f32>> {
-    predictions
-        .into_iter()
-        .flat_map(|p| match p {
-            Prediction::PerStep(steps) => steps,
-            other => panic!("expected per-step values, got {other:?}"),
-        })
-        .collect()
-}
-
 /// MAE per vital of next-hour forecasts at every step, and of the naive "same as now".
 fn mae_vs_naive(predictions: &[Vec<f32>], valid: &SequenceDataset) -> (Vec<f64>, Vec<f64>) {
-    let (targets, _) = dataset_targets(valid);
-    let names = valid.target_names().to_vec();
-    let d = valid.num_features();
-    let naive: Vec<Vec<f32>> = valid
-        .samples()
-        .iter()
-        .flat_map(|s| s.values[..s.length * d].chunks(d).map(<[f32]>::to_vec))
-        .collect();
-    let model = RegressionReport::compute(predictions, &targets, &names).unwrap();
-    let naive = RegressionReport::compute(&naive, &targets, &names).unwrap();
+    let model = RegressionReport::of(predictions, valid).unwrap();
+    let naive = RegressionReport::of(&last_step_forecast(valid).unwrap(), valid).unwrap();
     (model.mae, naive.mae)
 }
 
@@ -106,14 +87,12 @@ fn mae_vs_naive(predictions: &[Vec<f32>], valid: &SequenceDataset) -> (Vec<f64>,
 /// every vital.
 fn learns_on(device: &Device, dir: &Path) {
     let (train_set, valid_set) = cohort(PatientCohort::forecasting_per_step_dataset);
-    let config = TrainingConfig::new(
-        SequenceModelConfig::new(RecurrentConfig::new(3, 32).with_cell(CellKind::Gru), 3),
-        Objective::PerStepRegression,
-    )
-    // The healthcare example's settings.
-    .with_num_epochs(80)
-    .with_learning_rate(1e-2)
-    .with_seed(42);
+    let recurrent = RecurrentConfig::new(train_set.num_features(), 32).with_cell(CellKind::Gru);
+    let config = TrainingConfig::for_dataset(&train_set, recurrent)
+        // The healthcare example's settings.
+        .with_num_epochs(80)
+        .with_learning_rate(1e-2)
+        .with_seed(42);
     let run = train(
         &config,
         &train_set,
@@ -133,14 +112,8 @@ fn learns_on(device: &Device, dir: &Path) {
     )
     .unwrap();
     let trained = Predictor::new(run.model, run.normalizer, schema, device).unwrap();
-    let (untrained_mae, _) = mae_vs_naive(
-        &steps_of(untrained.predict_dataset(&valid_set).unwrap()),
-        &valid_set,
-    );
-    let (mae, naive) = mae_vs_naive(
-        &steps_of(trained.predict_dataset(&valid_set).unwrap()),
-        &valid_set,
-    );
+    let (untrained_mae, _) = mae_vs_naive(&untrained.predict_rows(&valid_set).unwrap(), &valid_set);
+    let (mae, naive) = mae_vs_naive(&trained.predict_rows(&valid_set).unwrap(), &valid_set);
     eprintln!("MAE untrained {untrained_mae:?}, trained {mae:?}, naive {naive:?}");
     for j in 0..3 {
         assert!(

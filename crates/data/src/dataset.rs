@@ -197,6 +197,67 @@ impl SequenceDataset {
         })
     }
 
+    /// The valid steps of sample `index`, its padding left out: `[length][D]` values in the
+    /// data's units, the form [`SequenceDataset::sequences`] and predictors take.
+    pub fn steps(&self, index: usize) -> Result<Vec<Vec<f32>>> {
+        let sample = self.samples.get(index).ok_or_else(|| {
+            DataError::InvalidParameter(format!(
+                "sample index {index} is out of range for a dataset of {} samples",
+                self.samples.len()
+            ))
+        })?;
+        Ok(self.valid_steps(sample).map(<[f32]>::to_vec).collect())
+    }
+
+    /// Every sample's valid steps, `[N][length][D]` (see [`SequenceDataset::steps`]).
+    pub fn sequences(&self) -> Vec<Vec<Vec<f32>>> {
+        self.samples
+            .iter()
+            .map(|sample| self.valid_steps(sample).map(<[f32]>::to_vec).collect())
+            .collect()
+    }
+
+    /// The same samples cut to their first `steps` steps (an early-warning view of a sequence):
+    /// T becomes `steps`, lengths are capped at it and per-step targets are cut with the inputs;
+    /// a many-to-one target (a class, the values to forecast) is kept as it is. Errors unless
+    /// `1 <= steps <= T`.
+    ///
+    /// ```
+    /// # use burn_rnn_data::synth::HealthcareConfig;
+    /// let cohort = HealthcareConfig { patients: 10, ..Default::default() }.generate()?;
+    /// let first_16_hours = cohort.deterioration_dataset()?.first_steps(16)?;
+    /// assert_eq!(first_16_hours.num_steps(), 16);
+    /// # Ok::<(), burn_rnn_data::DataError>(())
+    /// ```
+    pub fn first_steps(&self, steps: usize) -> Result<Self> {
+        if !(1..=self.num_steps).contains(&steps) {
+            return Err(DataError::InvalidParameter(format!(
+                "cannot keep the first {steps} steps of sequences of T = {} steps; choose 1..={}",
+                self.num_steps, self.num_steps
+            )));
+        }
+        let mut samples = self.samples.clone();
+        for sample in &mut samples {
+            sample.values.truncate(steps * self.num_features);
+            sample.length = sample.length.min(steps);
+            if let (Target::PerStep(values), TargetKind::PerStep { outputs }) =
+                (&mut sample.target, self.target_kind)
+            {
+                values.truncate(steps * outputs);
+            }
+        }
+        Ok(Self {
+            samples,
+            num_steps: steps,
+            ..self.clone_without_samples()
+        })
+    }
+
+    /// A sample's valid steps as `D`-value slices (D ≥ 1 in a built dataset).
+    fn valid_steps<'a>(&self, sample: &'a SequenceSample) -> std::slice::Chunks<'a, f32> {
+        sample.values[..sample.length * self.num_features].chunks(self.num_features)
+    }
+
     /// Replaces the samples (same shape and kind), checking them; used by transforms.
     pub fn map_samples(
         &self,
@@ -378,6 +439,62 @@ pub(crate) mod tests {
         assert_eq!(Dataset::get(&data, 1).unwrap().id, "b");
         assert_eq!(data.subset(&[1]).unwrap().samples()[0].id, "b");
         assert!(data.subset(&[2]).is_err());
+    }
+
+    /// Two samples of three steps with two features and per-step targets.
+    fn per_step() -> SequenceDataset {
+        let target = |v: f32| Target::PerStep(vec![v, v + 1.0, v + 2.0]);
+        SequenceDataset::new(
+            vec![
+                sample("a", vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 3, target(10.0)),
+                sample("b", vec![7.0, 8.0, 0.0, 0.0, 0.0, 0.0], 1, target(20.0)),
+            ],
+            3,
+            2,
+            TargetKind::PerStep { outputs: 1 },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn steps_leave_the_padding_out() {
+        let data = per_step();
+        assert_eq!(
+            data.steps(0).unwrap(),
+            vec![vec![1.0, 2.0], vec![3.0, 4.0], vec![5.0, 6.0]]
+        );
+        assert_eq!(data.steps(1).unwrap(), vec![vec![7.0, 8.0]]);
+        assert_eq!(data.sequences()[1], data.steps(1).unwrap());
+        let err = data.steps(2).unwrap_err().to_string();
+        assert!(err.contains("index 2"), "{err}");
+    }
+
+    #[test]
+    fn first_steps_cut_inputs_lengths_and_per_step_targets() {
+        let first = per_step().first_steps(2).unwrap();
+        assert_eq!(first.num_steps(), 2);
+        let [a, b] = first.samples() else {
+            panic!("two samples");
+        };
+        assert_eq!(a.values, vec![1.0, 2.0, 3.0, 4.0]);
+        assert_eq!((a.length, b.length), (2, 1));
+        assert_eq!(a.target, Target::PerStep(vec![10.0, 11.0]));
+
+        let class = SequenceDataset::new(
+            vec![sample("c", vec![1.0, 2.0, 3.0], 3, Target::Class(1))],
+            3,
+            1,
+            TargetKind::Classification { classes: 2 },
+        )
+        .unwrap();
+        assert_eq!(
+            class.first_steps(1).unwrap().samples()[0].target,
+            Target::Class(1)
+        );
+        for steps in [0, 4] {
+            let err = class.first_steps(steps).unwrap_err().to_string();
+            assert!(err.contains("1..=3"), "{err}");
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! - [`dataset`]: [`SequenceDataset`] of [`SequenceSample`]s (`T×D` values, length, [`Target`]).
 //! - [`memory`]: from nested `N×T×D` vectors or a flat buffer with a shape.
 //! - [`csv`]: long (one row per sample and step) or wide (one row per sample) CSV files.
+//! - [`export`]: writing a dataset's inputs back out as a long CSV file.
 //! - [`windows`]: sliding windows over one long series, with their start rows.
 //! - [`pad`]: padding variable-length sequences to one T, keeping their lengths.
 //! - [`normalize`]: z-score or min-max [`Normalizer`], fitted on training data, invertible, JSON.
@@ -18,6 +19,7 @@ pub mod batcher;
 pub mod csv;
 pub mod dataset;
 pub mod error;
+pub mod export;
 pub mod memory;
 pub mod normalize;
 pub mod pad;
@@ -32,6 +34,7 @@ pub use csv::{
 };
 pub use dataset::{SequenceDataset, SequenceSample, Target, TargetKind};
 pub use error::{DataError, Result};
+pub use export::write_long_csv;
 pub use memory::{from_flat, from_nested};
 pub use normalize::{NormalizationKind, Normalizer, Scaling};
 pub use pad::{Padded, PaddedSequence, Truncation, pad_sequences};
@@ -39,7 +42,8 @@ pub use split::{
     DatasetSplit, SplitFractions, SplitIndices, split_chronological, split_random, split_windows,
 };
 pub use synth::{
-    HealthcareConfig, PatientCohort, PatientRecord, PriceConfig, PriceSeries, Regime,
-    SentimentCorpus, SineConfig, SineWaves, TokenEncoding, Vocabulary, sentiment_dataset,
+    HealthcareConfig, MemoryTaskConfig, PatientCohort, PatientRecord, PriceConfig, PriceSeries,
+    Regime, SentimentCorpus, SentimentSplit, SineConfig, SineWaves, TokenEncoding, Vocabulary,
+    sentiment_dataset,
 };
 pub use windows::{WindowSpec, WindowTarget, Windows, sliding_windows, sliding_windows_flat};

@@ -1,7 +1,8 @@
 //! Every hyper-parameter of a training run, saved as JSON next to the model.
 
 use burn::config::Config;
-use burn_rnn_model::SequenceModelConfig;
+use burn_rnn_data::SequenceDataset;
+use burn_rnn_model::{RecurrentConfig, SequenceModelConfig};
 
 use crate::error::{Result, TrainError};
 use crate::task::Objective;
@@ -58,6 +59,29 @@ pub struct TrainingConfig {
 }
 
 impl TrainingConfig {
+    /// A run that fits `data`: `recurrent` under a head with as many outputs as the data's
+    /// targets need (K values, or one logit per class), trained for the objective they call for.
+    /// `recurrent` reads the data's features, `RecurrentConfig::new(data.num_features(), H)`;
+    /// a mismatch is reported by [`train`](crate::train). Other settings are the defaults.
+    ///
+    /// ```
+    /// # use burn_rnn_data::synth::HealthcareConfig;
+    /// # use burn_rnn_model::RecurrentConfig;
+    /// # use burn_rnn_train::{Objective, TrainingConfig};
+    /// let cohort = HealthcareConfig { patients: 10, ..Default::default() }.generate()?;
+    /// let data = cohort.deterioration_dataset()?;
+    /// let config = TrainingConfig::for_dataset(&data, RecurrentConfig::new(data.num_features(), 32));
+    /// assert_eq!((config.model.d_output, config.objective), (2, Objective::Classification));
+    /// # Ok::<(), burn_rnn_data::DataError>(())
+    /// ```
+    pub fn for_dataset(data: &SequenceDataset, recurrent: RecurrentConfig) -> Self {
+        let kind = data.target_kind();
+        Self::new(
+            SequenceModelConfig::new(recurrent, kind.outputs()),
+            Objective::for_target(kind),
+        )
+    }
+
     /// Checks every value, naming the one at fault.
     pub fn validate(&self) -> Result<()> {
         let bad = |msg: String| Err(TrainError::InvalidConfig(msg));
@@ -103,7 +127,6 @@ impl TrainingConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn_rnn_model::RecurrentConfig;
 
     fn config() -> TrainingConfig {
         TrainingConfig::new(
@@ -122,6 +145,24 @@ mod tests {
         assert_eq!(back.lr_schedule, config.lr_schedule);
         assert_eq!(back.objective, Objective::Regression);
         assert!(back.normalize_inputs);
+    }
+
+    #[test]
+    fn a_config_for_a_dataset_takes_its_outputs_and_objective() {
+        use burn_rnn_data::{SequenceSample, Target, TargetKind};
+        let sample = SequenceSample {
+            id: "a".into(),
+            values: vec![0.0; 4],
+            length: 2,
+            target: Target::PerStep(vec![0.0; 6]),
+        };
+        let data =
+            SequenceDataset::new(vec![sample], 2, 2, TargetKind::PerStep { outputs: 3 }).unwrap();
+        let config = TrainingConfig::for_dataset(&data, RecurrentConfig::new(2, 8));
+        assert_eq!(config.model.d_output, 3);
+        assert_eq!(config.objective, Objective::PerStepRegression);
+        assert_eq!(config.model.recurrent.d_input, 2);
+        config.validate().unwrap();
     }
 
     #[test]

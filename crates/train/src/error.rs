@@ -77,6 +77,11 @@ pub enum TrainError {
     /// A configuration value is invalid.
     #[error("invalid training config: {0}")]
     InvalidConfig(String),
+
+    /// Data or a model handed to a prediction, report, baseline or diagnostic does not fit it
+    /// (the message says what was expected).
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
 }
 
 /// Shorthand for results of this crate.

@@ -1,4 +1,5 @@
-//! Per-epoch metrics of a run, read back from burn-train's metric logs and written as CSV.
+//! Per-epoch metrics of a run, read back from burn-train's metric logs, written as CSV and
+//! drawn as charts.
 
 use std::fs;
 use std::path::Path;
@@ -8,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::artifacts::io_error;
 use crate::error::Result;
 use crate::metrics::mae_metric_name;
+use crate::plot::{Panel, Series};
 
 /// The metrics of one epoch (1-based); accuracies only for classification.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -112,6 +114,45 @@ pub fn write_history_csv(path: &Path, history: &[EpochMetrics]) -> Result<()> {
     out.flush().map_err(|e| io_error(path, e))
 }
 
+/// `(epoch, value)` points of the epochs for which `value` gives one.
+pub(crate) fn epoch_points(
+    history: &[EpochMetrics],
+    value: impl Fn(&EpochMetrics) -> Option<f64>,
+) -> Vec<(f64, f64)> {
+    history
+        .iter()
+        .filter_map(|e| value(e).map(|v| (e.epoch as f64, v)))
+        .collect()
+}
+
+/// A chart of the training and validation loss per epoch (lines `training` and `validation`
+/// over the x axis `epoch`); `y_label` names the loss. Add `.log_scale()` for a log y axis.
+pub fn loss_panel(history: &[EpochMetrics], title: &str, y_label: &str) -> Panel {
+    Panel::new(title, "epoch", y_label)
+        .with(Series::line(
+            "training",
+            epoch_points(history, |e| Some(e.train_loss)),
+        ))
+        .with(Series::line(
+            "validation",
+            epoch_points(history, |e| Some(e.valid_loss)),
+        ))
+}
+
+/// A chart of the training and validation accuracy per epoch, in percent, as
+/// [`loss_panel`] draws the loss; epochs without an accuracy (regression) are left out.
+pub fn accuracy_panel(history: &[EpochMetrics], title: &str, y_label: &str) -> Panel {
+    Panel::new(title, "epoch", y_label)
+        .with(Series::line(
+            "training",
+            epoch_points(history, |e| e.train_accuracy),
+        ))
+        .with(Series::line(
+            "validation",
+            epoch_points(history, |e| e.valid_accuracy),
+        ))
+}
+
 fn csv_io_error(path: &Path, error: csv::Error) -> crate::error::TrainError {
     crate::error::TrainError::Io {
         path: path.to_path_buf(),
@@ -122,6 +163,33 @@ fn csv_io_error(path: &Path, error: csv::Error) -> crate::error::TrainError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn epoch(epoch: usize, accuracy: Option<f64>) -> EpochMetrics {
+        EpochMetrics {
+            epoch,
+            train_loss: 1.0 / epoch as f64,
+            valid_loss: 2.0 / epoch as f64,
+            train_accuracy: accuracy,
+            valid_accuracy: accuracy.map(|a| a - 1.0),
+            valid_mae: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn panels_draw_both_splits_per_epoch() {
+        let history = [epoch(1, Some(60.0)), epoch(2, None)];
+        let loss = loss_panel(&history, "Loss", "MSE");
+        assert_eq!(
+            (loss.x_label.as_str(), loss.y_label.as_str()),
+            ("epoch", "MSE")
+        );
+        let names: Vec<&str> = loss.series.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["training", "validation"]);
+        assert_eq!(loss.series[1].points, vec![(1.0, 2.0), (2.0, 1.0)]);
+        let accuracy = accuracy_panel(&history, "Accuracy", "%");
+        assert_eq!(accuracy.series[0].points, vec![(1.0, 60.0)]);
+        assert_eq!(accuracy.series[1].points, vec![(1.0, 59.0)]);
+    }
 
     #[test]
     fn reads_final_lines_until_an_epoch_is_missing() {

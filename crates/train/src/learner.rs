@@ -26,7 +26,7 @@ use burn_rnn_model::SequenceModel;
 use crate::artifacts::{DataSchema, RunDir, io_error};
 use crate::config::{LrSchedule, TrainingConfig};
 use crate::error::{Result, TrainError};
-use crate::history::{EpochMetrics, read_history, write_history_csv};
+use crate::history::{EpochMetrics, epoch_points, loss_panel, read_history, write_history_csv};
 use crate::metrics::{MAX_MAE_METRICS, RealUnitMae};
 use crate::plot::{Panel, Series, write_png};
 use crate::predict::Predictor;
@@ -256,19 +256,14 @@ fn plot_history(path: &Path, history: &[EpochMetrics]) -> Result<()> {
         // A diverged run is reported by an error; there is nothing readable to plot.
         return Ok(());
     }
-    let points = |value: &dyn Fn(&EpochMetrics) -> f64| -> Vec<(f64, f64)> {
-        history.iter().map(|e| (e.epoch as f64, value(e))).collect()
-    };
-    let mut panels = vec![
-        Panel::new("Loss", "epoch", "loss (log scale)")
-            .with(Series::line("training", points(&|e| e.train_loss)))
-            .with(Series::line("validation", points(&|e| e.valid_loss)))
-            .log_scale(),
-    ];
+    let mut panels = vec![loss_panel(history, "Loss", "loss (log scale)").log_scale()];
     for (j, (name, _)) in history[0].valid_mae.iter().enumerate() {
         panels.push(
             Panel::new(format!("Validation MAE: {name}"), "epoch", name.as_str()).with(
-                Series::line("validation MAE", points(&|e| e.valid_mae[j].1)),
+                Series::line(
+                    "validation MAE",
+                    epoch_points(history, |e| Some(e.valid_mae[j].1)),
+                ),
             ),
         );
     }

@@ -1,9 +1,18 @@
 //! Training, evaluation, artifacts and plots for burn-rnn models with burn-train's Learner, the
 //! backend chosen at run time (`--device flex|ndarray|wgpu|cuda`).
+//!
+//! - [`train`] a model ([`TrainingConfig`], [`TrainOptions`]) into a [`RunDir`], then
+//!   [`Predictor`] for predictions in the data's units.
+//! - [`report`] and [`baseline`]: errors and accuracy against naive baselines.
+//! - [`history`] and [`plot`]: loss curves and PNG charts.
+//! - [`diagnostics`]: gradient flow back in time and a plain training loop for experiments.
+//! - [`throughput`]: timed training and inference passes.
 
 pub mod artifacts;
+pub mod baseline;
 pub mod config;
 pub mod device;
+pub mod diagnostics;
 pub mod error;
 pub mod history;
 pub mod learner;
@@ -12,15 +21,22 @@ pub mod metrics;
 pub mod plot;
 pub mod predict;
 pub mod progress;
+pub mod report;
 pub mod task;
+pub mod throughput;
 
 pub use artifacts::{DataSchema, RunDir};
+pub use baseline::{describe_gain, gain_percent, last_step_forecast, majority_class};
 pub use config::{LrSchedule, TrainingConfig};
 pub use device::Backend;
 pub use error::{Result, TrainError};
-pub use history::EpochMetrics;
+pub use history::{EpochMetrics, accuracy_panel, loss_panel};
 pub use learner::{TrainOptions, TrainedRun, train};
 pub use memory::{CachingAllocator, keep_freed_memory};
-pub use predict::{ClassificationReport, Prediction, Predictor, RegressionReport, dataset_targets};
+pub use predict::{ClassPrediction, Prediction, Predictor};
 pub use progress::Progress;
+pub use report::{
+    BaselineComparison, ClassificationReport, ForecastPoint, ForecastTrack, RegressionReport,
+    dataset_targets,
+};
 pub use task::{Objective, Trainable};

@@ -1,4 +1,5 @@
 //! PNG line charts (plotters): loss curves, forecasts against actual values, gradient norms.
+//! Charts of a run's history are in [`crate::history`].
 //!
 //! Text uses the DejaVu Sans font shipped in `assets/` (Bitstream Vera licence, beside it), so
 //! plots render the same on any machine without system fonts.
@@ -6,6 +7,7 @@
 use std::path::Path;
 use std::sync::Once;
 
+use burn_rnn_data::{SequenceDataset, Target, TargetKind};
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
@@ -119,7 +121,8 @@ fn format_tick(v: f64) -> String {
     }
 }
 
-/// Writes `panels` as a grid with `columns` columns to a PNG file at `path`.
+/// Writes `panels` as a grid with `columns` columns to a PNG file at `path`, creating its
+/// directory if needed.
 pub fn write_png(path: &Path, title: &str, panels: &[Panel], columns: usize) -> Result<()> {
     register_font();
     let io = |message: String| TrainError::Io {
@@ -128,6 +131,9 @@ pub fn write_png(path: &Path, title: &str, panels: &[Panel], columns: usize) -> 
     };
     if panels.is_empty() {
         return Err(io("nothing to plot".into()));
+    }
+    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| crate::artifacts::io_error(dir, e))?;
     }
     let columns = columns.clamp(1, panels.len());
     let rows = panels.len().div_ceil(columns);
@@ -142,6 +148,66 @@ pub fn write_png(path: &Path, title: &str, panels: &[Panel], columns: usize) -> 
     }
     root.present()
         .map_err(|e| io(format!("cannot write the PNG: {e}")))
+}
+
+/// One chart per feature of sample `index` of a many-to-many forecasting dataset, whose target
+/// at each step is the next step's features (K = D): the measured values at every valid step,
+/// and the last step's target after them, as a line; `forecasts` (the model's forecast made
+/// after each step, `[length][K]`, e.g. [`Predictor::predict_rows`](crate::Predictor) of that
+/// sample) as marked points at the steps they forecast, named "forecast for the next
+/// `<x_label>`". `labels` gives each feature's
+/// `(name, unit)`: the charts are titled `"<id> — <name>"`, their y axes the unit.
+pub fn next_step_forecast_panels(
+    data: &SequenceDataset,
+    index: usize,
+    forecasts: &[Vec<f32>],
+    x_label: &str,
+    labels: &[(&str, &str)],
+) -> Result<Vec<Panel>> {
+    let steps = data.steps(index)?;
+    let d = data.num_features();
+    let sample = &data.samples()[index];
+    let next = match (&sample.target, data.target_kind()) {
+        (Target::PerStep(v), TargetKind::PerStep { outputs }) if outputs == d => {
+            &v[(sample.length - 1) * d..sample.length * d]
+        }
+        _ => {
+            return Err(TrainError::InvalidInput(format!(
+                "a next-step forecast chart needs per-step targets with one value per feature; \
+                 the data has {:?} targets and {d} features",
+                data.target_kind()
+            )));
+        }
+    };
+    if labels.len() != d || forecasts.len() != steps.len() || forecasts.iter().any(|f| f.len() != d)
+    {
+        return Err(TrainError::InvalidInput(format!(
+            "{} labels and {} forecasts for {d} features and {} steps",
+            labels.len(),
+            forecasts.len(),
+            steps.len()
+        )));
+    }
+    let panels = labels.iter().enumerate().map(|(j, (name, unit))| {
+        let mut actual: Vec<(f64, f64)> = steps
+            .iter()
+            .enumerate()
+            .map(|(t, v)| (t as f64, f64::from(v[j])))
+            .collect();
+        actual.push((steps.len() as f64, f64::from(next[j])));
+        let predicted = forecasts
+            .iter()
+            .enumerate()
+            .map(|(t, v)| ((t + 1) as f64, f64::from(v[j])))
+            .collect();
+        Panel::new(format!("{} — {name}", sample.id), x_label, *unit)
+            .with(Series::line("measured", actual))
+            .with(Series::marked(
+                format!("forecast for the next {x_label}"),
+                predicted,
+            ))
+    });
+    Ok(panels.collect())
 }
 
 type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
@@ -257,6 +323,44 @@ mod tests {
         write_png(&path, "test", &panels, 2).unwrap();
         let bytes = std::fs::read(&path).unwrap();
         assert_eq!(&bytes[1..4], b"PNG");
+    }
+
+    #[test]
+    fn forecast_panels_draw_measured_values_and_forecasts_per_feature() {
+        use burn_rnn_data::SequenceSample;
+        let sample = SequenceSample {
+            id: "p1".into(),
+            values: vec![1.0, 10.0, 2.0, 20.0, 0.0, 0.0],
+            length: 2,
+            target: Target::PerStep(vec![2.0, 20.0, 3.0, 30.0, 0.0, 0.0]),
+        };
+        let data =
+            SequenceDataset::new(vec![sample], 3, 2, TargetKind::PerStep { outputs: 2 }).unwrap();
+        let forecasts = [vec![2.5, 19.0], vec![3.5, 31.0]];
+        let labels = [("a", "u"), ("b", "v")];
+        let panels = next_step_forecast_panels(&data, 0, &forecasts, "hour", &labels).unwrap();
+        assert_eq!(panels.len(), 2);
+        assert_eq!(
+            (panels[1].title.as_str(), panels[1].y_label.as_str()),
+            ("p1 — b", "v")
+        );
+        assert_eq!(
+            panels[1].series[0].points,
+            vec![(0.0, 10.0), (1.0, 20.0), (2.0, 30.0)]
+        );
+        assert_eq!(panels[1].series[1].points, vec![(1.0, 19.0), (2.0, 31.0)]);
+        assert_eq!(panels[1].series[1].name, "forecast for the next hour");
+        assert!(next_step_forecast_panels(&data, 0, &forecasts[..1], "hour", &labels).is_err());
+        assert!(next_step_forecast_panels(&data, 1, &forecasts, "hour", &labels).is_err());
+    }
+
+    #[test]
+    fn writes_into_a_new_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new").join("plot.png");
+        let panel = Panel::new("t", "x", "y").with(Series::line("a", vec![(0.0, 1.0)]));
+        write_png(&path, "test", &[panel], 1).unwrap();
+        assert!(path.is_file());
     }
 
     #[test]

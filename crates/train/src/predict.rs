@@ -1,12 +1,11 @@
-//! Prediction in real units from a trained model (in memory or loaded from a run directory),
-//! and the reports that compare predictions with targets.
+//! Prediction in real units from a trained model (in memory or loaded from a run directory).
 
 use std::path::Path;
 
 use burn::module::Module;
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor, TensorData};
-use burn_rnn_data::{Normalizer, SequenceDataset, Target, TargetKind};
+use burn_rnn_data::{Normalizer, SequenceDataset};
 use burn_rnn_model::SequenceModel;
 
 use crate::artifacts::{DataSchema, RunDir};
@@ -32,6 +31,17 @@ pub enum Prediction {
     },
     /// K values at every step of the sequence (many-to-many), `[steps][K]`.
     PerStep(Vec<Vec<f32>>),
+}
+
+/// The answer of a classifier for one sequence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassPrediction {
+    /// The most likely class.
+    pub class: usize,
+    /// Its name from the training data.
+    pub name: String,
+    /// Its softmax probability, in [0, 1].
+    pub probability: f32,
 }
 
 /// A trained model with what it needs to take raw sequences and answer in real units.
@@ -105,18 +115,41 @@ impl Predictor {
 
     /// Predicts for every sample of a dataset in raw units (targets are ignored).
     pub fn predict_dataset(&self, data: &SequenceDataset) -> Result<Vec<Prediction>> {
-        let d = data.num_features();
-        let sequences: Vec<Vec<Vec<f32>>> = data
-            .samples()
-            .iter()
-            .map(|s| {
-                s.values[..s.length * d]
-                    .chunks(d)
-                    .map(<[f32]>::to_vec)
-                    .collect()
+        self.predict(&data.sequences())
+    }
+
+    /// A regression model's predictions for every sample of `data` as rows of K values, in the
+    /// order of [`dataset_targets`](crate::dataset_targets): one row per sample (many-to-one) or
+    /// per valid step of every sample (many-to-many). A classifier is an error.
+    pub fn predict_rows(&self, data: &SequenceDataset) -> Result<Vec<Vec<f32>>> {
+        let mut rows = Vec::new();
+        for prediction in self.predict_dataset(data)? {
+            match prediction {
+                Prediction::Values(values) => rows.push(values),
+                Prediction::PerStep(steps) => rows.extend(steps),
+                Prediction::Class { .. } => return Err(not_a(self.objective, "regression model")),
+            }
+        }
+        Ok(rows)
+    }
+
+    /// A classifier's prediction for every sample of `data`. A regression model is an error.
+    pub fn predict_classes(&self, data: &SequenceDataset) -> Result<Vec<ClassPrediction>> {
+        self.predict_dataset(data)?
+            .into_iter()
+            .map(|prediction| match prediction {
+                Prediction::Class {
+                    class,
+                    name,
+                    probabilities,
+                } => Ok(ClassPrediction {
+                    class,
+                    name,
+                    probability: probabilities[class],
+                }),
+                _ => Err(not_a(self.objective, "classifier")),
             })
-            .collect();
-        self.predict(&sequences)
+            .collect()
     }
 
     /// For a many-to-one regression model: the prediction it would make after each step of
@@ -244,155 +277,59 @@ fn argmax(values: &[f32]) -> usize {
         .map_or(0, |(i, _)| i)
 }
 
-/// Mean absolute and root-mean-square error per output, in real units.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RegressionReport {
-    /// Output names.
-    pub names: Vec<String>,
-    /// MAE per output.
-    pub mae: Vec<f64>,
-    /// RMSE per output.
-    pub rmse: Vec<f64>,
-}
-
-impl RegressionReport {
-    /// Compares `predictions` with `targets`, both `[samples][K]`.
-    pub fn compute(
-        predictions: &[Vec<f32>],
-        targets: &[Vec<f32>],
-        names: &[String],
-    ) -> Result<Self> {
-        let k = names.len();
-        if predictions.len() != targets.len() || predictions.is_empty() {
-            return Err(TrainError::InvalidConfig(format!(
-                "{} predictions for {} targets",
-                predictions.len(),
-                targets.len()
-            )));
-        }
-        let mut abs = vec![0.0f64; k];
-        let mut sq = vec![0.0f64; k];
-        for (p, t) in predictions.iter().zip(targets) {
-            if p.len() != k || t.len() != k {
-                return Err(TrainError::InvalidConfig(format!(
-                    "a prediction or target does not have {k} values"
-                )));
-            }
-            for j in 0..k {
-                let e = f64::from(p[j]) - f64::from(t[j]);
-                abs[j] += e.abs();
-                sq[j] += e * e;
-            }
-        }
-        let n = predictions.len() as f64;
-        Ok(Self {
-            names: names.to_vec(),
-            mae: abs.iter().map(|a| a / n).collect(),
-            rmse: sq.iter().map(|s| (s / n).sqrt()).collect(),
-        })
-    }
-}
-
-/// Accuracy of class predictions, with the majority-class baseline.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ClassificationReport {
-    /// Fraction of correct predictions.
-    pub accuracy: f64,
-    /// Accuracy of always answering the most frequent class of `reference_classes`.
-    pub majority_accuracy: f64,
-    /// `confusion[true][predicted]` counts.
-    pub confusion: Vec<Vec<usize>>,
-}
-
-impl ClassificationReport {
-    /// Compares predicted with true classes; the majority class is taken from
-    /// `reference_classes` (the training split) and scored on `truth`.
-    pub fn compute(
-        predicted: &[usize],
-        truth: &[usize],
-        reference_classes: &[usize],
-        classes: usize,
-    ) -> Result<Self> {
-        if predicted.len() != truth.len() || truth.is_empty() {
-            return Err(TrainError::InvalidConfig(format!(
-                "{} predictions for {} targets",
-                predicted.len(),
-                truth.len()
-            )));
-        }
-        let mut counts = vec![0usize; classes];
-        for &c in reference_classes {
-            if c < classes {
-                counts[c] += 1;
-            }
-        }
-        let majority = argmax(&counts.iter().map(|&c| c as f32).collect::<Vec<_>>());
-        let mut confusion = vec![vec![0usize; classes]; classes];
-        for (&p, &t) in predicted.iter().zip(truth) {
-            if p >= classes || t >= classes {
-                return Err(TrainError::InvalidConfig(format!(
-                    "class {} is out of range for {classes} classes",
-                    p.max(t)
-                )));
-            }
-            confusion[t][p] += 1;
-        }
-        let n = truth.len() as f64;
-        let correct = (0..classes).map(|c| confusion[c][c]).sum::<usize>() as f64;
-        let majority_correct = truth.iter().filter(|&&t| t == majority).count() as f64;
-        Ok(Self {
-            accuracy: correct / n,
-            majority_accuracy: majority_correct / n,
-            confusion,
-        })
-    }
-}
-
-/// The targets of a many-to-one dataset: `[samples][K]` values or class indices.
-pub fn dataset_targets(data: &SequenceDataset) -> (Vec<Vec<f32>>, Vec<usize>) {
-    let mut values = Vec::new();
-    let mut classes = Vec::new();
-    for sample in data.samples() {
-        match &sample.target {
-            Target::Regression(v) => values.push(v.clone()),
-            Target::Class(c) => classes.push(*c),
-            Target::PerStep(v) => {
-                if let TargetKind::PerStep { outputs } = data.target_kind() {
-                    values.extend(
-                        v[..sample.length * outputs]
-                            .chunks(outputs)
-                            .map(<[f32]>::to_vec),
-                    );
-                }
-            }
-        }
-    }
-    (values, classes)
+/// The error for asking a model of `objective` for what only a `wanted` gives.
+fn not_a(objective: Objective, wanted: &str) -> TrainError {
+    TrainError::InvalidInput(format!(
+        "this model was trained for {objective:?}; the predictions asked for need a {wanted}"
+    ))
 }
 
 #[cfg(test)]
 mod tests {
+    use burn_rnn_data::synth::HealthcareConfig;
+    use burn_rnn_data::{NormalizationKind, Normalizer};
+    use burn_rnn_model::{RecurrentConfig, SequenceModelConfig};
+
     use super::*;
 
-    #[test]
-    fn regression_report_per_output() {
-        let report = RegressionReport::compute(
-            &[vec![1.0, 2.0], vec![3.0, 4.0]],
-            &[vec![2.0, 2.0], vec![3.0, 8.0]],
-            &["a".into(), "b".into()],
-        )
-        .unwrap();
-        assert_eq!(report.mae, vec![0.5, 2.0]);
-        assert!((report.rmse[1] - 8f64.sqrt()).abs() < 1e-12);
-        assert!(RegressionReport::compute(&[], &[], &[]).is_err());
+    /// An untrained predictor for `data` (its shapes, its normaliser).
+    fn predictor(data: &SequenceDataset) -> Predictor {
+        let device = Device::flex();
+        let kind = data.target_kind();
+        let model =
+            SequenceModelConfig::new(RecurrentConfig::new(data.num_features(), 4), kind.outputs())
+                .init(&device)
+                .unwrap();
+        let regression = Objective::for_target(kind).is_regression();
+        let normalizer = Normalizer::fit(data, NormalizationKind::ZScore, regression).unwrap();
+        Predictor::new(model, normalizer, DataSchema::of(data), &device).unwrap()
     }
 
     #[test]
-    fn classification_report_and_majority() {
-        let report =
-            ClassificationReport::compute(&[0, 1, 1, 0], &[0, 1, 0, 0], &[0, 0, 1], 2).unwrap();
-        assert_eq!(report.accuracy, 0.75);
-        assert_eq!(report.majority_accuracy, 0.75);
-        assert_eq!(report.confusion, vec![vec![2, 1], vec![0, 1]]);
+    fn rows_and_classes_follow_the_targets() {
+        let cohort = HealthcareConfig {
+            patients: 5,
+            hours: 6,
+            ..Default::default()
+        }
+        .generate()
+        .unwrap();
+        let per_step = cohort.forecasting_per_step_dataset().unwrap();
+        let rows = predictor(&per_step).predict_rows(&per_step).unwrap();
+        assert_eq!(rows.len(), crate::dataset_targets(&per_step).0.len());
+        assert!(rows.iter().all(|r| r.len() == 3));
+
+        let flags = cohort.deterioration_dataset().unwrap();
+        let flagger = predictor(&flags);
+        let classes = flagger.predict_classes(&flags).unwrap();
+        assert_eq!(classes.len(), 5);
+        for c in &classes {
+            assert_eq!(c.name, flags.target_names()[c.class]);
+            assert!((0.5..=1.0).contains(&c.probability), "{c:?}");
+        }
+        let err = flagger.predict_rows(&flags).unwrap_err().to_string();
+        assert!(err.contains("regression model"), "{err}");
+        let err = predictor(&per_step).predict_classes(&per_step).unwrap_err();
+        assert!(err.to_string().contains("classifier"), "{err}");
     }
 }

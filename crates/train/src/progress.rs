@@ -23,6 +23,17 @@ pub enum Progress {
     Silent,
 }
 
+impl Progress {
+    /// What a `--quiet` flag asks for: [`Progress::Silent`] when set, else [`Progress::Auto`].
+    pub fn unless_quiet(quiet: bool) -> Self {
+        if quiet {
+            Progress::Silent
+        } else {
+            Progress::Auto
+        }
+    }
+}
+
 /// The renderer for `progress`.
 pub(crate) fn renderer(
     progress: Progress,
@@ -145,5 +156,16 @@ impl MetricsRenderer for EpochLines {
     fn register_metric(&mut self, definition: MetricDefinition) {
         self.names
             .insert(definition.metric_id.clone(), definition.name.to_string());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quiet_flag_silences_progress() {
+        assert_eq!(Progress::unless_quiet(true), Progress::Silent);
+        assert_eq!(Progress::unless_quiet(false), Progress::Auto);
     }
 }

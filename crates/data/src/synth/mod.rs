@@ -6,13 +6,17 @@
 //! - [`prices`]: daily stock prices, a geometric random walk with calm and turbulent volatility
 //!   regimes.
 //! - [`sine`]: noisy sine waves for quick checks: next value, per-step next value, frequency band.
-//! - [`text`]: a hand-written sentiment corpus, a vocabulary and token-id datasets.
+//! - [`text`]: a hand-written sentiment corpus, its split by mirrored pair, a vocabulary and
+//!   token-id datasets.
+//! - [`memory`]: a task that needs a long memory (recall the sign of the first of T values).
 //!
 //! Types for `lib.rs` to re-export: `HealthcareConfig`, `PatientCohort`, `PatientRecord`,
 //! `PriceConfig`, `PriceSeries`, `Regime`, `SineConfig`, `SineWaves`, `SentimentCorpus`,
-//! `Vocabulary`, `TokenEncoding`, `sentiment_dataset` (or simply `pub use synth::*`).
+//! `Vocabulary`, `TokenEncoding`, `sentiment_dataset`, `SentimentSplit`, `MemoryTaskConfig` (or
+//! simply `pub use synth::*`).
 
 pub mod healthcare;
+pub mod memory;
 pub mod prices;
 pub mod sine;
 pub mod text;
@@ -20,9 +24,10 @@ pub mod text;
 pub use healthcare::{
     DETERIORATION_CLASSES, HealthcareConfig, PatientCohort, PatientRecord, VITALS, vital_labels,
 };
+pub use memory::{MEMORY_FEATURES, MemoryTaskConfig, SIGN_CLASSES, uniform_noise};
 pub use prices::{PriceConfig, PriceSeries, Regime, TRADING_DAYS_PER_YEAR, log_returns};
 pub use sine::{SineConfig, SineSample, SineWaves};
 pub use text::{
-    NEGATIVE, PAD_ID, POSITIVE, SENTIMENT_CLASSES, SentimentCorpus, TokenEncoding, UNK_ID,
-    Vocabulary, sentiment_dataset, tokenize,
+    NEGATIVE, PAD_ID, POSITIVE, SENTIMENT_CLASSES, SentimentCorpus, SentimentSplit, TokenEncoding,
+    UNK_ID, Vocabulary, sentiment_dataset, tokenize,
 };

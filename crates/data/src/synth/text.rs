@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::dataset::{SequenceDataset, SequenceSample, Target, TargetKind};
 use crate::error::{DataError, Result};
+use crate::split::{SplitFractions, random_indices};
 
 /// Class index of negative texts.
 pub const NEGATIVE: usize = 0;
@@ -150,6 +151,30 @@ impl Vocabulary {
             }
         }
         Ok(Self { tokens, ids })
+    }
+
+    /// Writes the vocabulary to `path` as JSON (`{"tokens": [...]}`), to encode new texts the
+    /// way the training texts were. Errors name the file.
+    pub fn save(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
+        let path = path.as_ref();
+        let io = |message: String| DataError::Io {
+            path: path.to_path_buf(),
+            message,
+        };
+        let json = serde_json::to_string(self).map_err(|e| io(e.to_string()))?;
+        std::fs::write(path, json).map_err(|e| io(e.to_string()))
+    }
+
+    /// Reads a vocabulary written by [`Vocabulary::save`]. Errors name the file and what is
+    /// wrong with it.
+    pub fn load(path: impl AsRef<std::path::Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let io = |message: String| DataError::Io {
+            path: path.to_path_buf(),
+            message,
+        };
+        let json = std::fs::read_to_string(path).map_err(|e| io(e.to_string()))?;
+        serde_json::from_str(&json).map_err(|e| io(format!("not a vocabulary: {e}")))
     }
 
     /// The number of ids, including `<pad>` and `<unk>` (the embedding table's size).
@@ -306,6 +331,77 @@ impl SentimentCorpus {
     }
 }
 
+/// The built-in sentences split for training, validation and a test the model never sees:
+/// see [`SentimentCorpus::split`]. Each list holds `(text, class)` pairs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SentimentSplit {
+    /// Training sentences: the hand-written ones first, then the templated ones.
+    pub train: Vec<(String, usize)>,
+    /// Validation sentences (choosing the epoch), hand-written then templated.
+    pub valid: Vec<(String, usize)>,
+    /// Hand-written test sentences.
+    pub test_handwritten: Vec<(String, usize)>,
+    /// Templated test sentences.
+    pub test_templated: Vec<(String, usize)>,
+    /// How many of the training sentences are hand-written (the first ones).
+    pub handwritten_train: usize,
+    /// Sentences in the hand-written corpus, all splits together.
+    pub handwritten: usize,
+    /// Templated sentences, all splits together.
+    pub templated: usize,
+}
+
+impl SentimentSplit {
+    /// The test sentences: the hand-written ones, then the templated ones.
+    pub fn test(&self) -> Vec<(String, usize)> {
+        let mut test = self.test_handwritten.clone();
+        test.extend(self.test_templated.iter().cloned());
+        test
+    }
+}
+
+impl SentimentCorpus {
+    /// Splits [`SentimentCorpus::builtin`] and [`SentimentCorpus::templated`] at random by
+    /// `fractions` (seeded). The hand-written corpus alternates positive and negative sentences
+    /// in mirrored pairs that share most words, so it is split by pair: a test sentence's twin
+    /// is never trained on, or the test would reward remembering the twin's words. An odd last
+    /// sentence goes to training.
+    pub fn split(fractions: SplitFractions, seed: u64) -> Result<SentimentSplit> {
+        let corpus = Self::builtin();
+        let pairs = random_indices(corpus.len() / 2, fractions, seed)?;
+        let pick_pairs = |pairs: &[usize]| -> Vec<(String, usize)> {
+            pairs
+                .iter()
+                .flat_map(|&p| [2 * p, 2 * p + 1])
+                .map(|i| corpus[i].clone())
+                .collect()
+        };
+        let templated = Self::templated();
+        let sentences = random_indices(templated.len(), fractions, seed)?;
+        let pick = |ids: &[usize]| -> Vec<(String, usize)> {
+            ids.iter().map(|&i| templated[i].clone()).collect()
+        };
+
+        let mut train = pick_pairs(&pairs.train);
+        if corpus.len() % 2 == 1 {
+            train.push(corpus[corpus.len() - 1].clone());
+        }
+        let handwritten_train = train.len();
+        train.extend(pick(&sentences.train));
+        let mut valid = pick_pairs(&pairs.valid);
+        valid.extend(pick(&sentences.valid));
+        Ok(SentimentSplit {
+            train,
+            valid,
+            test_handwritten: pick_pairs(&pairs.test),
+            test_templated: pick(&sentences.test),
+            handwritten_train,
+            handwritten: corpus.len(),
+            templated: templated.len(),
+        })
+    }
+}
+
 /// How each token becomes a step's features in [`sentiment_dataset`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum TokenEncoding {
@@ -388,6 +484,57 @@ mod tests {
     use std::collections::HashSet;
 
     use super::*;
+
+    #[test]
+    fn vocabulary_saves_and_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vocabulary.json");
+        let vocabulary = Vocabulary::build(["the soup was good", "the soup"], 1).unwrap();
+        vocabulary.save(&path).unwrap();
+        assert_eq!(Vocabulary::load(&path).unwrap(), vocabulary);
+        std::fs::write(&path, "{\"tokens\": [\"a\"]}").unwrap();
+        let err = Vocabulary::load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("vocabulary.json") && err.contains("<pad>"),
+            "{err}"
+        );
+        let err = Vocabulary::load(dir.path().join("none.json")).unwrap_err();
+        assert!(err.to_string().contains("none.json"), "{err}");
+    }
+
+    #[test]
+    fn split_keeps_mirrored_pairs_together() {
+        let split = SentimentCorpus::split(SplitFractions::train_valid_test(0.7, 0.15), 5).unwrap();
+        let sizes = [
+            split.train.len(),
+            split.valid.len(),
+            split.test_handwritten.len(),
+            split.test_templated.len(),
+        ];
+        assert_eq!(
+            sizes.iter().sum::<usize>(),
+            split.handwritten + split.templated
+        );
+        // The hand-written pairs each split holds (templated sentences are not in the corpus).
+        let corpus = SentimentCorpus::builtin();
+        let pairs = |texts: &[(String, usize)]| -> HashSet<usize> {
+            texts
+                .iter()
+                .filter_map(|(text, _)| corpus.iter().position(|(t, _)| t == text))
+                .map(|i| i / 2)
+                .collect()
+        };
+        let train_pairs = pairs(&split.train);
+        assert_eq!(
+            split.handwritten_train,
+            split.train.iter().filter(|s| corpus.contains(s)).count()
+        );
+        assert!(pairs(&split.test_handwritten).is_disjoint(&train_pairs));
+        assert!(pairs(&split.valid).is_disjoint(&train_pairs));
+        assert_eq!(split.test().len(), sizes[2] + sizes[3]);
+        assert_eq!(split.test()[0], split.test_handwritten[0]);
+        assert!(SentimentCorpus::split(SplitFractions::train_valid(1.5), 5).is_err());
+    }
 
     #[test]
     fn builtin_corpus_is_large_balanced_and_unique() {

@@ -1,0 +1,230 @@
+//! Throughput of recurrent models: a training step (forward, backward, Adam update) and an
+//! inference pass on random data of a given shape, timed as the median of repeats after warm-up,
+//! in sequences per second and GFLOP/s (`cargo run --release --example bench`, BENCHMARKS.md).
+
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::nn::loss::{MseLoss, Reduction};
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::tensor::{Device, Distribution, Tensor};
+use burn_rnn_model::SequenceModel;
+use serde::Serialize;
+
+use crate::error::{Result, TrainError};
+
+/// The size of a benchmark workload: batch B, steps T, features D, hidden units H, layers L.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct WorkloadShape {
+    /// B, sequences per batch.
+    pub batch: usize,
+    /// T, steps per sequence.
+    pub steps: usize,
+    /// D, input features per step.
+    pub features: usize,
+    /// H, hidden units per layer.
+    pub hidden: usize,
+    /// L, stacked layers.
+    pub layers: usize,
+}
+
+impl WorkloadShape {
+    /// Floating-point operations of one forward pass over a batch, counting the matrix products
+    /// (which dominate): `2·B·(D_in + H)·G·H` per step and layer, for a cell of `gates` gates
+    /// (1 Elman, 4 LSTM, 3 GRU). A training step costs about three times this.
+    pub fn forward_flops(&self, gates: usize) -> f64 {
+        (0..self.layers)
+            .map(|layer| {
+                let d_in = if layer == 0 {
+                    self.features
+                } else {
+                    self.hidden
+                };
+                let per_step =
+                    2.0 * (self.batch * (d_in + self.hidden) * gates * self.hidden) as f64;
+                per_step * self.steps as f64
+            })
+            .sum()
+    }
+}
+
+/// A model whose throughput can be measured: a many-to-one forward pass, `[B, T, D]` →
+/// `[B, 1]`.
+pub trait Regressor: Module {
+    /// The prediction for a batch; errors when the input does not fit the model.
+    fn predict(&self, x: Tensor<3>) -> Result<Tensor<2>>;
+}
+
+impl Regressor for SequenceModel {
+    fn predict(&self, x: Tensor<3>) -> Result<Tensor<2>> {
+        Ok(self.forward_many_to_one(x, None)?)
+    }
+}
+
+/// Seconds per training step and per inference pass (medians).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Throughput {
+    /// One training step: forward, MSE loss, backward and an Adam update.
+    pub train_seconds: f64,
+    /// One inference pass, without autodiff, results read back to the host.
+    pub inference_seconds: f64,
+}
+
+impl Throughput {
+    /// Training and inference GFLOP/s for a model of `forward_flops` per forward pass
+    /// ([`WorkloadShape::forward_flops`]); a training step counts as three forward passes (the
+    /// forward products, and two products backward).
+    pub fn gflops(&self, forward_flops: f64) -> (f64, f64) {
+        (
+            3.0 * forward_flops / self.train_seconds / 1e9,
+            forward_flops / self.inference_seconds / 1e9,
+        )
+    }
+
+    /// Training and inference throughput in sequences per second for a batch of `batch`.
+    pub fn sequences_per_second(&self, batch: usize) -> (f64, f64) {
+        (
+            batch as f64 / self.train_seconds,
+            batch as f64 / self.inference_seconds,
+        )
+    }
+}
+
+/// Times training steps and inference passes of `model` (on an autodiff `device`) on random
+/// normal inputs and targets of `shape` (D = `shape.features`, one output): `warmup` untimed
+/// runs, then the median of `repeats` timed ones each. Errors when `repeats` is 0 or the model
+/// rejects the input.
+pub fn measure_throughput<M: Regressor>(
+    model: M,
+    shape: WorkloadShape,
+    warmup: usize,
+    repeats: usize,
+    device: &Device,
+) -> Result<Throughput> {
+    let x = Tensor::<3>::random(
+        [shape.batch, shape.steps, shape.features],
+        Distribution::Normal(0.0, 1.0),
+        device,
+    );
+    let y = Tensor::<2>::random([shape.batch, 1], Distribution::Normal(0.0, 1.0), device);
+
+    let mut optimizer = AdamConfig::new().init();
+    let mut trained = model.clone();
+    let train = time_runs(warmup, repeats, device, || {
+        let loss = MseLoss::new().forward(trained.predict(x.clone())?, y.clone(), Reduction::Mean);
+        let grads = GradientsParams::from_grads(loss.backward(), &trained);
+        trained = optimizer.step(1e-3, trained.clone(), grads);
+        Ok(())
+    })?;
+
+    let inference_model = model.valid();
+    let x_inner = x.inner();
+    let inference = time_runs(warmup, repeats, device, || {
+        let _ = inference_model.predict(x_inner.clone())?.into_data();
+        Ok(())
+    })?;
+    Ok(Throughput {
+        train_seconds: train[train.len() / 2],
+        inference_seconds: inference[inference.len() / 2],
+    })
+}
+
+/// Runs `run` `warmup` times untimed, then `repeats` times timed, waiting for `device` to finish
+/// after each; returns the timed runs' seconds in increasing order (the first is the fastest,
+/// the middle one the median). Errors when `repeats` is 0 or a run fails.
+pub fn time_runs(
+    warmup: usize,
+    repeats: usize,
+    device: &Device,
+    mut run: impl FnMut() -> Result<()>,
+) -> Result<Vec<f64>> {
+    if repeats == 0 {
+        return Err(TrainError::InvalidInput(
+            "at least one timed repeat is needed".into(),
+        ));
+    }
+    for _ in 0..warmup {
+        run()?;
+    }
+    // A device that cannot sync (none of ours) is timed without waiting.
+    device.sync().ok();
+    let mut seconds = Vec::with_capacity(repeats);
+    for _ in 0..repeats {
+        let start = Instant::now();
+        run()?;
+        device.sync().ok();
+        seconds.push(start.elapsed().as_secs_f64());
+    }
+    seconds.sort_by(f64::total_cmp);
+    Ok(seconds)
+}
+
+#[cfg(test)]
+mod tests {
+    use burn_rnn_model::{RecurrentConfig, SequenceModelConfig};
+
+    use super::*;
+
+    #[test]
+    fn flops_count_every_layer_and_gate() {
+        let shape = WorkloadShape {
+            batch: 2,
+            steps: 3,
+            features: 4,
+            hidden: 5,
+            layers: 2,
+        };
+        // Layer 1: 2·2·(4 + 5)·G·5 per step, layer 2: 2·2·(5 + 5)·G·5, times 3 steps.
+        assert_eq!(shape.forward_flops(1), 3.0 * (180.0 + 200.0));
+        assert_eq!(shape.forward_flops(4), 4.0 * shape.forward_flops(1));
+    }
+
+    #[test]
+    fn times_are_sorted_and_runs_counted() {
+        let mut runs = 0;
+        let seconds = time_runs(2, 3, &Device::flex(), || {
+            runs += 1;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!((runs, seconds.len()), (5, 3));
+        assert!(seconds.windows(2).all(|w| w[0] <= w[1]));
+        assert!(time_runs(0, 0, &Device::flex(), || Ok(())).is_err());
+        let failing = time_runs(0, 1, &Device::flex(), || {
+            Err(TrainError::InvalidInput("no".into()))
+        });
+        assert!(failing.is_err());
+    }
+
+    #[test]
+    fn measures_a_small_model() {
+        let shape = WorkloadShape {
+            batch: 4,
+            steps: 5,
+            features: 3,
+            hidden: 8,
+            layers: 1,
+        };
+        let device = Device::flex().autodiff();
+        let model = SequenceModelConfig::new(RecurrentConfig::new(3, 8), 1)
+            .init(&device)
+            .unwrap();
+        let throughput = measure_throughput(model, shape, 1, 3, &device).unwrap();
+        let (train, inference) = throughput.sequences_per_second(shape.batch);
+        assert!(train > 0.0 && inference > 0.0 && train.is_finite() && inference.is_finite());
+        let seconds = Throughput {
+            train_seconds: 3.0,
+            inference_seconds: 0.5,
+        };
+        assert_eq!(seconds.gflops(1e9), (1.0, 2.0));
+        assert_eq!(seconds.sequences_per_second(6), (2.0, 12.0));
+        let wrong = WorkloadShape {
+            features: 2,
+            ..shape
+        };
+        let model = SequenceModelConfig::new(RecurrentConfig::new(3, 8), 1)
+            .init(&device)
+            .unwrap();
+        assert!(measure_throughput(model, wrong, 0, 1, &device).is_err());
+    }
+}
