@@ -10,6 +10,7 @@
 use std::ops::Range;
 
 use super::matmul::{View, matmul_into};
+use super::simd::Isa;
 
 /// Columns per packed panel: two AVX-512 registers.
 pub(crate) const PANEL: usize = 32;
@@ -65,21 +66,18 @@ impl Destination {
 }
 
 impl StepWeights {
-    /// Packs the row-major `k×n` matrix `w`.
-    pub fn new(w: &[f32], k: usize, n: usize) -> Self {
-        Self::block(w, k, n, 0, n)
-    }
-
     /// Packs the `k×n` block that starts at column `first` of the row-major matrix `w` with
-    /// `stride` columns (one gate's columns of an LSTM or GRU weight).
-    pub fn block(w: &[f32], k: usize, stride: usize, first: usize, n: usize) -> Self {
-        Self::with_kernel(w, k, stride, first, n, kernel_available())
+    /// `stride` columns (one gate's columns of an LSTM or GRU weight), for the AVX-512 kernel
+    /// when `isa` has it.
+    pub fn block(w: &[f32], k: usize, stride: usize, first: usize, n: usize, isa: Isa) -> Self {
+        Self::with_kernel(w, k, stride, first, n, isa.has_avx512())
     }
 
-    /// The `n` gates' blocks of a row-major `k×(gates·n)` weight, one [`StepWeights`] each.
-    pub fn gates(w: &[f32], k: usize, gates: usize, n: usize) -> Vec<Self> {
+    /// The `gates` blocks of `n` columns of a row-major `k×(gates·n)` weight, one
+    /// [`StepWeights`] each.
+    pub fn gates(w: &[f32], k: usize, gates: usize, n: usize, isa: Isa) -> Vec<Self> {
         (0..gates)
-            .map(|g| Self::block(w, k, gates * n, g * n, n))
+            .map(|g| Self::block(w, k, gates * n, g * n, n, isa))
             .collect()
     }
 
@@ -219,18 +217,6 @@ impl StepWeights {
                 true,
             )
         }
-    }
-}
-
-/// Whether this CPU runs the packed AVX-512 kernel.
-fn kernel_available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
     }
 }
 
@@ -390,7 +376,7 @@ mod tests {
     /// packed kernel (when the CPU has it) and the `gemm` fallback, against the definition.
     #[test]
     fn products_match_the_definition() {
-        for packed in [false, kernel_available()] {
+        for packed in [false, Isa::best().has_avx512()] {
             for (m, k, n) in [(1, 1, 1), (13, 7, 70), (8, 33, 64), (21, 64, 100)] {
                 let a: Vec<f32> = (0..m * k).map(|i| ((i * 7) % 13) as f32 - 6.0).collect();
                 let w: Vec<f32> = (0..k * n).map(|i| ((i * 5) % 11) as f32 - 5.0).collect();
@@ -460,7 +446,10 @@ mod tests {
             .map(|i| ((i * 5) % 11) as f32 - 5.0)
             .collect();
         let a: Vec<f32> = (0..m * k).map(|i| ((i * 7) % 13) as f32 - 6.0).collect();
-        for (g, gate) in StepWeights::gates(&w, k, 3, n).iter().enumerate() {
+        for (g, gate) in StepWeights::gates(&w, k, 3, n, Isa::best())
+            .iter()
+            .enumerate()
+        {
             let mut c = vec![0.0; m * n];
             let dst = Destination::of(&mut c, n);
             // SAFETY: c is m×n, apart from a.

@@ -1,7 +1,5 @@
-//! Bookkeeping shared by the native scans: the visiting order, masks, the state before each
-//! step, and the hidden-weight gradient over all steps.
-
-use std::ops::Range;
+//! Bookkeeping of the native scan: its shape and visiting order, how many threads it uses,
+//! masks, and the hidden-weight gradient over all steps.
 
 use super::matmul::{View, matmul};
 use super::packed::PANEL;
@@ -54,16 +52,6 @@ impl Shape {
     pub fn is_valid(&self, valid: Option<&[f32]>, t: usize, b: usize) -> bool {
         valid.is_none_or(|v| v[t * self.batch + b] != 0.0)
     }
-}
-
-/// The ranges of hidden `units` in each of `G` gate blocks of `H` columns, in a row that starts
-/// at `row`.
-pub(crate) fn gate_ranges<const G: usize>(
-    row: usize,
-    hidden: usize,
-    units: &Range<usize>,
-) -> [Range<usize>; G] {
-    std::array::from_fn(|g| row + g * hidden + units.start..row + g * hidden + units.end)
 }
 
 /// `∂W_hhᵀ = Σ_t h_{t-1}ᵀ · da_t` (`[H, width]`) as two products: the start state's step, and

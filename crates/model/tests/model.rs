@@ -6,12 +6,11 @@ mod common;
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
-use burn_rnn::model::{
+use burn_rnn_model::{
     CellKind, ElmanActivation, ModelError, Recurrent, RecurrentConfig, RecurrentState,
     SequenceModel, SequenceModelConfig, TensorFile,
 };
-use burn_rnn::train::Backend;
-use common::{assert_close, backends, tolerance, transpose, values};
+use common::{Backend, assert_close, backends, tolerance, transpose, values};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/pytorch");
 const CASES: [&str; 13] = [
