@@ -59,10 +59,8 @@ impl<'a> Blocks<'a> {
 /// `count` blocks of `len` floats, `stride` floats apart, for writing (they may be memory
 /// nothing has written yet).
 pub(crate) struct BlocksMut<'a> {
-    ptr: *mut f32,
-    stride: usize,
-    len: usize,
-    count: usize,
+    /// The layout (its pointer is only ever written through here).
+    blocks: Blocks<'a>,
     life: PhantomData<&'a mut [f32]>,
 }
 
@@ -70,10 +68,7 @@ impl<'a> BlocksMut<'a> {
     /// No blocks (what a cell does not write).
     pub fn none() -> Self {
         Self {
-            ptr: std::ptr::null_mut(),
-            stride: 0,
-            len: 0,
-            count: 0,
+            blocks: Blocks::NONE,
             life: PhantomData,
         }
     }
@@ -84,32 +79,39 @@ impl<'a> BlocksMut<'a> {
     pub unsafe fn from_ptr(ptr: *mut f32, stride: usize, len: usize, count: usize) -> Self {
         assert!(count <= 1 || stride >= len, "blocks overlap");
         Self {
-            ptr,
-            stride,
-            len,
-            count,
+            // SAFETY: readable as they are writable (the caller).
+            blocks: unsafe { Blocks::from_ptr(ptr, stride, len, count) },
             life: PhantomData,
         }
+    }
+
+    /// Block `g` (of `len` floats).
+    #[inline(always)]
+    fn block(&self, g: usize) -> &'a mut [MaybeUninit<f32>] {
+        let Blocks {
+            ptr, stride, len, ..
+        } = self.blocks;
+        // SAFETY: block `g` is `len` writable floats apart from the others (the constructor's
+        // promise); `MaybeUninit` makes no claim about their contents; each block is handed
+        // out once (`get` and `zero` consume the blocks).
+        unsafe { std::slice::from_raw_parts_mut(ptr.add(g * stride).cast_mut().cast(), len) }
     }
 
     /// The `N` blocks (`N` must be their count).
     #[inline(always)]
     pub fn get<const N: usize>(self) -> [&'a mut [MaybeUninit<f32>]; N] {
-        assert_eq!(N, self.count, "a row of {} blocks", self.count);
-        // SAFETY: block `g` is `len` writable floats apart from the others (the constructor's
-        // promise); `MaybeUninit` makes no claim about their contents.
-        std::array::from_fn(|g| unsafe {
-            std::slice::from_raw_parts_mut(self.ptr.add(g * self.stride).cast(), self.len)
-        })
+        assert_eq!(
+            N, self.blocks.count,
+            "a row of {} blocks",
+            self.blocks.count
+        );
+        std::array::from_fn(|g| self.block(g))
     }
 
     /// Writes zero into every block.
     pub fn zero(self) {
-        for g in 0..self.count {
-            // SAFETY: as in `get`.
-            let block =
-                unsafe { std::slice::from_raw_parts_mut(self.ptr.add(g * self.stride), self.len) };
-            block.fill(0.0);
+        for g in 0..self.blocks.count {
+            self.block(g).fill(MaybeUninit::new(0.0));
         }
     }
 }

@@ -11,7 +11,7 @@
 use burn::nn::Dropout;
 use burn::tensor::{Device, Tensor, TensorData};
 
-use super::scan::{ScanGrads, ScanInputs, ScanSpec, ScanTape, ScanWeights, Wanted};
+use super::scan::{ScanGrads, ScanInputs, ScanRecord, ScanSpec, ScanTape, Wanted};
 use super::{DirectionRunner, LayerWeights, tensor_scan};
 use crate::cells::{CellKind, TensorState, with_cell};
 
@@ -133,20 +133,12 @@ fn forward(spec: &ScanSpec, inputs: &ScanInputs, keep_tape: bool) -> (Tensor<3>,
 
 /// The scan's backward pass on plain tensors, by the same path as [`forward`].
 #[cfg_attr(not(feature = "autodiff"), allow(dead_code))]
-fn backward(
-    spec: &ScanSpec,
-    weights: &ScanWeights,
-    tape: &ScanTape,
-    grad: Tensor<3>,
-    wanted: Wanted,
-) -> ScanGrads {
+fn backward(record: &ScanRecord, grad: Tensor<3>, wanted: Wanted) -> ScanGrads {
     #[cfg(feature = "flex")]
-    if let Some(native) = super::native::Backward::of(spec, weights, tape) {
+    if let Some(native) = super::native::Backward::of(record) {
         return native.run(grad, wanted);
     }
-    with_cell!(spec.cell, cell: C => {
-        tensor_scan::backward(cell, spec, weights, tape, grad, wanted)
-    })
+    with_cell!(record.spec.cell, cell: C => tensor_scan::backward(cell, record, grad, wanted))
 }
 
 /// Runs one layer-direction and returns its `[T + 1 (+ 1), B, H]` output, differentiable when
@@ -184,7 +176,7 @@ mod tracked {
     use burn::backend::{Autodiff, Backend, DispatchKindConversion, DispatchTensor};
     use burn::tensor::Tensor;
 
-    use super::super::scan::{ScanInputs, ScanSpec, ScanTape, ScanWeights, Wanted};
+    use super::super::scan::{ScanInputs, ScanRecord, ScanSpec, ScanWeights, Wanted};
 
     /// [`super::scan`] on an autodiff device.
     pub(super) fn scan(spec: &ScanSpec, inputs: &ScanInputs) -> Option<Tensor<3>> {
@@ -215,21 +207,14 @@ mod tracked {
     #[derive(Debug)]
     struct ScanOp;
 
-    /// What the backward pass needs, as plain tensors of the inner backend.
-    #[derive(Clone, Debug)]
-    struct ScanState {
-        spec: ScanSpec,
-        weights: ScanWeights,
-        tape: ScanTape,
-    }
-
     impl<B: Backend> Backward<B, 5> for ScanOp
     where
         DispatchTensor: DispatchKindConversion<B>,
     {
-        type State = ScanState;
+        /// What the backward pass needs, as plain tensors of the inner backend.
+        type State = ScanRecord;
 
-        fn backward(self, ops: Ops<ScanState, 5>, grads: &mut Gradients, _: &mut Checkpointer) {
+        fn backward(self, ops: Ops<ScanRecord, 5>, grads: &mut Gradients, _: &mut Checkpointer) {
             let [xp, w, bias, h0, c0] = ops.parents;
             let grad = Tensor::<3>::from_primitive::<B>(grads.consume::<B>(&ops.node));
             let wanted = Wanted {
@@ -239,8 +224,7 @@ mod tracked {
                 h0: h0.is_some(),
                 c0: c0.is_some(),
             };
-            let state = ops.state;
-            let out = super::backward(&state.spec, &state.weights, &state.tape, grad, wanted);
+            let out = super::backward(&ops.state, grad, wanted);
             let ids = [xp, w, bias, h0, c0].map(|node| node.map(|node| node.id));
             let computed = [
                 out.xp.map(primitive::<B, 3>),
@@ -330,7 +314,7 @@ mod tracked {
                     c0: plain.c0,
                 };
                 prep.finish(
-                    ScanState {
+                    ScanRecord {
                         spec,
                         weights,
                         tape,

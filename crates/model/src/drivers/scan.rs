@@ -57,6 +57,14 @@ pub(crate) struct ScanTape {
     pub kept: Option<Tensor<3>>,
 }
 
+/// Everything a scan's backward pass reads, kept by its forward pass.
+#[derive(Clone, Debug)]
+pub(crate) struct ScanRecord {
+    pub spec: ScanSpec,
+    pub weights: ScanWeights,
+    pub tape: ScanTape,
+}
+
 /// Gradients of a scan's inputs; `None` where not asked for.
 #[derive(Debug, Default)]
 pub(crate) struct ScanGrads {

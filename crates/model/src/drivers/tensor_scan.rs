@@ -5,7 +5,9 @@
 
 use burn::tensor::Tensor;
 
-use super::scan::{ScanGrads, ScanInputs, ScanSpec, ScanTape, ScanWeights, Wanted, visiting_order};
+use super::scan::{
+    ScanGrads, ScanInputs, ScanRecord, ScanSpec, ScanTape, ScanWeights, Wanted, visiting_order,
+};
 use crate::cells::{Cell, PartGrads, SavedStep, StepGrad, StepParts, TensorState};
 
 /// Step `t` of a time-major tensor, `[B, W]`.
@@ -186,12 +188,15 @@ impl SavedAt<'_> {
 /// [`forward`]'s output; returns the gradients in `wanted`.
 pub(crate) fn backward<C: Cell>(
     cell: C,
-    spec: &ScanSpec,
-    weights: &ScanWeights,
-    tape: &ScanTape,
+    record: &ScanRecord,
     grad: Tensor<3>,
     wanted: Wanted,
 ) -> ScanGrads {
+    let ScanRecord {
+        spec,
+        weights,
+        tape,
+    } = record;
     let [steps, batch, hidden] = tape.states.dims();
     let row = |i: usize| {
         grad.clone()

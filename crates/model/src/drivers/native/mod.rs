@@ -23,7 +23,7 @@ use std::mem::MaybeUninit;
 use burn::backend::Flex;
 use burn::tensor::Tensor;
 
-use super::scan::{ScanGrads, ScanInputs, ScanSpec, ScanTape, ScanWeights, Wanted};
+use super::scan::{ScanGrads, ScanInputs, ScanRecord, ScanSpec, ScanTape, Wanted};
 use crate::cells::{Cell, with_cell};
 use memory::{Memory, filled, tensor, unfilled, writable, write, written};
 use simd::Isa;
@@ -41,15 +41,14 @@ pub(crate) fn project(x: &Tensor<2>, w: &Tensor<2>) -> Option<Tensor<2>> {
     // SAFETY: `x` and `w` are rows×inner and inner×columns row-major, apart from `out`, which
     // the product writes whole without reading it.
     let out = unsafe {
-        matmul::matmul_ptr(
-            out.as_mut_ptr().cast(),
-            rows,
-            columns,
-            inner,
-            matmul::View::rows(x_memory.values(), inner),
-            matmul::View::rows(w_memory.values(), columns),
-            false,
-        );
+        let product = matmul::Product {
+            m: rows,
+            n: columns,
+            k: inner,
+            lhs: matmul::View::rows(x_memory.values(), inner),
+            rhs: matmul::View::rows(w_memory.values(), columns),
+        };
+        matmul::matmul_ptr(out.as_mut_ptr().cast(), product, false);
         filled(out)
     };
     Some(tensor(out, [rows, columns]))
@@ -225,7 +224,12 @@ pub(crate) struct Backward {
 
 impl Backward {
     /// `None` unless the scan's tensors are `f32` flex tensors.
-    pub fn of(spec: &ScanSpec, weights: &ScanWeights, tape: &ScanTape) -> Option<Self> {
+    pub fn of(record: &ScanRecord) -> Option<Self> {
+        let ScanRecord {
+            spec,
+            weights,
+            tape,
+        } = record;
         let optional = |t: &Option<Tensor<3>>| t.as_ref().map(|t| Memory::of(t).ok_or(NotFlex));
         let [steps, batch, hidden] = tape.states.dims();
         Some(Self {
@@ -265,6 +269,7 @@ impl Backward {
             kept: self.kept.as_ref().map_or(&[], Memory::values),
             h0: self.h0.values(),
             c0: if C::CELL_STATE { self.c0.values() } else { &[] },
+            valid: self.valid.as_ref().map(Memory::values),
         };
         // The gradient arrives owned by this pass: a cell may compute in its memory.
         let mut grad = writable(grad);
@@ -274,7 +279,6 @@ impl Backward {
             &self.shape,
             &saved,
             self.w.values(),
-            self.valid.as_ref().map(Memory::values),
             grad.storage_mut::<f32>(),
             wanted.w,
         );

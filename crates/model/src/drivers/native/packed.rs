@@ -9,7 +9,7 @@
 
 use std::ops::Range;
 
-use super::matmul::{View, matmul_into};
+use super::matmul::{Product, View, matmul_into};
 use super::simd::Isa;
 
 /// Columns per packed panel: two AVX-512 registers.
@@ -24,6 +24,15 @@ pub(crate) struct StepWeights {
     /// AVX-512: the panels; otherwise the row-major matrix for `gemm`.
     data: Vec<f32>,
     packed: bool,
+}
+
+/// The arguments of [`StepWeights::product`], their sizes checked.
+struct Checked<'a> {
+    dst: Destination,
+    m: usize,
+    a: &'a [f32],
+    start: Start<'a>,
+    columns: Range<usize>,
 }
 
 /// Where a product's destination starts from.
@@ -158,25 +167,32 @@ impl StepWeights {
             Start::Bias(bias) => assert!(bias.len() >= columns.end),
             Start::Zero | Start::Destination => {}
         }
+        let checked = Checked {
+            dst,
+            m,
+            a,
+            start,
+            columns,
+        };
         if self.packed {
             // SAFETY: the kernel exists (`packed` is only set when it does); the sizes are
             // checked above and the destination is the caller's.
-            unsafe { avx512::product(self, dst, m, a, start, columns) }
+            unsafe { avx512::product(self, checked) }
         } else {
             // SAFETY: as above.
-            unsafe { self.product_with_gemm(dst, m, a, start, columns) }
+            unsafe { self.product_with_gemm(checked) }
         }
     }
 
     /// The fallback: the start copied in, then one accumulating `gemm` call.
-    unsafe fn product_with_gemm(
-        &self,
-        dst: Destination,
-        m: usize,
-        a: &[f32],
-        start: Start,
-        columns: Range<usize>,
-    ) {
+    unsafe fn product_with_gemm(&self, checked: Checked) {
+        let Checked {
+            dst,
+            m,
+            a,
+            start,
+            columns,
+        } = checked;
         let (k, width) = (self.k, columns.len());
         // Written through the pointer, never read unless `Start::Destination`: the destination
         // may be memory nothing has written yet.
@@ -205,40 +221,35 @@ impl StepWeights {
         };
         // SAFETY: `a` is m×k row-major, `rhs` the k×width block of W; the destination block is
         // the caller's.
-        unsafe {
-            matmul_into(
-                dst.ptr.add(columns.start),
-                dst.row_stride,
-                m,
-                width,
-                k,
-                View::rows(a, k),
-                rhs,
-                true,
-            )
-        }
+        let product = Product {
+            m,
+            n: width,
+            k,
+            lhs: View::rows(a, k),
+            rhs,
+        };
+        unsafe { matmul_into(dst.ptr.add(columns.start), dst.row_stride, product, true) }
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use std::arch::x86_64::*;
-    use std::ops::Range;
 
-    use super::{Destination, PANEL, ROWS, Start, StepWeights};
+    use super::{Checked, PANEL, ROWS, Start, StepWeights};
 
     /// The product over whole panels, each panel over blocks of [`ROWS`] rows.
     ///
     /// # Safety
     /// As [`StepWeights::product`], with sizes checked and AVX-512 present.
-    pub(super) unsafe fn product(
-        weights: &StepWeights,
-        dst: Destination,
-        m: usize,
-        a: &[f32],
-        start: Start,
-        columns: Range<usize>,
-    ) {
+    pub(super) unsafe fn product(weights: &StepWeights, checked: Checked) {
+        let Checked {
+            dst,
+            m,
+            a,
+            start,
+            columns,
+        } = checked;
         let k = weights.k;
         for first in columns.clone().step_by(PANEL) {
             let width = PANEL.min(columns.end - first);

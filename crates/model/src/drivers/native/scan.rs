@@ -153,18 +153,7 @@ struct ForwardRows<'a, C> {
 impl<C: Cell> Vectorised for ForwardRows<'_, C> {
     #[inline(always)]
     fn run(self) {
-        let Self {
-            cell,
-            shape,
-            t,
-            units,
-            x,
-            parts,
-            h_prev,
-            c_prev,
-            out,
-            valid,
-        } = self;
+        let (cell, shape, t, units, out) = (self.cell, self.shape, self.t, self.units, self.out);
         let (batch, hidden, n) = (shape.batch, shape.hidden, units.len());
         let (width, kept_width) = (C::GATES * hidden, C::TAPE * hidden);
         let kept_at = if out.keep { t * batch * kept_width } else { 0 };
@@ -183,24 +172,26 @@ impl<C: Cell> Vectorised for ForwardRows<'_, C> {
                 };
                 let tape = out.kept.blocks_mut(kept_row, hidden, n, C::TAPE);
                 let c_prev: &[f32] = if C::CELL_STATE {
-                    &c_prev[mine.clone()]
+                    &self.c_prev[mine.clone()]
                 } else {
                     &[]
                 };
-                if !shape.is_valid(valid, t, b) {
-                    write(h, &h_prev[mine]);
+                if !shape.is_valid(self.valid, t, b) {
+                    write(h, &self.h_prev[mine]);
                     write(c, c_prev);
                     tape.zero();
                     continue;
                 }
                 let input = match C::SEPARATE_INPUT {
-                    true => Blocks::of(x, b * width + units.start, hidden, n, C::GATES),
+                    true => Blocks::of(self.x, b * width + units.start, hidden, n, C::GATES),
                     false => Blocks::NONE,
                 };
                 cell.forward_row(ForwardRow {
-                    hidden: parts.blocks(b * width + units.start, hidden, n, C::GATES),
+                    hidden: self
+                        .parts
+                        .blocks(b * width + units.start, hidden, n, C::GATES),
                     input,
-                    h_prev: &h_prev[mine],
+                    h_prev: &self.h_prev[mine],
                     c_prev,
                     h,
                     c,
@@ -220,6 +211,8 @@ pub(crate) struct Saved<'a> {
     pub kept: &'a [f32],
     pub h0: &'a [f32],
     pub c0: &'a [f32],
+    /// `[T, B]`: the masks (`None`: nothing padded).
+    pub valid: Option<&'a [f32]>,
 }
 
 /// What [`backward`] computes besides the summed parts' gradient when that is computed in
@@ -253,7 +246,6 @@ pub(crate) fn backward<C: Cell>(
     shape: &Shape,
     saved: &Saved,
     w: &[f32],
-    valid: Option<&[f32]>,
     grad: &mut [f32],
     want_w: bool,
 ) -> Gradients {
@@ -305,7 +297,6 @@ pub(crate) fn backward<C: Cell>(
                     t,
                     units,
                     saved,
-                    valid,
                     grads,
                     gh,
                     gc: [gc[i % 2], gc[(i + 1) % 2]],
@@ -327,7 +318,7 @@ pub(crate) fn backward<C: Cell>(
             unsafe {
                 let d = d_hidden.get(t * batch * width..(t + 1) * batch * width);
                 wt.product(next.rows(0, hidden), batch, d, start, units.clone());
-                for b in (0..batch).filter(|&b| !shape.is_valid(valid, t, b)) {
+                for b in (0..batch).filter(|&b| !shape.is_valid(saved.valid, t, b)) {
                     let mine = b * hidden + units.start..b * hidden + units.end;
                     next.get_mut(mine.clone()).copy_from_slice(gh.get(mine));
                 }
@@ -365,7 +356,6 @@ struct BackwardRows<'a, C> {
     t: usize,
     units: Range<usize>,
     saved: &'a Saved<'a>,
-    valid: Option<&'a [f32]>,
     /// The incoming gradient, `[T + 1 (+ 1), B, H]`.
     grads: Shared,
     /// What reaches `h_t` from the later steps, and (being built) `h_{t−1}`.
@@ -381,21 +371,10 @@ struct BackwardRows<'a, C> {
 impl<C: Cell> Vectorised for BackwardRows<'_, C> {
     #[inline(always)]
     fn run(self) {
-        let Self {
-            cell,
-            shape,
-            t,
-            units,
-            saved,
-            valid,
-            grads,
-            gh,
-            next,
-            gc: [gc, next_c],
-            d_hidden,
-            d_input,
-            bias,
-        } = self;
+        let (cell, shape, t, units, saved) =
+            (self.cell, self.shape, self.t, self.units, self.saved);
+        let [gc, next_c] = self.gc;
+        let (gh, next, d_hidden, d_input) = (self.gh, self.next, self.d_hidden, self.d_input);
         let (block, batch, hidden, n) = (shape.block(), shape.batch, shape.hidden, units.len());
         let (width, kept_width) = (C::GATES * hidden, C::TAPE * hidden);
         let (h_prev, c_prev) = match shape.previous(t) {
@@ -416,7 +395,7 @@ impl<C: Cell> Vectorised for BackwardRows<'_, C> {
             // SAFETY: this chunk's units of row `b` of step `t`, in the gradients of the parts,
             // of the states and of the bias: no other chunk touches them during this phase.
             unsafe {
-                if !shape.is_valid(valid, t, b) {
+                if !shape.is_valid(saved.valid, t, b) {
                     d_hidden.blocks_mut(at, hidden, n, C::GATES).zero();
                     if C::SEPARATE_INPUT {
                         d_input.blocks_mut(at, hidden, n, C::GATES).zero();
@@ -429,7 +408,7 @@ impl<C: Cell> Vectorised for BackwardRows<'_, C> {
                 // The gradient reaching `h_t`: its output's and the later steps'. (With the
                 // parts' gradient in place, this reads what the cell's row then overwrites.)
                 let g = gh.get_mut(mine.clone());
-                add_assign(g, grads.get(now.clone()));
+                add_assign(g, self.grads.get(now.clone()));
                 let d_x = match C::SEPARATE_INPUT {
                     true => d_input.blocks_mut(at, hidden, n, C::GATES),
                     false => BlocksMut::none(),
@@ -439,7 +418,7 @@ impl<C: Cell> Vectorised for BackwardRows<'_, C> {
                     true => (
                         &saved.cells[now.clone()],
                         &c_prev[mine.clone()],
-                        &*gc.get(mine.clone()),
+                        gc.get(mine.clone()),
                         next_c.get_mut(mine.clone()),
                     ),
                     false => (&[][..], &[][..], &[][..], &mut [][..]),
@@ -464,7 +443,7 @@ impl<C: Cell> Vectorised for BackwardRows<'_, C> {
                 for g in 0..C::GATES {
                     let gate = g * hidden + units.start..g * hidden + units.end;
                     add_assign(
-                        bias.get_mut(gate),
+                        self.bias.get_mut(gate),
                         d_hidden.get(at + g * hidden..at + g * hidden + n),
                     );
                 }

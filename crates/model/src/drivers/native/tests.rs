@@ -7,7 +7,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use super::simd::Isa;
 use super::{Backward, InputMemory, forward_cell};
 use crate::cells::{CellKind, with_cell};
-use crate::drivers::scan::{ScanInputs, ScanSpec, ScanWeights, Wanted};
+use crate::drivers::scan::{ScanInputs, ScanRecord, ScanSpec, ScanWeights, Wanted};
 use crate::drivers::tensor_scan;
 
 /// Deterministic values in `[-scale, scale)` (no shared RNG between parallel tests).
@@ -99,8 +99,13 @@ fn every_instruction_set_matches_the_tensor_scan() {
                 let (expected, tape) = with_cell!(cell, c: C => {
                     tensor_scan::forward(c, &spec, &inputs, true)
                 });
+                let record = |tape| ScanRecord {
+                    spec: spec.clone(),
+                    weights: weights.clone(),
+                    tape,
+                };
                 let expected_grads = with_cell!(cell, c: C => {
-                    tensor_scan::backward(c, &spec, &weights, &tape, grad.clone(), wanted)
+                    tensor_scan::backward(c, &record(tape), grad.clone(), wanted)
                 });
                 let (memory, shape) = InputMemory::of(&spec, &inputs).unwrap();
                 for isa in Isa::available() {
@@ -115,11 +120,10 @@ fn every_instruction_set_matches_the_tensor_scan() {
                         forward_cell(c, isa, &shape, &memory, true)
                     });
                     assert_close(&what("output"), out, expected.clone());
-                    let grads = Backward::of(&spec, &weights, &tape).unwrap().run_with(
-                        isa,
-                        grad.clone(),
-                        wanted,
-                    );
+                    let grads =
+                        Backward::of(&record(tape))
+                            .unwrap()
+                            .run_with(isa, grad.clone(), wanted);
                     let pairs = [
                         ("xp", grads.xp.unwrap(), expected_grads.xp.clone().unwrap()),
                         (
