@@ -37,6 +37,7 @@ mod persist;
 mod recurrent;
 
 pub use cells::{CellKind, ElmanActivation};
+pub use drivers::{gpu_kernel_launches, set_gpu_kernels};
 pub use error::{ModelError, Result};
 pub use head::{SequenceModel, SequenceModelConfig};
 pub use import::TensorFile;

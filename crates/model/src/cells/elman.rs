@@ -98,6 +98,75 @@ impl Cell for Elman {
             d[j].write(g[j] * self.slope(h[j]));
         }
     }
+
+    fn variant(&self) -> u32 {
+        match self.activation {
+            ElmanActivation::Tanh => 0,
+            ElmanActivation::Relu => 1,
+            ElmanActivation::Sigmoid => 2,
+        }
+    }
+}
+
+#[cfg(feature = "cubecl")]
+mod gpu {
+    use cubecl::prelude::*;
+
+    use super::super::{GpuCell, gpu_sigmoid};
+    use super::Elman;
+
+    /// The activation of [`Elman::variant`] `activation`.
+    #[cube]
+    fn activate<F: Float>(x: F, #[comptime] activation: u32) -> F {
+        if activation == 0 {
+            F::tanh(x)
+        } else if activation == 1 {
+            F::max(x, F::new(0.0))
+        } else {
+            gpu_sigmoid::<F>(x)
+        }
+    }
+
+    /// Its derivative from its output `y`.
+    #[cube]
+    fn slope<F: Float>(y: F, #[comptime] activation: u32) -> F {
+        if activation == 0 {
+            F::new(1.0) - y * y
+        } else if activation == 1 {
+            F::cast_from(y > F::new(0.0))
+        } else {
+            y - y * y
+        }
+    }
+
+    #[cube]
+    impl GpuCell for Elman {
+        fn forward_unit<F: Float>(
+            parts: &Array<F>,
+            _input: &Array<F>,
+            _h_prev: F,
+            _c_prev: F,
+            state: &mut Array<F>,
+            _tape: &mut Array<F>,
+            #[comptime] variant: u32,
+        ) {
+            state[0] = activate::<F>(parts[0], variant);
+        }
+
+        fn backward_unit<F: Float>(
+            grad: &Array<F>,
+            saved: &Array<F>,
+            _tape: &Array<F>,
+            d_hidden: &mut Array<F>,
+            _d_input: &mut Array<F>,
+            back: &mut Array<F>,
+            #[comptime] variant: u32,
+        ) {
+            d_hidden[0] = grad[0] * slope::<F>(saved[0], variant);
+            back[0] = F::new(0.0);
+            back[1] = F::new(0.0);
+        }
+    }
 }
 
 #[cfg(test)]

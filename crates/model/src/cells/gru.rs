@@ -94,3 +94,59 @@ impl Cell for Gru {
         }
     }
 }
+
+#[cfg(feature = "cubecl")]
+mod gpu {
+    use cubecl::prelude::*;
+
+    use super::super::{GpuCell, gpu_sigmoid};
+    use super::Gru;
+
+    #[cube]
+    impl GpuCell for Gru {
+        fn forward_unit<F: Float>(
+            parts: &Array<F>,
+            input: &Array<F>,
+            h_prev: F,
+            _c_prev: F,
+            state: &mut Array<F>,
+            tape: &mut Array<F>,
+            #[comptime] _variant: u32,
+        ) {
+            let r = gpu_sigmoid::<F>(input[0] + parts[0]);
+            let z = gpu_sigmoid::<F>(input[1] + parts[1]);
+            let n = F::tanh(input[2] + r * parts[2]);
+            state[0] = n + z * (h_prev - n);
+            state[1] = F::new(0.0);
+            tape[0] = r;
+            tape[1] = z;
+            tape[2] = n;
+            tape[3] = parts[2];
+        }
+
+        fn backward_unit<F: Float>(
+            grad: &Array<F>,
+            saved: &Array<F>,
+            tape: &Array<F>,
+            d_hidden: &mut Array<F>,
+            d_input: &mut Array<F>,
+            back: &mut Array<F>,
+            #[comptime] _variant: u32,
+        ) {
+            let one = F::new(1.0);
+            let (r, z, n, h_n) = (tape[0], tape[1], tape[2], tape[3]);
+            let g = grad[0];
+            let d_z = g * (saved[1] - n) * (z - z * z);
+            let d_n = g * (one - z) * (one - n * n);
+            let d_r = d_n * h_n * (r - r * r);
+            d_input[0] = d_r;
+            d_input[1] = d_z;
+            d_input[2] = d_n;
+            d_hidden[0] = d_r;
+            d_hidden[1] = d_z;
+            d_hidden[2] = d_n * r;
+            back[0] = g * z;
+            back[1] = F::new(0.0);
+        }
+    }
+}

@@ -91,3 +91,58 @@ impl Cell for Lstm {
         }
     }
 }
+
+#[cfg(feature = "cubecl")]
+mod gpu {
+    use cubecl::prelude::*;
+
+    use super::super::{GpuCell, gpu_sigmoid};
+    use super::Lstm;
+
+    #[cube]
+    impl GpuCell for Lstm {
+        fn forward_unit<F: Float>(
+            parts: &Array<F>,
+            _input: &Array<F>,
+            _h_prev: F,
+            c_prev: F,
+            state: &mut Array<F>,
+            tape: &mut Array<F>,
+            #[comptime] _variant: u32,
+        ) {
+            let i = gpu_sigmoid::<F>(parts[0]);
+            let f = gpu_sigmoid::<F>(parts[1]);
+            let g = F::tanh(parts[2]);
+            let o = gpu_sigmoid::<F>(parts[3]);
+            let c = f * c_prev + i * g;
+            state[0] = o * F::tanh(c);
+            state[1] = c;
+            tape[0] = i;
+            tape[1] = f;
+            tape[2] = g;
+            tape[3] = o;
+        }
+
+        fn backward_unit<F: Float>(
+            grad: &Array<F>,
+            saved: &Array<F>,
+            tape: &Array<F>,
+            d_hidden: &mut Array<F>,
+            _d_input: &mut Array<F>,
+            back: &mut Array<F>,
+            #[comptime] _variant: u32,
+        ) {
+            let one = F::new(1.0);
+            let (i, f, g, o) = (tape[0], tape[1], tape[2], tape[3]);
+            let g_h = grad[0];
+            let tc = F::tanh(saved[2]);
+            let g_c = grad[1] + g_h * o * (one - tc * tc);
+            d_hidden[0] = g_c * g * (i - i * i);
+            d_hidden[1] = g_c * saved[3] * (f - f * f);
+            d_hidden[2] = g_c * i * (one - g * g);
+            d_hidden[3] = g_h * tc * (o - o * o);
+            back[0] = F::new(0.0);
+            back[1] = g_c * f;
+        }
+    }
+}

@@ -1,17 +1,19 @@
 //! The recurrent cells, each defined once, in its own module, with all its representations side
-//! by side: the tensor step (what PyTorch computes, differentiated by Burn or by hand) and the
-//! row kernels of the native CPU scan (forward and backward). The GPU kernel of a cell will sit
-//! beside them in the same module.
+//! by side: the tensor step (what PyTorch computes, differentiated by Burn or by hand), the row
+//! kernels of the native CPU scan and the unit functions of the GPU scan (forward and backward).
 //!
-//! [`Cell`] is the contract between a cell and the drivers (`crate::drivers`), which run the
-//! time loop once per execution path for every cell. Adding a cell means one new module here, a
-//! [`CellKind`] variant and an arm in [`with_cell!`]; no driver changes.
+//! [`Cell`] (and, for the GPU, [`GpuCell`]) is the contract between a cell and the drivers
+//! (`crate::drivers`), which run the time loop once per execution path for every cell. Adding a
+//! cell means one new module here, a [`CellKind`] variant and an arm in [`with_cell!`]; no
+//! driver changes.
 //!
 //! Gate order and bias placement follow PyTorch exactly (LSTM `i, f, g, o`; GRU `r, z, n` with
 //! `b_hn` inside the reset product), so imported weights give the same numbers.
 
 mod activation;
 mod elman;
+#[cfg(feature = "cubecl")]
+mod gpu;
 mod gru;
 mod kind;
 mod lstm;
@@ -21,6 +23,10 @@ use burn::tensor::Tensor;
 
 pub(crate) use activation::{fast_sigmoid, fast_tanh, sigmoid, sigmoid_slope, tanh, tanh_slope};
 pub(crate) use elman::Elman;
+#[cfg(feature = "cubecl")]
+pub(crate) use gpu::GpuCell;
+#[cfg(feature = "cubecl")]
+use gpu::gpu_sigmoid;
 pub(crate) use gru::Gru;
 pub use kind::{CellKind, ElmanActivation};
 pub(crate) use lstm::Lstm;
@@ -59,6 +65,12 @@ pub(crate) trait Cell: Copy + Send + Sync {
 
     /// The backward pass of [`Cell::forward_row`] (see [`BackwardRow`]).
     fn backward_row(&self, row: BackwardRow<'_>);
+
+    /// The cell's comptime option in its GPU unit functions (`GpuCell`): the Elman activation.
+    #[cfg_attr(not(feature = "cubecl"), allow(dead_code))]
+    fn variant(&self) -> u32 {
+        0
+    }
 }
 
 /// Runs `$body` with `$cell` bound to the cell of `$kind` and `$C` naming its type; the one

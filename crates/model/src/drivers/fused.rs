@@ -128,6 +128,10 @@ fn forward(spec: &ScanSpec, inputs: &ScanInputs, keep_tape: bool) -> (Tensor<3>,
     if let Some(done) = super::native::forward(spec, inputs, keep_tape) {
         return done;
     }
+    #[cfg(feature = "cubecl")]
+    if let Some(done) = super::gpu::forward(spec, inputs, keep_tape) {
+        return done;
+    }
     with_cell!(spec.cell, cell: C => tensor_scan::forward(cell, spec, inputs, keep_tape))
 }
 
@@ -137,6 +141,10 @@ fn backward(record: &ScanRecord, grad: Tensor<3>, wanted: Wanted) -> ScanGrads {
     #[cfg(feature = "flex")]
     if let Some(native) = super::native::Backward::of(record) {
         return native.run(grad, wanted);
+    }
+    #[cfg(feature = "cubecl")]
+    if let Some(grads) = super::gpu::Backward::of(record).and_then(|gpu| gpu.run(&grad, wanted)) {
+        return grads;
     }
     with_cell!(record.spec.cell, cell: C => tensor_scan::backward(cell, record, grad, wanted))
 }

@@ -3,11 +3,14 @@
 //!   others are tested against, and the fallback on backends the fused scan does not cover);
 //! - `tensor_scan`: a whole layer-direction on plain tensors, forward and backward, which
 //!   `fused` registers as one autodiff operation;
-//! - `native` (flex): the same scan as native loops over the tensors' memory.
+//! - `native` (flex): the same scan as native loops over the tensors' memory;
+//! - `gpu` (wgpu, cuda): the same scan as one CubeCL kernel launch forward and one backward.
 //!
 //! A layer stack (`crate::recurrent`) runs each layer-direction through a [`DirectionRunner`].
 
 mod fused;
+#[cfg(feature = "cubecl")]
+mod gpu;
 #[cfg(feature = "flex")]
 #[cfg_attr(not(feature = "autodiff"), allow(dead_code))]
 mod native;
@@ -22,6 +25,18 @@ use burn::tensor::Tensor;
 use crate::cells::TensorState;
 
 pub(crate) use fused::Fused;
+#[cfg(feature = "cubecl")]
+pub use gpu::{gpu_kernel_launches, set_gpu_kernels};
+
+/// How many GPU scan kernels this process has launched (this build has no GPU backend: none).
+#[cfg(not(feature = "cubecl"))]
+pub fn gpu_kernel_launches() -> u64 {
+    0
+}
+
+/// Turns the GPU scan kernels on or off (this build has no GPU backend: nothing to turn).
+#[cfg(not(feature = "cubecl"))]
+pub fn set_gpu_kernels(_enabled: bool) {}
 pub(crate) use reference::{StepByStep, StepMasks};
 
 /// One layer-direction's weights as plain tensors, stored transposed relative to PyTorch.

@@ -144,6 +144,30 @@ fn outer_sum(a: Tensor<3>, b: Tensor<3>) -> Tensor<2> {
         .matmul(b.reshape([steps * batch, q]))
 }
 
+/// The gradients of `W_hhᵀ` (`Σ_t h_{t-1}ᵀ · d_t`, one product over all steps) and of the
+/// step bias (`Σ d_t`), as `wanted`, from `d_hidden` `[T, B, GATES·H]`, the gradient of every
+/// step's hidden part, and the states the scan went through.
+pub(crate) fn parameter_gradients(
+    states: &Tensor<3>,
+    h0: &Tensor<2>,
+    reverse: bool,
+    d_hidden: &Tensor<3>,
+    wanted: Wanted,
+) -> (Option<Tensor<2>>, Option<Tensor<1>>) {
+    let w = wanted
+        .w
+        .then(|| outer_sum(all_before(states, h0, reverse), d_hidden.clone()));
+    let bias = wanted.bias.then(|| {
+        let [steps, batch, width] = d_hidden.dims();
+        d_hidden
+            .clone()
+            .reshape([steps * batch, width])
+            .sum_dim(0)
+            .reshape([width])
+    });
+    (w, bias)
+}
+
 /// Step `t`'s view of the tape for [`Cell::step_backward`].
 struct SavedAt<'a> {
     tape: &'a ScanTape,
@@ -262,18 +286,7 @@ pub(crate) fn backward<C: Cell>(
             d_hidden.clone()
         }
     });
-    let w = wanted.w.then(|| {
-        let before = all_before(&tape.states, &weights.h0, spec.reverse);
-        outer_sum(before, d_hidden.clone())
-    });
-    let bias = wanted.bias.then(|| {
-        let [steps, batch, width] = d_hidden.dims();
-        d_hidden
-            .clone()
-            .reshape([steps * batch, width])
-            .sum_dim(0)
-            .reshape([width])
-    });
+    let (w, bias) = parameter_gradients(&tape.states, &weights.h0, spec.reverse, &d_hidden, wanted);
     ScanGrads {
         xp,
         w,
