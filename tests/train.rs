@@ -1,6 +1,7 @@
 //! End-to-end training: learning on generated vitals, resume, artifacts, every backend, and the
 //! command line's errors.
 
+#[path = "../crates/model/tests/common/mod.rs"]
 mod common;
 
 use std::path::Path;

@@ -23,22 +23,21 @@
 //! (one autodiff operation per layer with a hand-written backward pass; native loops on flex)
 //! for tensors on those backends; `autodiff` (default) is needed for it to train. Tensors on
 //! other backends take the step-by-step path, which gives the same numbers more slowly.
+//!
+//! Inside: `cells/` defines each cell once (its tensor step and its native row kernels, behind
+//! one trait), `drivers/` runs the time loop once per execution path (step by step, tensor
+//! scan, native scan, the autodiff operation), `recurrent/` is the layer stack and its API.
 
-mod cell;
+mod cells;
+mod drivers;
 mod error;
-mod fused;
 mod head;
 mod import;
-// Without `autodiff`, the backward passes of the scans are never called.
-#[cfg(feature = "flex")]
-#[cfg_attr(not(feature = "autodiff"), allow(dead_code))]
-mod native;
 mod persist;
 mod recurrent;
-#[cfg_attr(not(feature = "autodiff"), allow(dead_code))]
-mod scan;
 
-pub use cell::{CellKind, ElmanActivation};
+pub use cells::{CellKind, ElmanActivation};
+pub use drivers::{gpu_kernel_launches, set_gpu_kernels};
 pub use error::{ModelError, Result};
 pub use head::{SequenceModel, SequenceModelConfig};
 pub use import::TensorFile;

@@ -9,7 +9,8 @@
 
 use std::ops::Range;
 
-use super::matmul::{View, matmul_into};
+use super::matmul::{Product, View, matmul_into};
+use super::simd::Isa;
 
 /// Columns per packed panel: two AVX-512 registers.
 pub(crate) const PANEL: usize = 32;
@@ -23,6 +24,15 @@ pub(crate) struct StepWeights {
     /// AVX-512: the panels; otherwise the row-major matrix for `gemm`.
     data: Vec<f32>,
     packed: bool,
+}
+
+/// The arguments of [`StepWeights::product`], their sizes checked.
+struct Checked<'a> {
+    dst: Destination,
+    m: usize,
+    a: &'a [f32],
+    start: Start<'a>,
+    columns: Range<usize>,
 }
 
 /// Where a product's destination starts from.
@@ -65,21 +75,18 @@ impl Destination {
 }
 
 impl StepWeights {
-    /// Packs the row-major `k×n` matrix `w`.
-    pub fn new(w: &[f32], k: usize, n: usize) -> Self {
-        Self::block(w, k, n, 0, n)
-    }
-
     /// Packs the `k×n` block that starts at column `first` of the row-major matrix `w` with
-    /// `stride` columns (one gate's columns of an LSTM or GRU weight).
-    pub fn block(w: &[f32], k: usize, stride: usize, first: usize, n: usize) -> Self {
-        Self::with_kernel(w, k, stride, first, n, kernel_available())
+    /// `stride` columns (one gate's columns of an LSTM or GRU weight), for the AVX-512 kernel
+    /// when `isa` has it.
+    pub fn block(w: &[f32], k: usize, stride: usize, first: usize, n: usize, isa: Isa) -> Self {
+        Self::with_kernel(w, k, stride, first, n, isa.has_avx512())
     }
 
-    /// The `n` gates' blocks of a row-major `k×(gates·n)` weight, one [`StepWeights`] each.
-    pub fn gates(w: &[f32], k: usize, gates: usize, n: usize) -> Vec<Self> {
+    /// The `gates` blocks of `n` columns of a row-major `k×(gates·n)` weight, one
+    /// [`StepWeights`] each.
+    pub fn gates(w: &[f32], k: usize, gates: usize, n: usize, isa: Isa) -> Vec<Self> {
         (0..gates)
-            .map(|g| Self::block(w, k, gates * n, g * n, n))
+            .map(|g| Self::block(w, k, gates * n, g * n, n, isa))
             .collect()
     }
 
@@ -160,25 +167,32 @@ impl StepWeights {
             Start::Bias(bias) => assert!(bias.len() >= columns.end),
             Start::Zero | Start::Destination => {}
         }
+        let checked = Checked {
+            dst,
+            m,
+            a,
+            start,
+            columns,
+        };
         if self.packed {
             // SAFETY: the kernel exists (`packed` is only set when it does); the sizes are
             // checked above and the destination is the caller's.
-            unsafe { avx512::product(self, dst, m, a, start, columns) }
+            unsafe { avx512::product(self, checked) }
         } else {
             // SAFETY: as above.
-            unsafe { self.product_with_gemm(dst, m, a, start, columns) }
+            unsafe { self.product_with_gemm(checked) }
         }
     }
 
     /// The fallback: the start copied in, then one accumulating `gemm` call.
-    unsafe fn product_with_gemm(
-        &self,
-        dst: Destination,
-        m: usize,
-        a: &[f32],
-        start: Start,
-        columns: Range<usize>,
-    ) {
+    unsafe fn product_with_gemm(&self, checked: Checked) {
+        let Checked {
+            dst,
+            m,
+            a,
+            start,
+            columns,
+        } = checked;
         let (k, width) = (self.k, columns.len());
         // Written through the pointer, never read unless `Start::Destination`: the destination
         // may be memory nothing has written yet.
@@ -207,52 +221,35 @@ impl StepWeights {
         };
         // SAFETY: `a` is m×k row-major, `rhs` the k×width block of W; the destination block is
         // the caller's.
-        unsafe {
-            matmul_into(
-                dst.ptr.add(columns.start),
-                dst.row_stride,
-                m,
-                width,
-                k,
-                View::rows(a, k),
-                rhs,
-                true,
-            )
-        }
-    }
-}
-
-/// Whether this CPU runs the packed AVX-512 kernel.
-fn kernel_available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
+        let product = Product {
+            m,
+            n: width,
+            k,
+            lhs: View::rows(a, k),
+            rhs,
+        };
+        unsafe { matmul_into(dst.ptr.add(columns.start), dst.row_stride, product, true) }
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use std::arch::x86_64::*;
-    use std::ops::Range;
 
-    use super::{Destination, PANEL, ROWS, Start, StepWeights};
+    use super::{Checked, PANEL, ROWS, Start, StepWeights};
 
     /// The product over whole panels, each panel over blocks of [`ROWS`] rows.
     ///
     /// # Safety
     /// As [`StepWeights::product`], with sizes checked and AVX-512 present.
-    pub(super) unsafe fn product(
-        weights: &StepWeights,
-        dst: Destination,
-        m: usize,
-        a: &[f32],
-        start: Start,
-        columns: Range<usize>,
-    ) {
+    pub(super) unsafe fn product(weights: &StepWeights, checked: Checked) {
+        let Checked {
+            dst,
+            m,
+            a,
+            start,
+            columns,
+        } = checked;
         let k = weights.k;
         for first in columns.clone().step_by(PANEL) {
             let width = PANEL.min(columns.end - first);
@@ -390,7 +387,7 @@ mod tests {
     /// packed kernel (when the CPU has it) and the `gemm` fallback, against the definition.
     #[test]
     fn products_match_the_definition() {
-        for packed in [false, kernel_available()] {
+        for packed in [false, Isa::best().has_avx512()] {
             for (m, k, n) in [(1, 1, 1), (13, 7, 70), (8, 33, 64), (21, 64, 100)] {
                 let a: Vec<f32> = (0..m * k).map(|i| ((i * 7) % 13) as f32 - 6.0).collect();
                 let w: Vec<f32> = (0..k * n).map(|i| ((i * 5) % 11) as f32 - 5.0).collect();
@@ -460,7 +457,10 @@ mod tests {
             .map(|i| ((i * 5) % 11) as f32 - 5.0)
             .collect();
         let a: Vec<f32> = (0..m * k).map(|i| ((i * 7) % 13) as f32 - 6.0).collect();
-        for (g, gate) in StepWeights::gates(&w, k, 3, n).iter().enumerate() {
+        for (g, gate) in StepWeights::gates(&w, k, 3, n, Isa::best())
+            .iter()
+            .enumerate()
+        {
             let mut c = vec![0.0; m * n];
             let dst = Destination::of(&mut c, n);
             // SAFETY: c is m×n, apart from a.

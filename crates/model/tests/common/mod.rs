@@ -1,26 +1,60 @@
-//! Helpers shared by the integration tests: the backends to test on and numeric comparisons.
+//! Helpers shared by the integration tests (also the workspace's, through `#[path]`): the
+//! backends to test on and numeric comparisons.
 #![allow(dead_code)]
 
+use std::fmt;
+
 use burn::tensor::{Device, Tensor};
-use burn_rnn::train::Backend;
 
 /// Set (as CI does) to make a missing GPU adapter a test failure instead of a skip.
 pub const REQUIRE_WGPU: &str = "BURN_RNN_REQUIRE_WGPU";
 
-/// Every backend compiled into this build that can be opened here, as `(name, device)`.
-/// A GPU backend without an adapter is skipped with a message, unless `BURN_RNN_REQUIRE_WGPU`
-/// is set, in which case the test fails.
+/// A backend to test on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Backend {
+    pub name: &'static str,
+    pub gpu: bool,
+}
+
+impl Backend {
+    pub fn is_gpu(self) -> bool {
+        self.gpu
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+/// The CPU backends, and wgpu where an adapter answers. Without one the wgpu tests are skipped
+/// with a message, unless `BURN_RNN_REQUIRE_WGPU` is set: then the test fails.
+#[allow(deprecated)] // burn-ndarray is deprecated in favour of flex, but still a backend
 pub fn backends() -> Vec<(Backend, Device)> {
-    let mut out = Vec::new();
-    for backend in Backend::compiled() {
-        match backend.device() {
-            Ok(device) => out.push((backend, device)),
-            Err(e) if backend == Backend::Wgpu && std::env::var_os(REQUIRE_WGPU).is_none() => {
-                eprintln!("skipping the wgpu backend: {e}");
-            }
-            Err(e) if backend == Backend::Cuda => eprintln!("skipping the cuda backend: {e}"),
-            Err(e) => panic!("backend {backend} is compiled in but cannot be opened: {e}"),
+    let cpu = |name| Backend { name, gpu: false };
+    let mut out = vec![
+        (cpu("flex"), Device::flex()),
+        (cpu("ndarray"), Device::ndarray()),
+    ];
+    // The first operation proves an adapter: opening one can succeed lazily.
+    let wgpu = std::panic::catch_unwind(|| {
+        let device = Device::wgpu(Default::default());
+        Tensor::<1>::ones([2], &device).into_data();
+        device
+    });
+    match wgpu {
+        Ok(device) => out.push((
+            Backend {
+                name: "wgpu",
+                gpu: true,
+            },
+            device,
+        )),
+        Err(_) if std::env::var_os(REQUIRE_WGPU).is_some() => {
+            panic!("{REQUIRE_WGPU} is set but no wgpu adapter answers")
         }
+        Err(_) => eprintln!("skipping the wgpu backend: no adapter answers"),
     }
     out
 }

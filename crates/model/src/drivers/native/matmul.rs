@@ -53,23 +53,26 @@ const PARALLEL_MIN_WORK: usize = 192 * 192 * 192;
 /// Products at least this large (and below the above) are split in two halves, one per thread.
 const SPLIT_MIN_WORK: usize = 128 * 128 * 128;
 
-/// `dst = [dst +] lhs · rhs` for `lhs` `m×k`, `rhs` `k×n` and `dst` row-major `m×n`.
+/// A product `lhs · rhs` of `lhs` (`m×k`) and `rhs` (`k×n`), read through their strides.
+#[derive(Clone, Copy)]
+pub(crate) struct Product {
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    pub lhs: View,
+    pub rhs: View,
+}
+
+/// `dst = [dst +] lhs · rhs` into row-major `m×n` `dst`.
 ///
 /// # Safety
 /// `lhs` and `rhs` must address `m×k` and `k×n` readable `f32`s with their strides, none of them
 /// inside `dst`.
-pub(crate) unsafe fn matmul(
-    dst: &mut [f32],
-    m: usize,
-    n: usize,
-    k: usize,
-    lhs: View,
-    rhs: View,
-    accumulate: bool,
-) {
+pub(crate) unsafe fn matmul(dst: &mut [f32], product: Product, accumulate: bool) {
+    let (m, n) = (product.m, product.n);
     assert!(dst.len() >= m * n, "destination smaller than {m}×{n}");
     // SAFETY: the destination is checked above, the operands by the caller.
-    unsafe { matmul_ptr(dst.as_mut_ptr(), m, n, k, lhs, rhs, accumulate) }
+    unsafe { matmul_ptr(dst.as_mut_ptr(), product, accumulate) }
 }
 
 /// [`matmul`] into `m×n` row-major floats at `dst`; without `accumulate` they are only written,
@@ -77,31 +80,20 @@ pub(crate) unsafe fn matmul(
 ///
 /// # Safety
 /// As [`matmul`], with `dst` addressing `m×n` writable floats.
-pub(crate) unsafe fn matmul_ptr(
-    dst: *mut f32,
-    m: usize,
-    n: usize,
-    k: usize,
-    lhs: View,
-    rhs: View,
-    accumulate: bool,
-) {
+pub(crate) unsafe fn matmul_ptr(dst: *mut f32, product: Product, accumulate: bool) {
     let whole = Part {
         dst,
-        dst_row_stride: n as isize,
-        m,
-        n,
-        lhs,
-        rhs,
+        dst_row_stride: product.n as isize,
+        product,
     };
-    let work = m * n * k;
+    let work = product.m * product.n * product.k;
     if (SPLIT_MIN_WORK..PARALLEL_MIN_WORK).contains(&work) && rayon::current_num_threads() > 1 {
         // SAFETY: the halves cover disjoint parts of `dst`'s m×n.
         if let Some([first, second]) = unsafe { whole.halves() } {
             // SAFETY (both): each half writes only its own part of `dst`.
             rayon::join(
-                move || unsafe { first.run(k, accumulate, gemm::Parallelism::None) },
-                move || unsafe { second.run(k, accumulate, gemm::Parallelism::None) },
+                move || unsafe { first.run(accumulate, gemm::Parallelism::None) },
+                move || unsafe { second.run(accumulate, gemm::Parallelism::None) },
             );
             return;
         }
@@ -112,7 +104,7 @@ pub(crate) unsafe fn matmul_ptr(
         gemm::Parallelism::None
     };
     // SAFETY: the destination and operands are as the caller guarantees.
-    unsafe { whole.run(k, accumulate, parallelism) }
+    unsafe { whole.run(accumulate, parallelism) }
 }
 
 /// `dst = [dst +] lhs · rhs` on the calling thread, for `dst` `m×n` with rows `dst_row_stride`
@@ -120,27 +112,19 @@ pub(crate) unsafe fn matmul_ptr(
 ///
 /// # Safety
 /// As [`matmul`], with `dst` addressing `m` rows of `n` writable floats.
-#[allow(clippy::too_many_arguments)]
 pub(crate) unsafe fn matmul_into(
     dst: *mut f32,
     dst_row_stride: usize,
-    m: usize,
-    n: usize,
-    k: usize,
-    lhs: View,
-    rhs: View,
+    product: Product,
     accumulate: bool,
 ) {
     let part = Part {
         dst,
         dst_row_stride: dst_row_stride as isize,
-        m,
-        n,
-        lhs,
-        rhs,
+        product,
     };
     // SAFETY: as guaranteed by the caller.
-    unsafe { part.run(k, accumulate, gemm::Parallelism::None) }
+    unsafe { part.run(accumulate, gemm::Parallelism::None) }
 }
 
 /// A block of a product: `dst` (`m×n`, rows `dst_row_stride` apart) `= [dst +] lhs · rhs`.
@@ -148,10 +132,7 @@ pub(crate) unsafe fn matmul_into(
 struct Part {
     dst: *mut f32,
     dst_row_stride: isize,
-    m: usize,
-    n: usize,
-    lhs: View,
-    rhs: View,
+    product: Product,
 }
 
 // SAFETY: a part is sent to one thread of a `rayon::join` inside `matmul`, while the memory it
@@ -165,34 +146,47 @@ impl Part {
     /// # Safety
     /// The part must address valid memory, as in [`matmul`].
     unsafe fn halves(self) -> Option<[Part; 2]> {
+        let Product { m, n, .. } = self.product;
         // SAFETY: the offsets stay inside the operands and the destination.
         unsafe {
-            if self.n >= self.m && self.n >= 32 {
-                let left = self.n / 2;
-                let right = Part {
-                    dst: self.dst.add(left),
-                    n: self.n - left,
-                    rhs: View {
-                        ptr: self.rhs.ptr.offset(left as isize * self.rhs.col_stride),
-                        ..self.rhs
-                    },
-                    ..self
-                };
-                Some([Part { n: left, ..self }, right])
-            } else if self.m >= 16 {
-                let top = self.m / 2;
-                let bottom = Part {
-                    dst: self.dst.offset(top as isize * self.dst_row_stride),
-                    m: self.m - top,
-                    lhs: View {
-                        ptr: self.lhs.ptr.offset(top as isize * self.lhs.row_stride),
-                        ..self.lhs
-                    },
-                    ..self
-                };
-                Some([Part { m: top, ..self }, bottom])
+            if n >= m && n >= 32 {
+                let left = n / 2;
+                Some([self.block(0, 0, m, left), self.block(0, left, m, n - left)])
+            } else if m >= 16 {
+                let top = m / 2;
+                Some([self.block(0, 0, top, n), self.block(top, 0, m - top, n)])
             } else {
                 None
+            }
+        }
+    }
+
+    /// The `rows×columns` block of this part from row `row` and column `column` on: `lhs`
+    /// moves down by `row`, `rhs` right by `column`.
+    ///
+    /// # Safety
+    /// The block lies inside the part.
+    unsafe fn block(self, row: usize, column: usize, rows: usize, columns: usize) -> Part {
+        let Product { k, lhs, rhs, .. } = self.product;
+        let (row, column) = (row as isize, column as isize);
+        // SAFETY: the caller's promise.
+        unsafe {
+            Part {
+                dst: self.dst.offset(row * self.dst_row_stride + column),
+                product: Product {
+                    m: rows,
+                    n: columns,
+                    k,
+                    lhs: View {
+                        ptr: lhs.ptr.offset(row * lhs.row_stride),
+                        ..lhs
+                    },
+                    rhs: View {
+                        ptr: rhs.ptr.offset(column * rhs.col_stride),
+                        ..rhs
+                    },
+                },
+                ..self
             }
         }
     }
@@ -201,23 +195,24 @@ impl Part {
     ///
     /// # Safety
     /// The part must address valid memory, as in [`matmul`].
-    unsafe fn run(self, k: usize, accumulate: bool, parallelism: gemm::Parallelism) {
+    unsafe fn run(self, accumulate: bool, parallelism: gemm::Parallelism) {
+        let Product { m, n, k, lhs, rhs } = self.product;
         // SAFETY: as guaranteed by the caller.
         unsafe {
             gemm::gemm(
-                self.m,
-                self.n,
+                m,
+                n,
                 k,
                 self.dst,
                 1,
                 self.dst_row_stride,
                 accumulate,
-                self.lhs.ptr,
-                self.lhs.col_stride,
-                self.lhs.row_stride,
-                self.rhs.ptr,
-                self.rhs.col_stride,
-                self.rhs.row_stride,
+                lhs.ptr,
+                lhs.col_stride,
+                lhs.row_stride,
+                rhs.ptr,
+                rhs.col_stride,
+                rhs.row_stride,
                 1.0,
                 1.0,
                 false,
@@ -244,7 +239,8 @@ mod tests {
         };
         let mut c = vec![1.0; m * n];
         // SAFETY: a is m×k, b is k×n, both row-major and apart from c.
-        unsafe { matmul(&mut c, m, n, k, View::rows(&a, k), View::rows(&b, n), true) };
+        let (lhs, rhs) = (View::rows(&a, k), View::rows(&b, n));
+        unsafe { matmul(&mut c, Product { m, n, k, lhs, rhs }, true) };
         for i in 0..m {
             for j in 0..n {
                 assert!((c[i * n + j] - reference(1.0, i, j)).abs() < 1e-4);
@@ -254,17 +250,8 @@ mod tests {
         let at: Vec<f32> = (0..k * m).map(|i| a[(i % m) * k + i / m]).collect();
         let mut c = vec![7.0; m * n];
         // SAFETY: at is k×m row-major, read as its m×k transpose; b as before.
-        unsafe {
-            matmul(
-                &mut c,
-                m,
-                n,
-                k,
-                View::transposed(&at, m),
-                View::rows(&b, n),
-                false,
-            )
-        };
+        let (lhs, rhs) = (View::transposed(&at, m), View::rows(&b, n));
+        unsafe { matmul(&mut c, Product { m, n, k, lhs, rhs }, false) };
         for i in 0..m {
             for j in 0..n {
                 assert!((c[i * n + j] - reference(0.0, i, j)).abs() < 1e-4);
@@ -295,7 +282,8 @@ mod tests {
             let b: Vec<f32> = (0..k * n).map(|i| ((i * 5) % 11) as f32 - 5.0).collect();
             let mut c = vec![2.0; m * n];
             // SAFETY: a is m×k, b is k×n, both row-major and apart from c.
-            unsafe { matmul(&mut c, m, n, k, View::rows(&a, k), View::rows(&b, n), true) };
+            let (lhs, rhs) = (View::rows(&a, k), View::rows(&b, n));
+            unsafe { matmul(&mut c, Product { m, n, k, lhs, rhs }, true) };
             for i in (0..m).step_by(7) {
                 for j in (0..n).step_by(5) {
                     let expected: f32 =

@@ -1,9 +1,7 @@
-//! Bookkeeping shared by the native scans: the visiting order, masks, the state before each
-//! step, and the hidden-weight gradient over all steps.
+//! Bookkeeping of the native scan: its shape and visiting order, how many threads it uses,
+//! masks, and the hidden-weight gradient over all steps.
 
-use std::ops::Range;
-
-use super::matmul::{View, matmul};
+use super::matmul::{Product, View, matmul};
 use super::packed::PANEL;
 use super::team;
 
@@ -56,16 +54,6 @@ impl Shape {
     }
 }
 
-/// The ranges of hidden `units` in each of `G` gate blocks of `H` columns, in a row that starts
-/// at `row`.
-pub(crate) fn gate_ranges<const G: usize>(
-    row: usize,
-    hidden: usize,
-    units: &Range<usize>,
-) -> [Range<usize>; G] {
-    std::array::from_fn(|g| row + g * hidden + units.start..row + g * hidden + units.end)
-}
-
 /// `∂W_hhᵀ = Σ_t h_{t-1}ᵀ · da_t` (`[H, width]`) as two products: the start state's step, and
 /// all the others at once (their previous states are `T − 1` consecutive blocks of `states`).
 /// `da` is `[T, B, width]`, the gradient of the steps' `h·W` parts.
@@ -90,31 +78,19 @@ pub(crate) fn hidden_weight_gradient(
     } else {
         (&da[d_block..], &states[..rest * block], &da[..d_block])
     };
+    // `Σ previousᵀ · d` over `rows` rows of both.
+    let outer = |previous: &[f32], d: &[f32], rows: usize| Product {
+        m: hidden,
+        n: width,
+        k: rows,
+        lhs: View::transposed(previous, hidden),
+        rhs: View::rows(d, width),
+    };
     if rest > 0 {
         // SAFETY: `states_rest` is (T−1)·B×H row-major, read transposed; `da_rest` matches.
-        unsafe {
-            matmul(
-                &mut gw,
-                hidden,
-                width,
-                rest * batch,
-                View::transposed(states_rest, hidden),
-                View::rows(da_rest, width),
-                false,
-            );
-        }
+        unsafe { matmul(&mut gw, outer(states_rest, da_rest, rest * batch), false) };
     }
     // SAFETY: `h0` is B×H row-major, read transposed; `da_first` is B×H.
-    unsafe {
-        matmul(
-            &mut gw,
-            hidden,
-            width,
-            batch,
-            View::transposed(h0, hidden),
-            View::rows(da_first, width),
-            rest > 0,
-        );
-    }
+    unsafe { matmul(&mut gw, outer(h0, da_first, batch), rest > 0) };
     gw
 }

@@ -11,7 +11,11 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use std::mem::MaybeUninit;
+use std::ops::Range;
+
 use super::packed::Destination;
+use crate::cells::{Blocks, BlocksMut};
 
 /// Spins before a waiting thread starts yielding its core (an oversubscribed machine).
 const SPINS_BEFORE_YIELD: u32 = 1 << 12;
@@ -119,9 +123,10 @@ impl Shared {
         }
     }
 
-    /// Memory nothing has written yet: only written through [`Self::rows`] (a product) until
-    /// each element has been written, which is the caller's discipline.
-    pub fn unfilled(values: &mut [std::mem::MaybeUninit<f32>]) -> Self {
+    /// Memory nothing has written yet: only written through [`Self::rows`] (a product),
+    /// [`Self::uninit_mut`] or [`Self::blocks_mut`] until each element has been written, which
+    /// is the caller's discipline.
+    pub fn unfilled(values: &mut [MaybeUninit<f32>]) -> Self {
         Self {
             ptr: values.as_mut_ptr().cast(),
             len: values.len(),
@@ -139,11 +144,54 @@ impl Shared {
         }
     }
 
+    /// `count` blocks of `len` elements from `offset` on, `stride` apart, for reading.
+    ///
+    /// # Safety
+    /// They have been written, and no chunk writes them while the blocks live.
+    pub unsafe fn blocks(
+        &self,
+        offset: usize,
+        stride: usize,
+        len: usize,
+        count: usize,
+    ) -> Blocks<'_> {
+        assert!(count == 0 || offset + (count - 1) * stride + len <= self.len);
+        // SAFETY: inside the slice (checked); written and not written meanwhile (the caller).
+        unsafe { Blocks::from_ptr(self.ptr.add(offset), stride, len, count) }
+    }
+
+    /// `count` blocks of `len` elements from `offset` on, `stride` apart, for writing.
+    ///
+    /// # Safety
+    /// No other chunk reads or writes them while the blocks live.
+    pub unsafe fn blocks_mut(
+        &self,
+        offset: usize,
+        stride: usize,
+        len: usize,
+        count: usize,
+    ) -> BlocksMut<'_> {
+        assert!(count == 0 || offset + (count - 1) * stride + len <= self.len);
+        // SAFETY: inside the slice (checked); this chunk's alone meanwhile (the caller).
+        unsafe { BlocksMut::from_ptr(self.ptr.add(offset), stride, len, count) }
+    }
+
+    /// The elements in `range`, for writing, whether or not they have been written.
+    ///
+    /// # Safety
+    /// No other chunk reads or writes them while the slice lives.
+    #[allow(clippy::mut_from_ref)] // disjointness is the callers' promise, as documented
+    pub unsafe fn uninit_mut(&self, range: Range<usize>) -> &mut [MaybeUninit<f32>] {
+        assert!(range.start <= range.end && range.end <= self.len);
+        // SAFETY: inside the slice; this chunk's alone meanwhile (the caller's promise).
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(range.start).cast(), range.len()) }
+    }
+
     /// The elements in `range`, for reading.
     ///
     /// # Safety
-    /// No chunk writes them while the slice lives.
-    pub unsafe fn get(&self, range: std::ops::Range<usize>) -> &[f32] {
+    /// They have been written, and no chunk writes them while the slice lives.
+    pub unsafe fn get(&self, range: Range<usize>) -> &[f32] {
         assert!(range.start <= range.end && range.end <= self.len);
         // SAFETY: inside the slice; not written meanwhile (the caller's promise).
         unsafe { std::slice::from_raw_parts(self.ptr.add(range.start), range.len()) }
@@ -154,7 +202,7 @@ impl Shared {
     /// # Safety
     /// No other chunk reads or writes them while the slice lives.
     #[allow(clippy::mut_from_ref)] // disjointness is the callers' promise, as documented
-    pub unsafe fn get_mut(&self, range: std::ops::Range<usize>) -> &mut [f32] {
+    pub unsafe fn get_mut(&self, range: Range<usize>) -> &mut [f32] {
         assert!(range.start <= range.end && range.end <= self.len);
         // SAFETY: inside the slice; this chunk's alone meanwhile (the caller's promise).
         unsafe { std::slice::from_raw_parts_mut(self.ptr.add(range.start), range.len()) }

@@ -6,12 +6,11 @@ mod common;
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
-use burn_rnn::model::{
+use burn_rnn_model::{
     CellKind, ElmanActivation, ModelError, Recurrent, RecurrentConfig, RecurrentState,
     SequenceModel, SequenceModelConfig, TensorFile,
 };
-use burn_rnn::train::Backend;
-use common::{assert_close, backends, tolerance, transpose, values};
+use common::{Backend, assert_close, backends, tolerance, transpose, values};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/pytorch");
 const CASES: [&str; 13] = [
@@ -190,8 +189,17 @@ fn check_case(name: &str, backend: Backend, device: &Device) {
 #[test]
 fn matches_pytorch_outputs_states_and_gradients_on_every_backend() {
     for (backend, device) in backends() {
+        let launches = burn_rnn_model::gpu_kernel_launches();
         for case in CASES {
             check_case(case, backend, &device);
+        }
+        if backend.is_gpu() {
+            // Each case ran its scans forward and backward as kernels, not the tensor scan.
+            let launched = burn_rnn_model::gpu_kernel_launches() - launches;
+            assert!(
+                launched >= 2 * CASES.len() as u64,
+                "{launched} kernel launches"
+            );
         }
         eprintln!("{backend}: {} PyTorch cases match", CASES.len());
     }
@@ -217,104 +225,199 @@ fn all_cells() -> [CellKind; 5] {
     ]
 }
 
-/// The fused recurrence (one autodiff operation per layer-direction, native loops on flex)
-/// against the step-by-step reference that Burn differentiates op by op: outputs, final states
-/// and the gradients of the input, every weight and the initial states, for every cell, padded
-/// and not, in both directions, on every backend. The larger shape runs the native scan on a
-/// team of threads (each its own columns, the last panel partial).
+/// A network, an input and start states, on which to compare execution paths.
+struct Case {
+    rnn: Recurrent,
+    x: Tensor<3>,
+    h0: Tensor<3>,
+    c0: Option<Tensor<3>>,
+    lengths: Option<Vec<usize>>,
+}
+
+impl Case {
+    /// `layers` of `cell` with `hidden` units, `batch` random sequences of `steps` steps of 3
+    /// features and random start states, on `device` (with autodiff).
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        device: &Device,
+        cell: CellKind,
+        layers: usize,
+        bidirectional: bool,
+        [batch, steps, hidden]: [usize; 3],
+        lengths: Option<Vec<usize>>,
+    ) -> Self {
+        let device = device.clone().autodiff();
+        let rnn = RecurrentConfig::new(3, hidden)
+            .with_cell(cell)
+            .with_num_layers(layers)
+            .with_bidirectional(bidirectional)
+            .init(&device)
+            .unwrap();
+        let x = random_input(batch, steps, 3, &device).require_grad();
+        let start = |seed: u64| {
+            device.seed(seed);
+            Tensor::<3>::random(
+                [layers * rnn.directions(), batch, hidden],
+                burn::tensor::Distribution::Normal(0.0, 0.5),
+                &device,
+            )
+            .require_grad()
+        };
+        let h0 = start(11);
+        let c0 = cell.has_cell_state().then(|| start(12));
+        Self {
+            rnn,
+            x,
+            h0,
+            c0,
+            lengths,
+        }
+    }
+
+    /// The same weights, input and start states on `device` (with autodiff).
+    fn on(&self, device: &Device) -> Self {
+        let device = device.clone().autodiff();
+        let copy = |t: &Tensor<3>| Tensor::<3>::from_data(t.to_data(), &device).require_grad();
+        Self {
+            rnn: self.rnn.clone().fork(&device),
+            x: copy(&self.x),
+            h0: copy(&self.h0),
+            c0: self.c0.as_ref().map(copy),
+            lengths: self.lengths.clone(),
+        }
+    }
+
+    /// Outputs, final states and the gradients of the input, of the start states and of every
+    /// weight, through [`Recurrent::forward`] or the step-by-step reference.
+    fn observe(&self, step_by_step: bool) -> Vec<Vec<f32>> {
+        let (rnn, x, lengths) = (&self.rnn, self.x.clone(), self.lengths.as_deref());
+        let state = RecurrentState {
+            hidden: self.h0.clone(),
+            cell: self.c0.clone(),
+        };
+        let out = if step_by_step {
+            rnn.forward_step_by_step(x, Some(state), lengths)
+        } else {
+            rnn.forward(x, Some(state), lengths)
+        }
+        .unwrap();
+        // Fixed loss weights, not random ones: tests running in parallel share the seed, so
+        // two draws could differ between the two runs.
+        let device = self.x.device();
+        let weights = |shape: [usize; 3]| {
+            let n = shape.iter().product::<usize>();
+            let values = (0..n).map(|i| ((i * 7919) % 101) as f32 / 101.0).collect();
+            Tensor::<3>::from_data(TensorData::new(values, shape), &device)
+        };
+        let mut loss = (out.output.clone() * weights(out.output.dims())).sum()
+            + (out.state.hidden.clone() * weights(out.state.hidden.dims())).sum();
+        if let Some(c) = &out.state.cell {
+            loss = loss + (c.clone() * weights(c.dims())).sum();
+        }
+        let grads = loss.backward();
+        let mut seen = vec![
+            values(out.output),
+            values(out.state.hidden),
+            values(self.x.grad(&grads).unwrap()),
+            values(self.h0.grad(&grads).unwrap()),
+        ];
+        if let (Some(c), Some(c0)) = (out.state.cell, &self.c0) {
+            seen.push(values(c));
+            seen.push(values(c0.grad(&grads).unwrap()));
+        }
+        for layer in &rnn.layers {
+            seen.push(values(layer.input_weight.val().grad(&grads).unwrap()));
+            seen.push(values(layer.hidden_weight.val().grad(&grads).unwrap()));
+            for bias in [&layer.input_bias, &layer.hidden_bias] {
+                let bias = bias.as_ref().unwrap().val();
+                seen.push(values(bias.grad(&grads).unwrap()));
+            }
+        }
+        seen
+    }
+}
+
+/// Fails unless two observations agree within `tol` relative to their largest value (sums
+/// over many sequences reach hundreds).
+fn assert_same(what: &str, a: &[Vec<f32>], b: &[Vec<f32>], tol: f32) {
+    assert_eq!(a.len(), b.len(), "{what}: observations");
+    for (i, (a, b)) in a.iter().zip(b).enumerate() {
+        let scale = b.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+        assert_close(&format!("{what}, value {i}"), a, b, tol * scale);
+    }
+}
+
+/// The fused recurrence (one autodiff operation per layer-direction: native loops on flex, the
+/// CubeCL kernels on wgpu) against the step-by-step reference that Burn differentiates op by
+/// op: outputs, final states and the gradients of the input, every weight and the initial
+/// states, for every cell, padded and not, in both directions, on every backend. The larger
+/// shape runs the native scan on a team of threads (each its own columns, the last panel
+/// partial).
 #[test]
 fn the_fused_recurrence_equals_the_step_by_step_reference() {
     for (backend, device) in backends() {
-        let device = device.autodiff();
         for (cell, (batch, hidden)) in all_cells()
             .into_iter()
             .flat_map(|cell| [(4, 8), (64, 72)].map(|shape| (cell, shape)))
         {
             let padded: Vec<usize> = (0..batch).map(|b| [6, 3, 1, 5][b % 4]).collect();
             for (bidirectional, lengths) in [(false, None), (true, Some(padded))] {
-                let rnn = RecurrentConfig::new(3, hidden)
-                    .with_cell(cell)
-                    .with_num_layers(2)
-                    .with_bidirectional(bidirectional)
-                    .init(&device)
-                    .unwrap();
-                let dirs = rnn.directions();
-                let x = random_input(batch, 6, 3, &device).require_grad();
-                let start = |seed: u64| {
-                    device.seed(seed);
-                    Tensor::<3>::random(
-                        [2 * dirs, batch, hidden],
-                        burn::tensor::Distribution::Normal(0.0, 0.5),
-                        &device,
-                    )
-                    .require_grad()
-                };
-                let h0 = start(11);
-                let c0 = cell.has_cell_state().then(|| start(12));
-                let state = RecurrentState {
-                    hidden: h0.clone(),
-                    cell: c0.clone(),
-                };
-                let run = |fused: bool| {
-                    let out = if fused {
-                        rnn.forward(x.clone(), Some(state.clone()), lengths.as_deref())
-                    } else {
-                        rnn.forward_step_by_step(x.clone(), Some(state.clone()), lengths.as_deref())
-                    }
-                    .unwrap();
-                    // Fixed loss weights, not random ones: tests running in parallel share
-                    // the seed, so two draws could differ between the two runs.
-                    let weights = |shape: [usize; 3]| {
-                        let n = shape.iter().product::<usize>();
-                        let values = (0..n).map(|i| ((i * 7919) % 101) as f32 / 101.0).collect();
-                        Tensor::<3>::from_data(TensorData::new(values, shape), &device)
-                    };
-                    let mut loss = (out.output.clone() * weights(out.output.dims())).sum()
-                        + (out.state.hidden.clone() * weights(out.state.hidden.dims())).sum();
-                    if let Some(c) = &out.state.cell {
-                        loss = loss + (c.clone() * weights(c.dims())).sum();
-                    }
-                    let grads = loss.backward();
-                    let mut seen = vec![
-                        values(out.output),
-                        values(out.state.hidden),
-                        values(x.grad(&grads).unwrap()),
-                        values(h0.grad(&grads).unwrap()),
-                    ];
-                    if let (Some(c), Some(c0)) = (out.state.cell, &c0) {
-                        seen.push(values(c));
-                        seen.push(values(c0.grad(&grads).unwrap()));
-                    }
-                    for layer in &rnn.layers {
-                        seen.push(values(layer.input_weight.val().grad(&grads).unwrap()));
-                        seen.push(values(layer.hidden_weight.val().grad(&grads).unwrap()));
-                        for bias in [&layer.input_bias, &layer.hidden_bias] {
-                            let bias = bias.as_ref().unwrap().val();
-                            seen.push(values(bias.grad(&grads).unwrap()));
-                        }
-                    }
-                    seen
-                };
-                let (fused, reference) = (run(true), run(false));
-                assert_eq!(fused.len(), reference.len());
+                let padded = lengths.is_some();
+                let case = Case::new(&device, cell, 2, bidirectional, [batch, 6, hidden], lengths);
                 let what = format!(
                     "{} on {backend}, batch {batch}, hidden {hidden}, bidirectional \
-                     {bidirectional}, padded {}",
+                     {bidirectional}, padded {padded}",
                     cell.name(),
-                    lengths.is_some()
                 );
-                for (i, (a, b)) in fused.iter().zip(&reference).enumerate() {
-                    // Relative to the largest value: sums over 64 sequences reach ~100s.
-                    let scale = b.iter().fold(1.0f32, |m, v| m.max(v.abs()));
-                    assert_close(
-                        &format!("{what}, value {i}"),
-                        a,
-                        b,
-                        tolerance(backend, 2e-5) * scale,
-                    );
-                }
+                let tol = tolerance(backend, 2e-5);
+                assert_same(&what, &case.observe(false), &case.observe(true), tol);
             }
         }
+    }
+}
+
+/// On wgpu the fused path runs the CubeCL scan kernels (proved by their launch count), and they
+/// give what the tensor scan gives, on ragged shapes: one step, one sequence, `H` not a
+/// multiple of the cube's units, a padded bidirectional stack; and over 500 steps against the
+/// CPU.
+#[test]
+fn the_gpu_kernels_equal_the_tensor_scan() {
+    let Some((_, device)) = backends().into_iter().find(|(b, _)| b.name == "wgpu") else {
+        eprintln!("no wgpu adapter: the GPU kernels are not tested here");
+        return;
+    };
+    for cell in all_cells() {
+        let shapes = [
+            (1, false, [1, 1, 5], None),
+            (1, false, [3, 7, 40], None),
+            (2, true, [9, 6, 33], Some(vec![6, 3, 1, 5, 6, 2, 4, 6, 1])),
+        ];
+        for (layers, bidirectional, shape, lengths) in shapes {
+            let case = Case::new(&device, cell, layers, bidirectional, shape, lengths);
+            let before = burn_rnn_model::gpu_kernel_launches();
+            let kernels = case.observe(false);
+            let launched = burn_rnn_model::gpu_kernel_launches() - before;
+            // One forward and one backward launch per layer-direction (other tests may add more).
+            let expected = 2 * layers * (1 + bidirectional as usize);
+            assert!(
+                launched >= expected as u64,
+                "{launched} launches, expected {expected}"
+            );
+            burn_rnn_model::set_gpu_kernels(false);
+            let tensor_scan = case.observe(false);
+            burn_rnn_model::set_gpu_kernels(true);
+            let what = format!("{} {shape:?} layers {layers}", cell.name());
+            assert_same(&what, &kernels, &tensor_scan, 2e-5);
+        }
+        // Long sequences: the kernels against the native scan on the CPU.
+        let case = Case::new(&device, cell, 1, false, [2, 500, 33], None);
+        let on_cpu = case.on(&Device::flex()).observe(false);
+        assert_same(
+            &format!("{} over 500 steps", cell.name()),
+            &case.observe(false),
+            &on_cpu,
+            1e-4,
+        );
     }
 }
 

@@ -1,24 +1,160 @@
-//! The scan of `scan.rs` as one autodiff operation with a hand-written backward pass.
-//!
-//! Burn records every tensor operation of the step-by-step loop as a graph node (a dozen per
-//! step and layer) and computes the hidden-weight gradient as `T` small products. Here a whole
-//! layer-direction is one node: the forward pass runs on the backend's plain tensors, and the
-//! backward pass is [`scan::backward`] (BPTT with `∂W_hh` as one product over all steps).
+//! The fused path: each layer-direction is one scan (native loops on flex, `native/`; plain
+//! tensor operations elsewhere, `tensor_scan.rs`) registered as one autodiff operation with a
+//! hand-written backward pass. Burn would otherwise record a dozen graph nodes per step and
+//! layer and compute the hidden-weight gradient as `T` small products; here it is one node,
+//! and that gradient is one large product over all steps.
 //!
 //! Backends are reached through Burn's `extension` API, one concrete type per enabled cargo
-//! feature (`flex`, `ndarray`, `wgpu`/`cuda`). On any other backend [`scan`] returns `None` and
-//! the caller falls back to the step-by-step loop, which Burn differentiates itself.
+//! feature (`flex`, `ndarray`, `wgpu`/`cuda`). On any other autodiff backend [`Fused::run`]
+//! returns `None` and the layer stack falls back to the step-by-step path.
 
-use burn::tensor::Tensor;
+use burn::nn::Dropout;
+use burn::tensor::{Device, Tensor, TensorData};
 
-use crate::scan::{self, ScanInputs, ScanSpec};
+use super::scan::{ScanGrads, ScanInputs, ScanRecord, ScanSpec, ScanTape, Wanted};
+use super::{DirectionRunner, LayerWeights, tensor_scan};
+use crate::cells::{CellKind, TensorState, with_cell};
 
-/// Runs one layer-direction (see [`scan::forward`]) and returns its `[T + extra, B, H]` output,
-/// differentiable when the inputs live on an autodiff device. `None` when the inputs are on an
-/// autodiff backend this crate was built without (or built without `autodiff`).
-pub(crate) fn scan(spec: &ScanSpec, inputs: &ScanInputs) -> Option<Tensor<3>> {
+/// The fused path for one cell; sequences are time-major, `[T, B, features]`.
+pub(crate) struct Fused {
+    pub cell: CellKind,
+    /// `[T, B, 1]`: 1 at real steps, 0 at padding; `None` when nothing is padded.
+    pub valid: Option<Tensor<3>>,
+}
+
+impl Fused {
+    /// The fused path for a batch whose sequences have `lengths` (all `steps` when `None`).
+    pub fn new(cell: CellKind, lengths: Option<&[usize]>, steps: usize, device: &Device) -> Self {
+        let valid = lengths
+            .filter(|lengths| lengths.iter().any(|&len| len != steps))
+            .map(|lengths| valid_steps(lengths, steps, device));
+        Self { cell, valid }
+    }
+
+    /// A scan's inputs for one layer-direction: the input projection of all steps as one
+    /// product, `x` being `[T, B, d_in]`.
+    fn scan_inputs(&self, weights: &LayerWeights, x: Tensor<3>, start: TensorState) -> ScanInputs {
+        let [steps, batch, d_in] = x.dims();
+        let device = x.device();
+        let [hidden, width] = weights.hidden.dims();
+        // Summed parts only ever use b_ih + b_hh: the scan adds the sum inside its step. A
+        // separate input part keeps b_ih in the projection and b_hh inside the step.
+        let (input_bias, step_bias) = if self.cell.separate_biases() {
+            (weights.input_bias.clone(), weights.hidden_bias.clone())
+        } else {
+            (None, weights.summed_bias())
+        };
+        let mut xp = project(x.reshape([steps * batch, d_in]), weights.input.clone());
+        if let Some(b) = input_bias {
+            xp = xp + b.unsqueeze::<2>();
+        }
+        ScanInputs {
+            xp: xp.reshape([steps, batch, width]),
+            w: weights.hidden.clone(),
+            bias: step_bias.unwrap_or_else(|| Tensor::zeros([width], &device)),
+            h0: start.h,
+            c0: start
+                .c
+                .unwrap_or_else(|| Tensor::zeros([batch, hidden], &device)),
+        }
+    }
+}
+
+impl DirectionRunner for Fused {
+    type Sequence = Tensor<3>;
+
+    fn run(
+        &self,
+        weights: &LayerWeights,
+        input: &Tensor<3>,
+        start: TensorState,
+        reverse: bool,
+    ) -> Option<(Tensor<3>, TensorState)> {
+        let [steps, batch, _] = input.dims();
+        let [hidden, _] = weights.hidden.dims();
+        let spec = ScanSpec {
+            cell: self.cell,
+            reverse,
+            valid: self.valid.clone(),
+        };
+        let y = scan(&spec, &self.scan_inputs(weights, input.clone(), start))?;
+        let row = |i: usize| {
+            y.clone()
+                .slice([i..i + 1, 0..batch, 0..hidden])
+                .reshape([batch, hidden])
+        };
+        let last = TensorState {
+            h: row(steps),
+            c: self.cell.has_cell_state().then(|| row(steps + 1)),
+        };
+        Some((y.slice([0..steps, 0..batch, 0..hidden]), last))
+    }
+
+    fn concat(forward: Tensor<3>, backward: Tensor<3>) -> Tensor<3> {
+        Tensor::cat(vec![forward, backward], 2)
+    }
+
+    fn dropout(dropout: &Dropout, x: Tensor<3>) -> Tensor<3> {
+        dropout.forward(x)
+    }
+}
+
+/// `x · w`: on plain `f32` flex tensors (inference) through the native product, which skips
+/// the zero-fill and realigning copy that flex gives every new tensor; elsewhere `matmul`.
+fn project(x: Tensor<2>, w: Tensor<2>) -> Tensor<2> {
+    #[cfg(feature = "flex")]
+    if let Some(xp) = super::native::project(&x, &w) {
+        return xp;
+    }
+    x.matmul(w)
+}
+
+/// `[T, B, 1]`: 1 where step `t` of sequence `b` is real, 0 where it is padding (constant).
+fn valid_steps(lengths: &[usize], steps: usize, device: &Device) -> Tensor<3> {
+    let values: Vec<f32> = (0..steps)
+        .flat_map(|t| {
+            lengths
+                .iter()
+                .map(move |&len| if t < len { 1.0 } else { 0.0 })
+        })
+        .collect();
+    Tensor::from_data(TensorData::new(values, [steps, lengths.len(), 1]), device)
+}
+
+/// The scan's forward pass on plain tensors: native where it applies, else tensor operations.
+/// Returns `[T + 1 (+ 1), B, H]` (outputs, final hidden state, final cell state) and the tape.
+fn forward(spec: &ScanSpec, inputs: &ScanInputs, keep_tape: bool) -> (Tensor<3>, ScanTape) {
+    #[cfg(feature = "flex")]
+    if let Some(done) = super::native::forward(spec, inputs, keep_tape) {
+        return done;
+    }
+    #[cfg(feature = "cubecl")]
+    if let Some(done) = super::gpu::forward(spec, inputs, keep_tape) {
+        return done;
+    }
+    with_cell!(spec.cell, cell: C => tensor_scan::forward(cell, spec, inputs, keep_tape))
+}
+
+/// The scan's backward pass on plain tensors, by the same path as [`forward`].
+#[cfg_attr(not(feature = "autodiff"), allow(dead_code))]
+fn backward(record: &ScanRecord, grad: Tensor<3>, wanted: Wanted) -> ScanGrads {
+    #[cfg(feature = "flex")]
+    if let Some(native) = super::native::Backward::of(record) {
+        return native.run(grad, wanted);
+    }
+    #[cfg(feature = "cubecl")]
+    if let Some(grads) = super::gpu::Backward::of(record).and_then(|gpu| gpu.run(&grad, wanted)) {
+        return grads;
+    }
+    with_cell!(record.spec.cell, cell: C => tensor_scan::backward(cell, record, grad, wanted))
+}
+
+/// Runs one layer-direction and returns its `[T + 1 (+ 1), B, H]` output, differentiable when
+/// the inputs live on an autodiff device. `None` when they are on an autodiff backend this
+/// crate was built without (or built without `autodiff`).
+fn scan(spec: &ScanSpec, inputs: &ScanInputs) -> Option<Tensor<3>> {
     if !inputs.xp.device().is_autodiff() {
-        return Some(scan::forward(spec, inputs, false).0);
+        return Some(forward(spec, inputs, false).0);
     }
     #[cfg(feature = "autodiff")]
     return tracked::scan(spec, inputs);
@@ -48,7 +184,7 @@ mod tracked {
     use burn::backend::{Autodiff, Backend, DispatchKindConversion, DispatchTensor};
     use burn::tensor::Tensor;
 
-    use crate::scan::{self, ScanInputs, ScanSpec, ScanTape, Wanted};
+    use super::super::scan::{ScanInputs, ScanRecord, ScanSpec, ScanWeights, Wanted};
 
     /// [`super::scan`] on an autodiff device.
     pub(super) fn scan(spec: &ScanSpec, inputs: &ScanInputs) -> Option<Tensor<3>> {
@@ -79,23 +215,14 @@ mod tracked {
     #[derive(Debug)]
     struct ScanOp;
 
-    /// What the backward pass needs, as plain tensors of the inner backend.
-    #[derive(Clone, Debug)]
-    struct ScanState {
-        spec: ScanSpec,
-        w: Tensor<2>,
-        h0: Tensor<2>,
-        c0: Tensor<2>,
-        tape: ScanTape,
-    }
-
     impl<B: Backend> Backward<B, 5> for ScanOp
     where
         DispatchTensor: DispatchKindConversion<B>,
     {
-        type State = ScanState;
+        /// What the backward pass needs, as plain tensors of the inner backend.
+        type State = ScanRecord;
 
-        fn backward(self, ops: Ops<ScanState, 5>, grads: &mut Gradients, _: &mut Checkpointer) {
+        fn backward(self, ops: Ops<ScanRecord, 5>, grads: &mut Gradients, _: &mut Checkpointer) {
             let [xp, w, bias, h0, c0] = ops.parents;
             let grad = Tensor::<3>::from_primitive::<B>(grads.consume::<B>(&ops.node));
             let wanted = Wanted {
@@ -105,14 +232,7 @@ mod tracked {
                 h0: h0.is_some(),
                 c0: c0.is_some(),
             };
-            let state = ops.state;
-            let out = scan::backward(
-                &state.spec,
-                (&state.w, &state.h0, &state.c0),
-                &state.tape,
-                grad,
-                wanted,
-            );
+            let out = super::backward(&ops.state, grad, wanted);
             let ids = [xp, w, bias, h0, c0].map(|node| node.map(|node| node.id));
             let computed = [
                 out.xp.map(primitive::<B, 3>),
@@ -188,7 +308,7 @@ mod tracked {
             h0: Tensor::from_primitive::<B>(h0),
             c0: Tensor::from_primitive::<B>(c0),
         };
-        let (out, tape) = scan::forward(&spec, &plain, tracked);
+        let (out, tape) = super::forward(&spec, &plain, tracked);
         let out = primitive::<B, 3>(out);
         let out = match ScanOp
             .prepare::<C>([xp_node, w_node, bias_node, h0_node, c0_node])
@@ -196,14 +316,19 @@ mod tracked {
             .stateful()
         {
             OpsKind::Tracked(prep) => {
-                let state = ScanState {
-                    spec,
+                let weights = ScanWeights {
                     w: plain.w,
                     h0: plain.h0,
                     c0: plain.c0,
-                    tape,
                 };
-                prep.finish(state, out)
+                prep.finish(
+                    ScanRecord {
+                        spec,
+                        weights,
+                        tape,
+                    },
+                    out,
+                )
             }
             OpsKind::UnTracked(prep) => prep.finish(out),
         };
@@ -214,8 +339,6 @@ mod tracked {
 #[cfg(all(test, feature = "autodiff", feature = "flex", feature = "ndarray"))]
 mod tests {
     use super::*;
-    use crate::cell::CellKind;
-    use burn::tensor::Device;
 
     fn inputs(device: &Device, cell: CellKind) -> ScanInputs {
         let gates = cell.gates() * 4;

@@ -1,0 +1,201 @@
+//! The Elman ("vanilla") cell: `h_t = act(x_t·W_ihᵀ + h_{t-1}·W_hhᵀ + b_ih + b_hh)` with tanh
+//! (PyTorch's default), relu or sigmoid. One gate block, no tape: the backward step reads the
+//! activation's slope off the new state.
+
+use burn::tensor::activation::relu;
+
+use super::{
+    BackwardRow, Cell, ElmanActivation, ForwardRow, PartGrads, SavedStep, StepGrad, StepParts,
+    TensorState, TensorStep, fast_sigmoid, fast_tanh, sigmoid, sigmoid_slope, tanh, tanh_slope,
+};
+
+/// The Elman cell with its activation.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Elman {
+    pub activation: ElmanActivation,
+}
+
+impl Elman {
+    /// The activation, natively.
+    #[inline(always)]
+    fn activate(self, x: f32) -> f32 {
+        match self.activation {
+            ElmanActivation::Tanh => fast_tanh(x),
+            ElmanActivation::Sigmoid => fast_sigmoid(x),
+            ElmanActivation::Relu => x.max(0.0),
+        }
+    }
+
+    /// The activation's derivative from its output `y`, natively.
+    #[inline(always)]
+    fn slope(self, y: f32) -> f32 {
+        match self.activation {
+            ElmanActivation::Tanh => 1.0 - y * y,
+            ElmanActivation::Sigmoid => y - y * y,
+            ElmanActivation::Relu => {
+                if y > 0.0 {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+        }
+    }
+}
+
+impl Cell for Elman {
+    const GATES: usize = 1;
+    const CELL_STATE: bool = false;
+    const SEPARATE_INPUT: bool = false;
+    const TAPE: usize = 0;
+    const DIRECT: bool = false;
+
+    fn step(&self, parts: StepParts, _previous: &TensorState, _keep: bool) -> TensorStep {
+        let pre = parts.hidden;
+        let h = match self.activation {
+            ElmanActivation::Tanh => tanh(pre),
+            ElmanActivation::Relu => relu(pre),
+            ElmanActivation::Sigmoid => sigmoid(pre),
+        };
+        TensorStep {
+            state: TensorState { h, c: None },
+            tape: None,
+        }
+    }
+
+    fn step_backward(&self, grad: StepGrad, saved: &impl SavedStep) -> PartGrads {
+        let y = saved.h();
+        let slope = match self.activation {
+            ElmanActivation::Tanh => tanh_slope(y),
+            ElmanActivation::Sigmoid => sigmoid_slope(y),
+            ElmanActivation::Relu => y.greater_elem(0.0).float(),
+        };
+        PartGrads {
+            hidden: grad.h * slope,
+            input: None,
+            direct: None,
+            c_prev: None,
+        }
+    }
+
+    #[inline(always)]
+    fn forward_row(&self, row: ForwardRow<'_>) {
+        let h = row.h;
+        let n = h.len();
+        let [pre] = row.hidden.get();
+        let pre = &pre[..n];
+        for j in 0..n {
+            h[j].write(self.activate(pre[j]));
+        }
+    }
+
+    #[inline(always)]
+    fn backward_row(&self, row: BackwardRow<'_>) {
+        let n = row.g.len();
+        let [d] = row.d_hidden.get();
+        let (d, g, h) = (&mut d[..n], row.g, &row.h[..n]);
+        for j in 0..n {
+            d[j].write(g[j] * self.slope(h[j]));
+        }
+    }
+
+    fn variant(&self) -> u32 {
+        match self.activation {
+            ElmanActivation::Tanh => 0,
+            ElmanActivation::Relu => 1,
+            ElmanActivation::Sigmoid => 2,
+        }
+    }
+}
+
+#[cfg(feature = "cubecl")]
+mod gpu {
+    use cubecl::prelude::*;
+
+    use super::super::{GpuCell, gpu_sigmoid};
+    use super::Elman;
+
+    /// The activation of [`Elman::variant`] `activation`.
+    #[cube]
+    fn activate<F: Float>(x: F, #[comptime] activation: u32) -> F {
+        if activation == 0 {
+            F::tanh(x)
+        } else if activation == 1 {
+            F::max(x, F::new(0.0))
+        } else {
+            gpu_sigmoid::<F>(x)
+        }
+    }
+
+    /// Its derivative from its output `y`.
+    #[cube]
+    fn slope<F: Float>(y: F, #[comptime] activation: u32) -> F {
+        if activation == 0 {
+            F::new(1.0) - y * y
+        } else if activation == 1 {
+            F::cast_from(y > F::new(0.0))
+        } else {
+            y - y * y
+        }
+    }
+
+    #[cube]
+    impl GpuCell for Elman {
+        fn forward_unit<F: Float>(
+            parts: &Array<F>,
+            _input: &Array<F>,
+            _h_prev: F,
+            _c_prev: F,
+            state: &mut Array<F>,
+            _tape: &mut Array<F>,
+            #[comptime] variant: u32,
+        ) {
+            state[0] = activate::<F>(parts[0], variant);
+        }
+
+        fn backward_unit<F: Float>(
+            grad: &Array<F>,
+            saved: &Array<F>,
+            _tape: &Array<F>,
+            d_hidden: &mut Array<F>,
+            _d_input: &mut Array<F>,
+            back: &mut Array<F>,
+            #[comptime] variant: u32,
+        ) {
+            d_hidden[0] = grad[0] * slope::<F>(saved[0], variant);
+            back[0] = F::new(0.0);
+            back[1] = F::new(0.0);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The native activation and slope against `f64` definitions.
+    #[test]
+    fn native_activation_and_slope_match_their_definitions() {
+        for activation in [
+            ElmanActivation::Tanh,
+            ElmanActivation::Sigmoid,
+            ElmanActivation::Relu,
+        ] {
+            let cell = Elman { activation };
+            for i in -800..=800 {
+                let x = i as f64 * 0.01;
+                let (y, slope) = match activation {
+                    ElmanActivation::Tanh => (x.tanh(), 1.0 - x.tanh().powi(2)),
+                    ElmanActivation::Sigmoid => {
+                        let s = 1.0 / (1.0 + (-x).exp());
+                        (s, s * (1.0 - s))
+                    }
+                    ElmanActivation::Relu => (x.max(0.0), if x > 0.0 { 1.0 } else { 0.0 }),
+                };
+                let got = cell.activate(x as f32);
+                assert!((got as f64 - y).abs() < 1e-6, "{activation:?}({x}) = {got}");
+                assert!((cell.slope(got) as f64 - slope).abs() < 1e-5);
+            }
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! The public names of the cells: [`CellKind`] (which cell a layer uses) and
+//! [`ElmanActivation`]. What each cell computes lives in its own module beside this one.
+
+use std::str::FromStr;
+
+use burn::config::Config;
+
+use super::{Cell, with_cell};
+use crate::error::ModelError;
+
+/// The activation of an Elman cell, `h_t = act(W_h·h_{t-1} + W_x·x_t + b)`.
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum ElmanActivation {
+    /// Hyperbolic tangent (PyTorch's default, `nonlinearity='tanh'`).
+    Tanh,
+    /// Rectified linear unit (PyTorch's `nonlinearity='relu'`).
+    Relu,
+    /// Logistic sigmoid, the σ of `docs/design.md` (not offered by PyTorch's `nn.RNN`).
+    Sigmoid,
+}
+
+/// Which recurrent cell a layer uses.
+///
+/// ```
+/// use burn_rnn_model::{CellKind, ElmanActivation};
+///
+/// let cell: CellKind = "lstm".parse()?;
+/// assert_eq!(cell, CellKind::Lstm);
+/// assert_eq!(cell.gates(), 4);
+/// assert_eq!("elman".parse::<CellKind>()?, CellKind::Elman(ElmanActivation::Tanh));
+/// # Ok::<(), burn_rnn_model::ModelError>(())
+/// ```
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum CellKind {
+    /// The Elman ("vanilla") RNN with the given activation.
+    Elman(ElmanActivation),
+    /// Long short-term memory: a hidden state and a cell state, four gates.
+    Lstm,
+    /// Gated recurrent unit: one state, three gates.
+    Gru,
+}
+
+/// Parses the names of [`CellKind::name`]; `elman` (or `rnn`) alone is Elman with tanh. For
+/// command lines: `--cell lstm`.
+impl FromStr for CellKind {
+    type Err = ModelError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let wanted = text.trim().to_ascii_lowercase();
+        if wanted == "elman" || wanted == "rnn" {
+            return Ok(CellKind::Elman(ElmanActivation::Tanh));
+        }
+        CellKind::ALL
+            .into_iter()
+            .find(|cell| cell.name() == wanted)
+            .ok_or_else(|| {
+                ModelError::InvalidConfig(format!(
+                    "unknown cell `{text}`; choose one of: elman, {}",
+                    CellKind::ALL.map(|c| c.name()).join(", ")
+                ))
+            })
+    }
+}
+
+impl Default for CellKind {
+    fn default() -> Self {
+        CellKind::Elman(ElmanActivation::Tanh)
+    }
+}
+
+impl CellKind {
+    /// Every cell, in the order of [`CellKind::name`]'s list.
+    pub const ALL: [CellKind; 5] = [
+        CellKind::Elman(ElmanActivation::Tanh),
+        CellKind::Elman(ElmanActivation::Relu),
+        CellKind::Elman(ElmanActivation::Sigmoid),
+        CellKind::Lstm,
+        CellKind::Gru,
+    ];
+
+    /// Number of gate blocks stacked in the weight matrices (`weight_ih` is `[gates·H, D]`).
+    pub fn gates(&self) -> usize {
+        with_cell!(*self, _cell: C => C::GATES)
+    }
+
+    /// Whether the cell carries a second state (the LSTM's cell state `c`).
+    pub fn has_cell_state(&self) -> bool {
+        with_cell!(*self, _cell: C => C::CELL_STATE)
+    }
+
+    /// Whether the input and hidden biases must stay apart inside the step (GRU's `n` gate).
+    /// For the others they are summed once per forward pass.
+    pub(crate) fn separate_biases(&self) -> bool {
+        with_cell!(*self, _cell: C => C::SEPARATE_INPUT)
+    }
+
+    /// A short name for messages and reports (`elman-tanh`, `lstm`, `gru`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            CellKind::Elman(ElmanActivation::Tanh) => "elman-tanh",
+            CellKind::Elman(ElmanActivation::Relu) => "elman-relu",
+            CellKind::Elman(ElmanActivation::Sigmoid) => "elman-sigmoid",
+            CellKind::Lstm => "lstm",
+            CellKind::Gru => "gru",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_back_and_unknown_names_list_the_choices() {
+        for cell in CellKind::ALL {
+            assert_eq!(cell.name().parse::<CellKind>().unwrap(), cell);
+        }
+        assert_eq!("Elman".parse::<CellKind>().unwrap(), CellKind::default());
+        let error = "transformer".parse::<CellKind>().unwrap_err().to_string();
+        assert!(
+            error.contains("transformer") && error.contains("gru"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn each_kind_reports_its_cells_shape() {
+        let shape = |k: CellKind| (k.gates(), k.has_cell_state(), k.separate_biases());
+        assert_eq!(shape(CellKind::default()), (1, false, false));
+        assert_eq!(shape(CellKind::Lstm), (4, true, false));
+        assert_eq!(shape(CellKind::Gru), (3, false, true));
+    }
+}

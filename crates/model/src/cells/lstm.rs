@@ -1,0 +1,148 @@
+//! The LSTM cell (PyTorch's `nn.LSTM`, gate order `i, f, g, o`):
+//! `c_t = σ(f) ⊙ c_{t-1} + σ(i) ⊙ tanh(g)`, `h_t = σ(o) ⊙ tanh(c_t)`, where each gate's
+//! pre-activation is `x_t·W_ihᵀ + h_{t-1}·W_hhᵀ + b_ih + b_hh` (the biases summed once).
+//! The tape keeps the four activated gates.
+
+use burn::tensor::Tensor;
+
+use super::{
+    BackwardRow, Cell, ForwardRow, PartGrads, SavedStep, StepGrad, StepParts, TensorState,
+    TensorStep, fast_sigmoid, fast_tanh, gate_blocks, sigmoid, sigmoid_slope, tanh, tanh_slope,
+};
+
+/// The LSTM cell.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Lstm;
+
+impl Cell for Lstm {
+    const GATES: usize = 4;
+    const CELL_STATE: bool = true;
+    const SEPARATE_INPUT: bool = false;
+    const TAPE: usize = 4;
+    const DIRECT: bool = false;
+
+    fn step(&self, parts: StepParts, previous: &TensorState, keep: bool) -> TensorStep {
+        let [i, f, g, o] = gate_blocks(parts.hidden);
+        let (i, f, g, o) = (sigmoid(i), sigmoid(f), tanh(g), sigmoid(o));
+        let c_prev = previous.c.clone().expect("an LSTM state has a cell state");
+        let c = f.clone() * c_prev + i.clone() * g.clone();
+        let h = o.clone() * tanh(c.clone());
+        TensorStep {
+            state: TensorState { h, c: Some(c) },
+            tape: keep.then(|| Tensor::cat(vec![i, f, g, o], 1)),
+        }
+    }
+
+    fn step_backward(&self, grad: StepGrad, saved: &impl SavedStep) -> PartGrads {
+        let [i, f, g, o] = gate_blocks(saved.tape());
+        let tc = tanh(saved.c());
+        let gh = grad.h;
+        let gc = grad.c.expect("an LSTM gradient has a cell-state part")
+            + gh.clone() * o.clone() * tanh_slope(tc.clone());
+        let d_i = gc.clone() * g.clone() * sigmoid_slope(i.clone());
+        let d_f = gc.clone() * saved.c_prev() * sigmoid_slope(f.clone());
+        let d_g = gc.clone() * i * tanh_slope(g);
+        let d_o = gh * tc * sigmoid_slope(o);
+        PartGrads {
+            hidden: Tensor::cat(vec![d_i, d_f, d_g, d_o], 1),
+            input: None,
+            direct: None,
+            c_prev: Some(gc * f),
+        }
+    }
+
+    #[inline(always)]
+    fn forward_row(&self, row: ForwardRow<'_>) {
+        let n = row.h.len();
+        // Slices of exactly `n` elements let the compiler drop the bounds checks and vectorise.
+        let [i, f, g, o] = row.hidden.get().map(|b| &b[..n]);
+        let [ti, tf, tg, to] = row.tape.get();
+        let (ti, tf, tg, to) = (&mut ti[..n], &mut tf[..n], &mut tg[..n], &mut to[..n]);
+        let (c_prev, c, h) = (&row.c_prev[..n], &mut row.c[..n], row.h);
+        for j in 0..n {
+            let (ij, fj) = (fast_sigmoid(i[j]), fast_sigmoid(f[j]));
+            let (gj, oj) = (fast_tanh(g[j]), fast_sigmoid(o[j]));
+            let cj = fj.mul_add(c_prev[j], ij * gj);
+            ti[j].write(ij);
+            tf[j].write(fj);
+            tg[j].write(gj);
+            to[j].write(oj);
+            c[j].write(cj);
+            h[j].write(oj * fast_tanh(cj));
+        }
+    }
+
+    #[inline(always)]
+    fn backward_row(&self, row: BackwardRow<'_>) {
+        let n = row.g.len();
+        let [i, f, g, o] = row.tape.get().map(|b| &b[..n]);
+        let [di, df, dg, d_o] = row.d_hidden.get();
+        let (di, df, dg, d_o) = (&mut di[..n], &mut df[..n], &mut dg[..n], &mut d_o[..n]);
+        let (c, c_prev) = (&row.c[..n], &row.c_prev[..n]);
+        let (g_h, gc, gc_prev) = (row.g, &row.gc[..n], &mut row.gc_prev[..n]);
+        for j in 0..n {
+            let tc = fast_tanh(c[j]);
+            let g_c = gc[j] + g_h[j] * o[j] * (1.0 - tc * tc);
+            di[j].write(g_c * g[j] * (i[j] - i[j] * i[j]));
+            df[j].write(g_c * c_prev[j] * (f[j] - f[j] * f[j]));
+            dg[j].write(g_c * i[j] * (1.0 - g[j] * g[j]));
+            d_o[j].write(g_h[j] * tc * (o[j] - o[j] * o[j]));
+            gc_prev[j] = g_c * f[j];
+        }
+    }
+}
+
+#[cfg(feature = "cubecl")]
+mod gpu {
+    use cubecl::prelude::*;
+
+    use super::super::{GpuCell, gpu_sigmoid};
+    use super::Lstm;
+
+    #[cube]
+    impl GpuCell for Lstm {
+        fn forward_unit<F: Float>(
+            parts: &Array<F>,
+            _input: &Array<F>,
+            _h_prev: F,
+            c_prev: F,
+            state: &mut Array<F>,
+            tape: &mut Array<F>,
+            #[comptime] _variant: u32,
+        ) {
+            let i = gpu_sigmoid::<F>(parts[0]);
+            let f = gpu_sigmoid::<F>(parts[1]);
+            let g = F::tanh(parts[2]);
+            let o = gpu_sigmoid::<F>(parts[3]);
+            let c = f * c_prev + i * g;
+            state[0] = o * F::tanh(c);
+            state[1] = c;
+            tape[0] = i;
+            tape[1] = f;
+            tape[2] = g;
+            tape[3] = o;
+        }
+
+        fn backward_unit<F: Float>(
+            grad: &Array<F>,
+            saved: &Array<F>,
+            tape: &Array<F>,
+            d_hidden: &mut Array<F>,
+            _d_input: &mut Array<F>,
+            back: &mut Array<F>,
+            #[comptime] _variant: u32,
+        ) {
+            let one = F::new(1.0);
+            let (i, f, g, o) = (tape[0], tape[1], tape[2], tape[3]);
+            let g_h = grad[0];
+            let tc = F::tanh(saved[2]);
+            let g_c = grad[1] + g_h * o * (one - tc * tc);
+            d_hidden[0] = g_c * g * (i - i * i);
+            d_hidden[1] = g_c * saved[3] * (f - f * f);
+            d_hidden[2] = g_c * i * (one - g * g);
+            d_hidden[3] = g_h * tc * (o - o * o);
+            back[0] = F::new(0.0);
+            back[1] = g_c * f;
+        }
+    }
+}

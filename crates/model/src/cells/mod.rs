@@ -1,0 +1,166 @@
+//! The recurrent cells, each defined once, in its own module, with all its representations side
+//! by side: the tensor step (what PyTorch computes, differentiated by Burn or by hand), the row
+//! kernels of the native CPU scan and the unit functions of the GPU scan (forward and backward).
+//!
+//! [`Cell`] (and, for the GPU, [`GpuCell`]) is the contract between a cell and the drivers
+//! (`crate::drivers`), which run the time loop once per execution path for every cell. Adding a
+//! cell means one new module here, a [`CellKind`] variant and an arm in [`with_cell!`]; no
+//! driver changes.
+//!
+//! Gate order and bias placement follow PyTorch exactly (LSTM `i, f, g, o`; GRU `r, z, n` with
+//! `b_hn` inside the reset product), so imported weights give the same numbers.
+
+mod activation;
+mod elman;
+#[cfg(feature = "cubecl")]
+mod gpu;
+mod gru;
+mod kind;
+mod lstm;
+mod rows;
+
+use burn::tensor::Tensor;
+
+pub(crate) use activation::{fast_sigmoid, fast_tanh, sigmoid, sigmoid_slope, tanh, tanh_slope};
+pub(crate) use elman::Elman;
+#[cfg(feature = "cubecl")]
+pub(crate) use gpu::GpuCell;
+#[cfg(feature = "cubecl")]
+use gpu::gpu_sigmoid;
+pub(crate) use gru::Gru;
+pub use kind::{CellKind, ElmanActivation};
+pub(crate) use lstm::Lstm;
+pub(crate) use rows::{BackwardRow, Blocks, BlocksMut, ForwardRow};
+
+/// What differs between cells. A step combines two parts, each `[B, GATES·H]`:
+/// - the *input part* `x_t·W_ihᵀ + b_ih`;
+/// - the *hidden part* `h_{t-1}·W_hhᵀ + b_hh`.
+///
+/// Unless [`Cell::SEPARATE_INPUT`], the drivers sum the two (biases summed once) and hand the
+/// cell the sum as its hidden part; the input part is then empty.
+pub(crate) trait Cell: Copy + Send + Sync {
+    /// Gate blocks of `H` columns in the weights (`weight_ih` is `[GATES·H, D]`).
+    const GATES: usize;
+    /// Whether the cell carries a second state, `c` (LSTM).
+    const CELL_STATE: bool;
+    /// Whether the input part stays apart from the hidden part inside the step (GRU, whose reset
+    /// gate scales the hidden part of `n`, `b_hn` included).
+    const SEPARATE_INPUT: bool;
+    /// Blocks of `H` the forward step keeps per step for the backward step, besides the states.
+    const TAPE: usize;
+    /// Whether the backward step has a path to `h_{t-1}` besides `W_hh` (GRU's `z ⊙ g`).
+    const DIRECT: bool;
+
+    /// One step on tensors. `parts.hidden` (and `parts.input` when separate) are `[B, GATES·H]`;
+    /// `previous` holds `h_{t-1}` (and `c_{t-1}`). With `keep`, also returns the
+    /// `[B, TAPE·H]` tape that [`Cell::step_backward`] reads back.
+    fn step(&self, parts: StepParts, previous: &TensorState, keep: bool) -> TensorStep;
+
+    /// The backward pass of one step on tensors: `grad` is the gradient reaching `h_t` (and
+    /// `c_t`), `saved` reads what the forward pass kept.
+    fn step_backward(&self, grad: StepGrad, saved: &impl SavedStep) -> PartGrads;
+
+    /// One row of one step over a range of hidden units, natively (see [`ForwardRow`]).
+    fn forward_row(&self, row: ForwardRow<'_>);
+
+    /// The backward pass of [`Cell::forward_row`] (see [`BackwardRow`]).
+    fn backward_row(&self, row: BackwardRow<'_>);
+
+    /// The cell's comptime option in its GPU unit functions (`GpuCell`): the Elman activation.
+    #[cfg_attr(not(feature = "cubecl"), allow(dead_code))]
+    fn variant(&self) -> u32 {
+        0
+    }
+}
+
+/// Runs `$body` with `$cell` bound to the cell of `$kind` and `$C` naming its type; the one
+/// place where a [`CellKind`] becomes a [`Cell`].
+macro_rules! with_cell {
+    ($kind:expr, $cell:ident : $C:ident => $body:expr) => {
+        match $kind {
+            $crate::cells::CellKind::Elman(activation) => {
+                #[allow(dead_code)]
+                type $C = $crate::cells::Elman;
+                let $cell = $crate::cells::Elman { activation };
+                $body
+            }
+            $crate::cells::CellKind::Lstm => {
+                #[allow(dead_code)]
+                type $C = $crate::cells::Lstm;
+                let $cell = $crate::cells::Lstm;
+                $body
+            }
+            $crate::cells::CellKind::Gru => {
+                #[allow(dead_code)]
+                type $C = $crate::cells::Gru;
+                let $cell = $crate::cells::Gru;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_cell;
+
+/// A cell's state at one step, `[B, H]` each.
+#[derive(Clone, Debug)]
+pub(crate) struct TensorState {
+    pub h: Tensor<2>,
+    /// The cell state, for cells with [`Cell::CELL_STATE`].
+    pub c: Option<Tensor<2>>,
+}
+
+/// The two parts a tensor step combines (see [`Cell`]).
+pub(crate) struct StepParts {
+    /// `[B, GATES·H]`: the hidden part, or the sum of both parts unless separate.
+    pub hidden: Tensor<2>,
+    /// `[B, GATES·H]`: the input part, for cells with [`Cell::SEPARATE_INPUT`].
+    pub input: Option<Tensor<2>>,
+}
+
+/// What a tensor step returns.
+pub(crate) struct TensorStep {
+    pub state: TensorState,
+    /// `[B, TAPE·H]`, when asked to keep it and the cell keeps anything.
+    pub tape: Option<Tensor<2>>,
+}
+
+/// The gradients reaching a step's new state, `[B, H]` each (zero where the step is padding).
+pub(crate) struct StepGrad {
+    pub h: Tensor<2>,
+    /// For cells with [`Cell::CELL_STATE`].
+    pub c: Option<Tensor<2>>,
+}
+
+/// What a tensor backward step reads of its forward step, sliced on demand (`[B, H]` each;
+/// the tape `[B, TAPE·H]`).
+pub(crate) trait SavedStep {
+    /// The new hidden state `h_t`.
+    fn h(&self) -> Tensor<2>;
+    /// The previous hidden state `h_{t-1}`.
+    fn h_prev(&self) -> Tensor<2>;
+    /// The new cell state `c_t` (cells with a cell state).
+    fn c(&self) -> Tensor<2>;
+    /// The previous cell state `c_{t-1}`.
+    fn c_prev(&self) -> Tensor<2>;
+    /// What [`Cell::step`] kept.
+    fn tape(&self) -> Tensor<2>;
+}
+
+/// The gradients a tensor backward step produces.
+pub(crate) struct PartGrads {
+    /// `[B, GATES·H]`: of the hidden part (and of the summed parts unless separate).
+    pub hidden: Tensor<2>,
+    /// `[B, GATES·H]`: of the input part, for cells with [`Cell::SEPARATE_INPUT`].
+    pub input: Option<Tensor<2>>,
+    /// `[B, H]`: what reaches `h_{t-1}` besides `W_hh`, for cells with [`Cell::DIRECT`].
+    pub direct: Option<Tensor<2>>,
+    /// `[B, H]`: what reaches `c_{t-1}`, for cells with a cell state.
+    pub c_prev: Option<Tensor<2>>,
+}
+
+/// `x` split into `N` equal column blocks (the gates).
+pub(crate) fn gate_blocks<const N: usize>(x: Tensor<2>) -> [Tensor<2>; N] {
+    x.chunk(N, 1)
+        .try_into()
+        .expect("the gate width is a multiple of H")
+}

@@ -1,0 +1,87 @@
+//! The time loop, written once per execution path for every cell (`crate::cells`):
+//! - `reference`: step by step on tensors, differentiated by Burn op by op (the reference the
+//!   others are tested against, and the fallback on backends the fused scan does not cover);
+//! - `tensor_scan`: a whole layer-direction on plain tensors, forward and backward, which
+//!   `fused` registers as one autodiff operation;
+//! - `native` (flex): the same scan as native loops over the tensors' memory;
+//! - `gpu` (wgpu, cuda): the same scan as one CubeCL kernel launch forward and one backward.
+//!
+//! A layer stack (`crate::recurrent`) runs each layer-direction through a [`DirectionRunner`].
+
+mod fused;
+#[cfg(feature = "cubecl")]
+mod gpu;
+#[cfg(feature = "flex")]
+#[cfg_attr(not(feature = "autodiff"), allow(dead_code))]
+mod native;
+mod reference;
+mod scan;
+#[cfg_attr(not(feature = "autodiff"), allow(dead_code))]
+mod tensor_scan;
+
+use burn::nn::Dropout;
+use burn::tensor::Tensor;
+
+use crate::cells::TensorState;
+
+pub(crate) use fused::Fused;
+#[cfg(feature = "cubecl")]
+pub use gpu::{gpu_kernel_launches, set_gpu_kernels};
+
+/// How many GPU scan kernels this process has launched (this build has no GPU backend: none).
+#[cfg(not(feature = "cubecl"))]
+pub fn gpu_kernel_launches() -> u64 {
+    0
+}
+
+/// Turns the GPU scan kernels on or off (this build has no GPU backend: nothing to turn).
+#[cfg(not(feature = "cubecl"))]
+pub fn set_gpu_kernels(_enabled: bool) {}
+pub(crate) use reference::{StepByStep, StepMasks};
+
+/// One layer-direction's weights as plain tensors, stored transposed relative to PyTorch.
+#[derive(Clone, Debug)]
+pub(crate) struct LayerWeights {
+    /// `[d_in, GATES·H]`.
+    pub input: Tensor<2>,
+    /// `[H, GATES·H]`.
+    pub hidden: Tensor<2>,
+    /// `[GATES·H]` each, when the layer has biases.
+    pub input_bias: Option<Tensor<1>>,
+    pub hidden_bias: Option<Tensor<1>>,
+}
+
+impl LayerWeights {
+    /// `b_ih + b_hh` (or whichever exists): cells whose parts are summed only ever use the
+    /// two biases summed, so they are added once per forward pass rather than once per step.
+    pub fn summed_bias(&self) -> Option<Tensor<1>> {
+        match (self.input_bias.clone(), self.hidden_bias.clone()) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// How one execution path runs a layer-direction over all steps; the layer stack
+/// (`crate::recurrent`) does the rest (layers, directions, dropout) once for every path.
+pub(crate) trait DirectionRunner {
+    /// A layer's input or output over all steps.
+    type Sequence: Clone;
+
+    /// Runs one layer-direction from `start` (backwards in time when `reverse`). Returns the
+    /// outputs in time order and the final state; `None` when this path does not apply (the
+    /// stack then falls back to another).
+    fn run(
+        &self,
+        weights: &LayerWeights,
+        input: &Self::Sequence,
+        start: TensorState,
+        reverse: bool,
+    ) -> Option<(Self::Sequence, TensorState)>;
+
+    /// The two directions' outputs side by side (`[.., 2H]`).
+    fn concat(forward: Self::Sequence, backward: Self::Sequence) -> Self::Sequence;
+
+    /// Dropout on a layer's output.
+    fn dropout(dropout: &Dropout, x: Self::Sequence) -> Self::Sequence;
+}

@@ -1,0 +1,305 @@
+//! The scan on flex as native loops over the tensors' memory (every cell, `f32`).
+//!
+//! Burn's tensor operations allocate a fresh tensor each and cannot fuse: a step of the tensor
+//! scan is a dozen passes over memory. Here a step is one product per gate block against the
+//! weight packed once per scan (`packed.rs`), starting from the step's input projection, plus
+//! one vectorised pass over the step's rows for the gates and states (each cell's row kernels,
+//! compiled per instruction set: `simd.rs`); the threads split each step by hidden units
+//! (`team.rs`). The time loop is `scan.rs`; this module moves tensors in and out.
+//! [`forward`] and [`Backward::of`] decline anything else (another backend or dtype).
+
+mod matmul;
+mod memory;
+mod packed;
+mod scan;
+mod simd;
+mod steps;
+mod team;
+#[cfg(test)]
+mod tests;
+
+use std::mem::MaybeUninit;
+
+use burn::backend::Flex;
+use burn::tensor::Tensor;
+
+use super::scan::{ScanGrads, ScanInputs, ScanRecord, ScanSpec, ScanTape, Wanted};
+use crate::cells::{Cell, with_cell};
+use memory::{Memory, filled, tensor, unfilled, writable, write, written};
+use simd::Isa;
+use steps::Shape;
+use team::Shared;
+
+/// `x · w` (`[n, k]·[k, m]`) for plain `f32` flex tensors, into memory this crate allocates:
+/// flex's `matmul` output comes from `FlexTensor::empty`, which zero-fills a buffer and then
+/// copies it to realign it (burn-flex 0.22.1), two extra passes over the step projections.
+/// `None` for anything else, autodiff tensors included (their product must be recorded).
+pub(crate) fn project(x: &Tensor<2>, w: &Tensor<2>) -> Option<Tensor<2>> {
+    let (x_memory, w_memory) = (Memory::of(x)?, Memory::of(w)?);
+    let ([rows, inner], [_, columns]) = (x.dims(), w.dims());
+    let mut out = unfilled(rows * columns);
+    // SAFETY: `x` and `w` are rows×inner and inner×columns row-major, apart from `out`, which
+    // the product writes whole without reading it.
+    let out = unsafe {
+        let product = matmul::Product {
+            m: rows,
+            n: columns,
+            k: inner,
+            lhs: matmul::View::rows(x_memory.values(), inner),
+            rhs: matmul::View::rows(w_memory.values(), columns),
+        };
+        matmul::matmul_ptr(out.as_mut_ptr().cast(), product, false);
+        filled(out)
+    };
+    Some(tensor(out, [rows, columns]))
+}
+
+/// The masks as `[T, B]` memory (`None`: nothing padded); `Err` when not on flex.
+fn mask_memory(spec: &ScanSpec) -> Result<Option<Memory>, NotFlex> {
+    spec.valid
+        .as_ref()
+        .map(|valid| Memory::of(valid).ok_or(NotFlex))
+        .transpose()
+}
+
+/// A tensor of a scan is not an `f32` flex tensor.
+struct NotFlex;
+
+/// The scan's inputs as memory.
+struct InputMemory {
+    xp: Memory,
+    w: Memory,
+    bias: Memory,
+    h0: Memory,
+    c0: Memory,
+    valid: Option<Memory>,
+}
+
+impl InputMemory {
+    /// `None` unless every tensor is an `f32` flex tensor.
+    fn of(spec: &ScanSpec, inputs: &ScanInputs) -> Option<(Self, Shape)> {
+        let memory = Self {
+            xp: Memory::of(&inputs.xp)?,
+            w: Memory::of(&inputs.w)?,
+            bias: Memory::of(&inputs.bias)?,
+            h0: Memory::of(&inputs.h0)?,
+            c0: Memory::of(&inputs.c0)?,
+            valid: mask_memory(spec).ok()?,
+        };
+        let [steps, _, _] = inputs.xp.dims();
+        let [batch, hidden] = inputs.h0.dims();
+        let shape = Shape {
+            steps,
+            batch,
+            hidden,
+            reverse: spec.reverse,
+        };
+        Some((memory, shape))
+    }
+}
+
+/// The scan forward natively (see `tensor_scan::forward`), when its tensors are on flex.
+pub(crate) fn forward(
+    spec: &ScanSpec,
+    inputs: &ScanInputs,
+    keep_tape: bool,
+) -> Option<(Tensor<3>, ScanTape)> {
+    let (memory, shape) = InputMemory::of(spec, inputs)?;
+    Some(with_cell!(spec.cell, cell: C => {
+        forward_cell(cell, Isa::best(), &shape, &memory, keep_tape)
+    }))
+}
+
+/// [`forward`] for one cell: the scan, then its output `[T + 1 (+ 1), B, H]` (outputs zero at
+/// padded steps, the final hidden and cell states) and the tape.
+fn forward_cell<C: Cell>(
+    cell: C,
+    isa: Isa,
+    shape: &Shape,
+    memory: &InputMemory,
+    keep_tape: bool,
+) -> (Tensor<3>, ScanTape) {
+    let (steps, batch, hidden, block) = (shape.steps, shape.batch, shape.hidden, shape.block());
+    let valid = memory.valid.as_ref().map(Memory::values);
+    let extra = 1 + C::CELL_STATE as usize;
+    let mut out = unfilled((steps + extra) * block);
+    // Unpadded, the outputs are the states: the scan writes them straight into `out`.
+    let mut own_states = if valid.is_some() {
+        unfilled(steps * block)
+    } else {
+        Vec::new()
+    };
+    let mut cells = if C::CELL_STATE {
+        unfilled(steps * block)
+    } else {
+        Vec::new()
+    };
+    let kept_step = batch * C::TAPE * hidden;
+    let mut kept = match keep_tape {
+        true => unfilled(steps * kept_step),
+        false => vec![MaybeUninit::new(0.0); kept_step],
+    };
+    {
+        let states = match valid {
+            Some(_) => Shared::unfilled(&mut own_states),
+            None => Shared::unfilled(&mut out[..steps * block]),
+        };
+        let inputs = scan::Inputs {
+            xp: memory.xp.values(),
+            w: memory.w.values(),
+            bias: memory.bias.values(),
+            h0: memory.h0.values(),
+            c0: if C::CELL_STATE {
+                memory.c0.values()
+            } else {
+                &[]
+            },
+            valid,
+        };
+        let outputs = scan::Outputs {
+            states,
+            cells: Shared::unfilled(&mut cells),
+            kept: Shared::unfilled(&mut kept),
+            keep: keep_tape,
+        };
+        scan::forward(cell, isa, shape, &inputs, outputs);
+    }
+    let last = if shape.reverse { 0 } else { steps - 1 };
+    let final_block = |values: &[f32]| values[last * block..(last + 1) * block].to_vec();
+    // SAFETY: the scan wrote every state and cell state.
+    let (final_h, final_c) = unsafe {
+        let states = match valid {
+            Some(_) => written(&own_states),
+            None => written(&out[..steps * block]),
+        };
+        let cells = C::CELL_STATE.then(|| final_block(written(&cells)));
+        (final_block(states), cells)
+    };
+    let (outputs, finals) = out.split_at_mut(steps * block);
+    if let Some(valid) = valid {
+        // SAFETY: written by the scan.
+        let states = unsafe { written(&own_states) };
+        for (row, output) in outputs.chunks_exact_mut(hidden).enumerate() {
+            match valid[row] != 0.0 {
+                true => write(output, &states[row * hidden..(row + 1) * hidden]),
+                false => output.fill(MaybeUninit::new(0.0)),
+            }
+        }
+    }
+    write(&mut finals[..block], &final_h);
+    if let Some(final_c) = final_c {
+        write(&mut finals[block..], &final_c);
+    }
+    // SAFETY: all of `out` is written: the outputs (by the scan, or above) and the finals.
+    let out = tensor(unsafe { filled(out) }, [steps + extra, batch, hidden]);
+    let states = match valid {
+        // SAFETY: written by the scan.
+        Some(_) => tensor(unsafe { filled(own_states) }, [steps, batch, hidden]),
+        None => out.clone().slice([0..steps, 0..batch, 0..hidden]),
+    };
+    let keep = |values: Vec<MaybeUninit<f32>>, width: usize| {
+        // SAFETY: kept, the scan wrote every element.
+        (keep_tape && width > 0).then(|| tensor(unsafe { filled(values) }, [steps, batch, width]))
+    };
+    let tape = ScanTape {
+        states,
+        cells: keep(cells, if C::CELL_STATE { hidden } else { 0 }),
+        kept: keep(kept, C::TAPE * hidden),
+    };
+    (out, tape)
+}
+
+/// The scan backward natively, for a scan whose tape is on flex.
+pub(crate) struct Backward {
+    spec: ScanSpec,
+    shape: Shape,
+    w: Memory,
+    h0: Memory,
+    c0: Memory,
+    valid: Option<Memory>,
+    states: Memory,
+    cells: Option<Memory>,
+    kept: Option<Memory>,
+}
+
+impl Backward {
+    /// `None` unless the scan's tensors are `f32` flex tensors.
+    pub fn of(record: &ScanRecord) -> Option<Self> {
+        let ScanRecord {
+            spec,
+            weights,
+            tape,
+        } = record;
+        let optional = |t: &Option<Tensor<3>>| t.as_ref().map(|t| Memory::of(t).ok_or(NotFlex));
+        let [steps, batch, hidden] = tape.states.dims();
+        Some(Self {
+            spec: spec.clone(),
+            shape: Shape {
+                steps,
+                batch,
+                hidden,
+                reverse: spec.reverse,
+            },
+            w: Memory::of(&weights.w)?,
+            h0: Memory::of(&weights.h0)?,
+            c0: Memory::of(&weights.c0)?,
+            valid: mask_memory(spec).ok()?,
+            states: Memory::of(&tape.states)?,
+            cells: optional(&tape.cells).transpose().ok()?,
+            kept: optional(&tape.kept).transpose().ok()?,
+        })
+    }
+
+    /// BPTT for `grad`, the gradient of the forward pass's output.
+    pub fn run(self, grad: Tensor<3>, wanted: Wanted) -> ScanGrads {
+        self.run_with(Isa::best(), grad, wanted)
+    }
+
+    /// [`Self::run`] with the row kernels compiled for `isa`.
+    fn run_with(self, isa: Isa, grad: Tensor<3>, wanted: Wanted) -> ScanGrads {
+        with_cell!(self.spec.cell, cell: C => self.run_cell(cell, isa, grad, wanted))
+    }
+
+    fn run_cell<C: Cell>(&self, cell: C, isa: Isa, grad: Tensor<3>, wanted: Wanted) -> ScanGrads {
+        let (steps, batch, hidden) = (self.shape.steps, self.shape.batch, self.shape.hidden);
+        let width = C::GATES * hidden;
+        let saved = scan::Saved {
+            states: self.states.values(),
+            cells: self.cells.as_ref().map_or(&[], Memory::values),
+            kept: self.kept.as_ref().map_or(&[], Memory::values),
+            h0: self.h0.values(),
+            c0: if C::CELL_STATE { self.c0.values() } else { &[] },
+            valid: self.valid.as_ref().map(Memory::values),
+        };
+        // The gradient arrives owned by this pass: a cell may compute in its memory.
+        let mut grad = writable(grad);
+        let out = scan::backward(
+            cell,
+            isa,
+            &self.shape,
+            &saved,
+            self.w.values(),
+            grad.storage_mut::<f32>(),
+            wanted.w,
+        );
+        let parts = [steps, batch, width];
+        let xp = if C::SEPARATE_INPUT {
+            tensor(out.d_input, parts)
+        } else if scan::in_place::<C>() {
+            Tensor::<3>::from_primitive::<Flex>(grad).slice([0..steps, 0..batch, 0..hidden])
+        } else {
+            tensor(out.d_hidden, parts)
+        };
+        let c0 = match C::CELL_STATE {
+            true => out.c0,
+            false => vec![0.0; batch * hidden],
+        };
+        ScanGrads {
+            xp: wanted.xp.then_some(xp),
+            w: out.w.map(|w| tensor(w, [hidden, width])),
+            bias: wanted.bias.then(|| tensor(out.bias, [width])),
+            h0: wanted.h0.then(|| tensor(out.h0, [batch, hidden])),
+            c0: wanted.c0.then(|| tensor(c0, [batch, hidden])),
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! The native scan against the tensor scan, for every cell, with the row kernels compiled for
+//! every instruction set this CPU runs (the portable one included), and with the packed
+//! product kernel and its `gemm` fallback.
+
+use burn::tensor::{Device, Tensor, TensorData};
+
+use super::simd::Isa;
+use super::{Backward, InputMemory, forward_cell};
+use crate::cells::{CellKind, with_cell};
+use crate::drivers::scan::{ScanInputs, ScanRecord, ScanSpec, ScanWeights, Wanted};
+use crate::drivers::tensor_scan;
+
+/// Deterministic values in `[-scale, scale)` (no shared RNG between parallel tests).
+fn values<const D: usize>(shape: [usize; D], seed: u64, scale: f32) -> Tensor<D> {
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    let n = shape.iter().product();
+    let values: Vec<f32> = (0..n)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * scale
+        })
+        .collect();
+    Tensor::from_data(TensorData::new(values, shape), &Device::flex())
+}
+
+fn read<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .unwrap()
+}
+
+/// Fails unless `a` and `b` agree within `2e-5` of the larger magnitude seen.
+fn assert_close(what: &str, a: Tensor<3>, b: Tensor<3>) {
+    assert_eq!(a.dims(), b.dims(), "{what}: shapes");
+    let (a, b) = (read(a), read(b));
+    let scale = b.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+    let worst = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, f32::max);
+    assert!(
+        worst <= 2e-5 * scale,
+        "{what}: off by {worst:e} (scale {scale})"
+    );
+}
+
+fn three<const D: usize>(t: Tensor<D>) -> Tensor<3> {
+    let n = t.dims().iter().product();
+    t.reshape([1, 1, n])
+}
+
+#[test]
+fn every_instruction_set_matches_the_tensor_scan() {
+    // One step and one sequence; ragged panels; a shape large enough for a team of threads.
+    for (steps, batch, hidden) in [(1, 1, 5), (5, 3, 40), (3, 64, 72)] {
+        for cell in CellKind::ALL {
+            for (reverse, padded) in [(false, false), (true, true), (false, true)] {
+                let width = cell.gates() * hidden;
+                let seed = (steps * 1000 + batch * 10 + hidden) as u64;
+                let lengths: Vec<usize> = (0..batch).map(|b| 1 + (b * 7) % steps).collect();
+                let valid = padded.then(|| {
+                    let v: Vec<f32> = (0..steps * batch)
+                        .map(|i| (i / batch < lengths[i % batch]) as u8 as f32)
+                        .collect();
+                    Tensor::from_data(TensorData::new(v, [steps, batch, 1]), &Device::flex())
+                });
+                let spec = ScanSpec {
+                    cell,
+                    reverse,
+                    valid,
+                };
+                let inputs = ScanInputs {
+                    xp: values([steps, batch, width], seed, 1.0),
+                    w: values([hidden, width], seed + 1, 0.3),
+                    bias: values([width], seed + 2, 0.5),
+                    h0: values([batch, hidden], seed + 3, 0.5),
+                    c0: values([batch, hidden], seed + 4, 0.5),
+                };
+                let weights = ScanWeights {
+                    w: inputs.w.clone(),
+                    h0: inputs.h0.clone(),
+                    c0: inputs.c0.clone(),
+                };
+                let extra = 1 + cell.has_cell_state() as usize;
+                let grad = values([steps + extra, batch, hidden], seed + 5, 1.0);
+                let wanted = Wanted {
+                    xp: true,
+                    w: true,
+                    bias: true,
+                    h0: true,
+                    c0: cell.has_cell_state(),
+                };
+                let (expected, tape) = with_cell!(cell, c: C => {
+                    tensor_scan::forward(c, &spec, &inputs, true)
+                });
+                let record = |tape| ScanRecord {
+                    spec: spec.clone(),
+                    weights: weights.clone(),
+                    tape,
+                };
+                let expected_grads = with_cell!(cell, c: C => {
+                    tensor_scan::backward(c, &record(tape), grad.clone(), wanted)
+                });
+                let (memory, shape) = InputMemory::of(&spec, &inputs).unwrap();
+                for isa in Isa::available() {
+                    let what = |part: &str| {
+                        format!(
+                            "{} {steps}×{batch}×{hidden} reverse {reverse} padded {padded} \
+                             {isa:?}: {part}",
+                            cell.name()
+                        )
+                    };
+                    let (out, tape) = with_cell!(cell, c: C => {
+                        forward_cell(c, isa, &shape, &memory, true)
+                    });
+                    assert_close(&what("output"), out, expected.clone());
+                    let grads =
+                        Backward::of(&record(tape))
+                            .unwrap()
+                            .run_with(isa, grad.clone(), wanted);
+                    let pairs = [
+                        ("xp", grads.xp.unwrap(), expected_grads.xp.clone().unwrap()),
+                        (
+                            "w",
+                            three(grads.w.unwrap()),
+                            three(expected_grads.w.clone().unwrap()),
+                        ),
+                        (
+                            "bias",
+                            three(grads.bias.unwrap()),
+                            three(expected_grads.bias.clone().unwrap()),
+                        ),
+                        (
+                            "h0",
+                            three(grads.h0.unwrap()),
+                            three(expected_grads.h0.clone().unwrap()),
+                        ),
+                    ];
+                    for (name, got, want) in pairs {
+                        assert_close(&what(name), got, want);
+                    }
+                    if cell.has_cell_state() {
+                        let (got, want) = (grads.c0.unwrap(), expected_grads.c0.clone().unwrap());
+                        assert_close(&what("c0"), three(got), three(want));
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! The reference path: the time loop step by step on per-step tensors, which Burn
+//! differentiates op by op. Slicing a big `[B, T, ·]` tensor once per step would cost a
+//! full-size gradient per step in the backward pass, so layers pass per-step tensors to each
+//! other and only the (small) input is sliced once.
+
+use burn::nn::Dropout;
+use burn::tensor::{Device, Tensor, TensorData};
+
+use super::{DirectionRunner, LayerWeights};
+use crate::cells::{Cell, CellKind, StepParts, TensorState, with_cell};
+
+/// Per-step float masks built from lengths: `valid[t]` is 1 where step `t` is real, `padded[t]`
+/// its complement; both `[B, 1]` and constant (no gradient).
+pub(crate) struct StepMasks {
+    valid: Vec<Tensor<2>>,
+    padded: Vec<Tensor<2>>,
+}
+
+impl StepMasks {
+    /// `None` when every sequence uses the full time axis (nothing to mask).
+    pub fn new(lengths: &[usize], steps: usize, device: &Device) -> Option<Self> {
+        if lengths.iter().all(|&len| len == steps) {
+            return None;
+        }
+        let batch = lengths.len();
+        let column = |t: usize, valid: bool| {
+            let values: Vec<f32> = lengths
+                .iter()
+                .map(|&len| if (t < len) == valid { 1.0 } else { 0.0 })
+                .collect();
+            Tensor::from_data(TensorData::new(values, [batch, 1]), device)
+        };
+        Some(Self {
+            valid: (0..steps).map(|t| column(t, true)).collect(),
+            padded: (0..steps).map(|t| column(t, false)).collect(),
+        })
+    }
+}
+
+/// The step-by-step path for one cell.
+pub(crate) struct StepByStep {
+    pub cell: CellKind,
+    pub masks: Option<StepMasks>,
+}
+
+impl DirectionRunner for StepByStep {
+    type Sequence = Vec<Tensor<2>>;
+
+    fn run(
+        &self,
+        weights: &LayerWeights,
+        input: &Self::Sequence,
+        start: TensorState,
+        reverse: bool,
+    ) -> Option<(Self::Sequence, TensorState)> {
+        let masks = self.masks.as_ref();
+        Some(with_cell!(self.cell, cell: C => {
+            run_direction(cell, weights, input, start, masks, reverse)
+        }))
+    }
+
+    fn concat(forward: Self::Sequence, backward: Self::Sequence) -> Self::Sequence {
+        forward
+            .into_iter()
+            .zip(backward)
+            .map(|(f, b)| Tensor::cat(vec![f, b], 1))
+            .collect()
+    }
+
+    fn dropout(dropout: &Dropout, x: Self::Sequence) -> Self::Sequence {
+        x.into_iter().map(|x| dropout.forward(x)).collect()
+    }
+}
+
+/// The time loop: runs a layer-direction over all steps (backwards when `reverse`) and returns
+/// its per-step outputs in time order and its final state.
+fn run_direction<C: Cell>(
+    cell: C,
+    weights: &LayerWeights,
+    inputs: &[Tensor<2>],
+    start: TensorState,
+    masks: Option<&StepMasks>,
+    reverse: bool,
+) -> (Vec<Tensor<2>>, TensorState) {
+    // Summed parts only ever use b_ih + b_hh: add them once, not once per step.
+    let (input_bias, hidden_bias) = if C::SEPARATE_INPUT {
+        (weights.input_bias.clone(), weights.hidden_bias.clone())
+    } else {
+        (weights.summed_bias(), None)
+    };
+    let input_bias = input_bias.map(|b| b.unsqueeze::<2>());
+    let hidden_bias = hidden_bias.map(|b| b.unsqueeze::<2>());
+
+    let steps = inputs.len();
+    let mut outputs: Vec<Option<Tensor<2>>> = vec![None; steps];
+    let mut state = start;
+    for i in 0..steps {
+        let t = if reverse { steps - 1 - i } else { i };
+        let mut input_part = inputs[t].clone().matmul(weights.input.clone());
+        if let Some(b) = &input_bias {
+            input_part = input_part + b.clone();
+        }
+        let mut hidden_part = state.h.clone().matmul(weights.hidden.clone());
+        if let Some(b) = &hidden_bias {
+            hidden_part = hidden_part + b.clone();
+        }
+        let parts = if C::SEPARATE_INPUT {
+            StepParts {
+                hidden: hidden_part,
+                input: Some(input_part),
+            }
+        } else {
+            StepParts {
+                hidden: input_part + hidden_part,
+                input: None,
+            }
+        };
+        let new = cell.step(parts, &state, false).state;
+        match masks {
+            None => {
+                state = new;
+                outputs[t] = Some(state.h.clone());
+            }
+            Some(masks) => {
+                let (valid, padded) = (&masks.valid[t], &masks.padded[t]);
+                let output = new.h * valid.clone();
+                state = TensorState {
+                    h: output.clone() + state.h * padded.clone(),
+                    c: new
+                        .c
+                        .zip(state.c)
+                        .map(|(new, old)| new * valid.clone() + old * padded.clone()),
+                };
+                outputs[t] = Some(output);
+            }
+        }
+    }
+    let outputs = outputs
+        .into_iter()
+        .map(|o| o.expect("every step visited"))
+        .collect();
+    (outputs, state)
+}

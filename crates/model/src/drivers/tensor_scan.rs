@@ -1,0 +1,297 @@
+//! The scan on any backend, as plain (non-autodiff) tensor operations: the time loop written
+//! once for every cell, forward and backward. Per step it forms the cell's parts, calls
+//! [`Cell::step`] (or [`Cell::step_backward`]) and applies the masks; the hidden-weight
+//! gradient is one product over all steps after the loop.
+
+use burn::tensor::Tensor;
+
+use super::scan::{
+    ScanGrads, ScanInputs, ScanRecord, ScanSpec, ScanTape, ScanWeights, Wanted, visiting_order,
+};
+use crate::cells::{Cell, PartGrads, SavedStep, StepGrad, StepParts, TensorState};
+
+/// Step `t` of a time-major tensor, `[B, W]`.
+fn at(x: &Tensor<3>, t: usize) -> Tensor<2> {
+    let [_, batch, width] = x.dims();
+    x.clone()
+        .slice([t..t + 1, 0..batch, 0..width])
+        .reshape([batch, width])
+}
+
+/// A step's masks `(valid, padded)`, `[B, 1]` each.
+struct StepMask {
+    valid: Tensor<2>,
+    padded: Tensor<2>,
+}
+
+impl StepMask {
+    fn at(valid: &Option<Tensor<3>>, t: usize) -> Option<Self> {
+        valid.as_ref().map(|v| {
+            let valid = at(v, t);
+            let padded = valid.clone().neg() + 1.0;
+            Self { valid, padded }
+        })
+    }
+
+    /// `new` where the step is real, `old` where it is padding.
+    fn select(&self, new: Tensor<2>, old: Tensor<2>) -> Tensor<2> {
+        new * self.valid.clone() + old * self.padded.clone()
+    }
+}
+
+/// Runs the scan. Returns `[T + 1 (+ 1), B, H]`: the output at every step (zero at padded
+/// steps), then the final hidden state, then (cells with one) the final cell state; and the
+/// tape for [`backward`]. Without `keep_tape` (inference) the cell's tape is not kept.
+pub(crate) fn forward<C: Cell>(
+    cell: C,
+    spec: &ScanSpec,
+    inputs: &ScanInputs,
+    keep_tape: bool,
+) -> (Tensor<3>, ScanTape) {
+    let [steps, _, _] = inputs.xp.dims();
+    let mut state = TensorState {
+        h: inputs.h0.clone(),
+        c: C::CELL_STATE.then(|| inputs.c0.clone()),
+    };
+    let mut states = vec![None; steps];
+    let mut cells = vec![None; steps];
+    let mut kept = vec![None; steps];
+    let bias = inputs.bias.clone().unsqueeze::<2>();
+    for t in visiting_order(steps, spec.reverse) {
+        let x = at(&inputs.xp, t);
+        let hw = state.h.clone().matmul(inputs.w.clone()) + bias.clone();
+        let parts = if C::SEPARATE_INPUT {
+            StepParts {
+                hidden: hw,
+                input: Some(x),
+            }
+        } else {
+            StepParts {
+                hidden: x + hw,
+                input: None,
+            }
+        };
+        let step = cell.step(parts, &state, keep_tape);
+        state = match StepMask::at(&spec.valid, t) {
+            None => step.state,
+            Some(mask) => TensorState {
+                h: mask.select(step.state.h, state.h),
+                c: step
+                    .state
+                    .c
+                    .zip(state.c)
+                    .map(|(c, old)| mask.select(c, old)),
+            },
+        };
+        states[t] = Some(state.h.clone());
+        if keep_tape {
+            cells[t] = state.c.clone();
+            kept[t] = step.tape;
+        }
+    }
+    let stack = |v: Vec<Option<Tensor<2>>>| -> Option<Tensor<3>> {
+        let v: Vec<Tensor<2>> = v.into_iter().flatten().collect();
+        (!v.is_empty()).then(|| Tensor::stack(v, 0))
+    };
+    let states = stack(states).expect("at least one step");
+    let outputs = match &spec.valid {
+        Some(valid) => states.clone() * valid.clone(),
+        None => states.clone(),
+    };
+    let mut rows = vec![outputs, state.h.unsqueeze::<3>()];
+    rows.extend(state.c.map(|c| c.unsqueeze::<3>()));
+    let tape = ScanTape {
+        states,
+        cells: stack(cells),
+        kept: stack(kept),
+    };
+    (Tensor::cat(rows, 0), tape)
+}
+
+/// The state before step `t` in visiting order, `[B, H]`: the start state or the state after
+/// the previously visited step.
+fn before(states: &Tensor<3>, start: &Tensor<2>, t: usize, reverse: bool) -> Tensor<2> {
+    let [steps, _, _] = states.dims();
+    match (reverse, t) {
+        (false, 0) => start.clone(),
+        (false, t) => at(states, t - 1),
+        (true, t) if t + 1 == steps => start.clone(),
+        (true, t) => at(states, t + 1),
+    }
+}
+
+/// All the states before each step, `[T, B, H]` in time order (see [`before`]).
+fn all_before(states: &Tensor<3>, start: &Tensor<2>, reverse: bool) -> Tensor<3> {
+    let [steps, batch, width] = states.dims();
+    let start = start.clone().unsqueeze::<3>();
+    if steps == 1 {
+        return start;
+    }
+    let rest = |range: std::ops::Range<usize>| states.clone().slice([range, 0..batch, 0..width]);
+    if reverse {
+        Tensor::cat(vec![rest(1..steps), start], 0)
+    } else {
+        Tensor::cat(vec![start, rest(0..steps - 1)], 0)
+    }
+}
+
+/// `aᵀ·b` over all steps and sequences at once: `[T, B, P]ᵀ × [T, B, Q] → [P, Q]`.
+fn outer_sum(a: Tensor<3>, b: Tensor<3>) -> Tensor<2> {
+    let [steps, batch, p] = a.dims();
+    let [_, _, q] = b.dims();
+    a.reshape([steps * batch, p])
+        .transpose()
+        .matmul(b.reshape([steps * batch, q]))
+}
+
+/// The gradients of `W_hhᵀ` (`Σ_t h_{t-1}ᵀ · d_t`, one product over all steps) and of the
+/// step bias (`Σ d_t`), as `wanted`, from `d_hidden` `[T, B, GATES·H]`, the gradient of every
+/// step's hidden part, and the states the scan went through.
+pub(crate) fn parameter_gradients(
+    states: &Tensor<3>,
+    h0: &Tensor<2>,
+    reverse: bool,
+    d_hidden: &Tensor<3>,
+    wanted: Wanted,
+) -> (Option<Tensor<2>>, Option<Tensor<1>>) {
+    let w = wanted
+        .w
+        .then(|| outer_sum(all_before(states, h0, reverse), d_hidden.clone()));
+    let bias = wanted.bias.then(|| {
+        let [steps, batch, width] = d_hidden.dims();
+        d_hidden
+            .clone()
+            .reshape([steps * batch, width])
+            .sum_dim(0)
+            .reshape([width])
+    });
+    (w, bias)
+}
+
+/// Step `t`'s view of the tape for [`Cell::step_backward`].
+struct SavedAt<'a> {
+    tape: &'a ScanTape,
+    start: &'a ScanWeights,
+    t: usize,
+    reverse: bool,
+}
+
+impl SavedStep for SavedAt<'_> {
+    fn h(&self) -> Tensor<2> {
+        at(&self.tape.states, self.t)
+    }
+
+    fn h_prev(&self) -> Tensor<2> {
+        before(&self.tape.states, &self.start.h0, self.t, self.reverse)
+    }
+
+    fn c(&self) -> Tensor<2> {
+        at(self.cells(), self.t)
+    }
+
+    fn c_prev(&self) -> Tensor<2> {
+        before(self.cells(), &self.start.c0, self.t, self.reverse)
+    }
+
+    fn tape(&self) -> Tensor<2> {
+        let kept = self.tape.kept.as_ref();
+        at(kept.expect("the forward pass kept the cell's tape"), self.t)
+    }
+}
+
+impl SavedAt<'_> {
+    fn cells(&self) -> &Tensor<3> {
+        self.tape
+            .cells
+            .as_ref()
+            .expect("the forward pass kept the cell states")
+    }
+}
+
+/// Backpropagation through time for one scan: `grad` is the gradient of the loss with respect to
+/// [`forward`]'s output; returns the gradients in `wanted`.
+pub(crate) fn backward<C: Cell>(
+    cell: C,
+    record: &ScanRecord,
+    grad: Tensor<3>,
+    wanted: Wanted,
+) -> ScanGrads {
+    let ScanRecord {
+        spec,
+        weights,
+        tape,
+    } = record;
+    let [steps, batch, hidden] = tape.states.dims();
+    let row = |i: usize| {
+        grad.clone()
+            .slice([i..i + 1, 0..batch, 0..hidden])
+            .reshape([batch, hidden])
+    };
+    let outputs = grad.clone().slice([0..steps, 0..batch, 0..hidden]);
+    // What reaches the state after the step being differentiated.
+    let mut gh = row(steps);
+    let mut gc = C::CELL_STATE.then(|| row(steps + 1));
+    let w_t = weights.w.clone().transpose();
+    let mut d_hidden = vec![None; steps];
+    let mut d_input = vec![None; steps];
+    for t in visiting_order(steps, spec.reverse).rev() {
+        let mask = StepMask::at(&spec.valid, t);
+        let mut g = at(&outputs, t) + gh.clone();
+        let mut g_c = gc.clone();
+        if let Some(mask) = &mask {
+            g = g * mask.valid.clone();
+            g_c = g_c.map(|c| c * mask.valid.clone());
+        }
+        let saved = SavedAt {
+            tape,
+            start: weights,
+            t,
+            reverse: spec.reverse,
+        };
+        let PartGrads {
+            hidden: dh,
+            input: dx,
+            direct,
+            c_prev,
+        } = cell.step_backward(StepGrad { h: g, c: g_c }, &saved);
+        let mut gh_prev = dh.clone().matmul(w_t.clone());
+        if let Some(direct) = direct {
+            gh_prev = gh_prev + direct;
+        }
+        let mut gc_prev = c_prev;
+        if let Some(mask) = &mask {
+            gh_prev = gh_prev + gh * mask.padded.clone();
+            gc_prev = gc_prev
+                .zip(gc)
+                .map(|(new, old)| new + old * mask.padded.clone());
+        }
+        gh = gh_prev;
+        gc = gc_prev;
+        d_input[t] = dx;
+        d_hidden[t] = Some(dh);
+    }
+    let stack = |v: Vec<Option<Tensor<2>>>| {
+        Tensor::stack(
+            v.into_iter()
+                .map(|d| d.expect("every step visited"))
+                .collect(),
+            0,
+        )
+    };
+    let d_hidden: Tensor<3> = stack(d_hidden);
+    let xp = wanted.xp.then(|| {
+        if C::SEPARATE_INPUT {
+            stack(d_input)
+        } else {
+            d_hidden.clone()
+        }
+    });
+    let (w, bias) = parameter_gradients(&tape.states, &weights.h0, spec.reverse, &d_hidden, wanted);
+    ScanGrads {
+        xp,
+        w,
+        bias,
+        h0: wanted.h0.then_some(gh),
+        c0: if wanted.c0 { gc } else { None },
+    }
+}

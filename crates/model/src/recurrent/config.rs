@@ -1,0 +1,126 @@
+//! [`RecurrentConfig`]: the hyper-parameters of a recurrent stack, checked, and the stack built
+//! from them.
+
+use burn::config::Config;
+use burn::nn::{DropoutConfig, Initializer};
+use burn::tensor::Device;
+
+use super::{Recurrent, RecurrentLayer};
+use crate::cells::{CellKind, ElmanActivation};
+use crate::error::{ModelError, Result};
+
+/// Configuration of a [`Recurrent`] stack. Build with `RecurrentConfig::new(d_input, d_hidden)`
+/// and the `with_*` setters, then [`RecurrentConfig::init`].
+///
+/// ```
+/// use burn::tensor::Device;
+/// use burn_rnn_model::{CellKind, RecurrentConfig};
+///
+/// // 3 features per step → 2 stacked bidirectional GRU layers of 16 units per direction.
+/// let config = RecurrentConfig::new(3, 16)
+///     .with_cell(CellKind::Gru)
+///     .with_num_layers(2)
+///     .with_bidirectional(true);
+/// let rnn = config.init(&Device::default())?;
+/// assert_eq!(rnn.d_output(), 32);
+/// assert!(RecurrentConfig::new(3, 0).init(&Device::default()).is_err());
+/// # Ok::<(), burn_rnn_model::ModelError>(())
+/// ```
+#[derive(Config, Debug)]
+pub struct RecurrentConfig {
+    /// Number of input features per time step (`D`).
+    pub d_input: usize,
+    /// Number of hidden units per direction (`H`).
+    pub d_hidden: usize,
+    /// The cell: Elman (tanh, relu or sigmoid), LSTM or GRU.
+    #[config(default = "CellKind::Elman(ElmanActivation::Tanh)")]
+    pub cell: CellKind,
+    /// Stacked layers; layer `k > 0` reads the outputs of layer `k − 1`.
+    #[config(default = 1)]
+    pub num_layers: usize,
+    /// Run a second, time-reversed direction and concatenate the two (`dirs = 2`).
+    #[config(default = false)]
+    pub bidirectional: bool,
+    /// Dropout probability on the outputs of every layer but the last, during training only.
+    #[config(default = 0.0)]
+    pub dropout: f64,
+    /// Whether the cell has the biases `b_ih` and `b_hh`.
+    #[config(default = true)]
+    pub bias: bool,
+    /// Weight initializer; `None` is PyTorch's `U(−1/√H, 1/√H)` for every weight and bias.
+    #[config(default = "None")]
+    pub initializer: Option<Initializer>,
+}
+
+impl RecurrentConfig {
+    /// Checks every value, naming the one at fault.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |msg: String| Err(ModelError::InvalidConfig(msg));
+        if self.d_input == 0 {
+            return bad("d_input must be at least 1".into());
+        }
+        if self.d_hidden == 0 {
+            return bad("d_hidden must be at least 1".into());
+        }
+        if self.num_layers == 0 {
+            return bad("num_layers must be at least 1".into());
+        }
+        if !self.dropout.is_finite() || !(0.0..1.0).contains(&self.dropout) {
+            return bad(format!("dropout must be in [0, 1), got {}", self.dropout));
+        }
+        Ok(())
+    }
+
+    /// Number of directions (1, or 2 when bidirectional).
+    pub fn directions(&self) -> usize {
+        if self.bidirectional { 2 } else { 1 }
+    }
+
+    /// Builds the stack on `device` after [`validate`](Self::validate).
+    pub fn init(&self, device: &Device) -> Result<Recurrent> {
+        self.validate()?;
+        let gates_hidden = self.cell.gates() * self.d_hidden;
+        let bound = 1.0 / (self.d_hidden as f64).sqrt();
+        let init = self.initializer.clone().unwrap_or(Initializer::Uniform {
+            min: -bound,
+            max: bound,
+        });
+        let dirs = self.directions();
+        let mut layers = Vec::with_capacity(self.num_layers * dirs);
+        for layer in 0..self.num_layers {
+            let d_in = if layer == 0 {
+                self.d_input
+            } else {
+                dirs * self.d_hidden
+            };
+            let weight = |rows: usize| {
+                init.init_with([rows, gates_hidden], Some(rows), Some(gates_hidden), device)
+            };
+            let bias = || {
+                init.init_with(
+                    [gates_hidden],
+                    Some(self.d_hidden),
+                    Some(gates_hidden),
+                    device,
+                )
+            };
+            for _ in 0..dirs {
+                layers.push(RecurrentLayer {
+                    input_weight: weight(d_in),
+                    hidden_weight: weight(self.d_hidden),
+                    input_bias: self.bias.then(bias),
+                    hidden_bias: self.bias.then(bias),
+                });
+            }
+        }
+        Ok(Recurrent {
+            layers,
+            dropout: DropoutConfig::new(self.dropout).init(),
+            cell: self.cell,
+            d_input: self.d_input,
+            d_hidden: self.d_hidden,
+            num_layers: self.num_layers,
+            bidirectional: self.bidirectional,
+        })
+    }
+}

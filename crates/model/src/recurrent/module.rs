@@ -1,0 +1,245 @@
+//! [`Recurrent`], the stack as a Burn module, and its API: the whole sequence, or one step at a
+//! time for streaming.
+
+use burn::module::{Module, Param};
+use burn::nn::Dropout;
+use burn::tensor::{Device, Tensor};
+
+use super::stack::per_step;
+use super::state::check_lengths;
+use super::{RecurrentConfig, RecurrentOutput, RecurrentState};
+use crate::cells::{CellKind, TensorState};
+use crate::drivers::{Fused, StepByStep, StepMasks};
+use crate::error::{ModelError, Result, check_shape};
+
+/// The weights of one layer in one direction, stored transposed relative to PyTorch
+/// (`input_weight` is `weight_ihᵀ`, `[d_in, gates·H]`) so each step is a plain `x · W`.
+#[derive(Module, Debug)]
+pub struct RecurrentLayer {
+    /// `[d_in, gates·H]`: PyTorch's `weight_ih_l{k}` transposed.
+    pub input_weight: Param<Tensor<2>>,
+    /// `[H, gates·H]`: PyTorch's `weight_hh_l{k}` transposed.
+    pub hidden_weight: Param<Tensor<2>>,
+    /// `[gates·H]`: PyTorch's `bias_ih_l{k}`.
+    pub input_bias: Option<Param<Tensor<1>>>,
+    /// `[gates·H]`: PyTorch's `bias_hh_l{k}`.
+    pub hidden_bias: Option<Param<Tensor<1>>>,
+}
+
+/// A stack of recurrent layers (Elman, LSTM or GRU), optionally bidirectional. Built by
+/// [`RecurrentConfig::init`].
+///
+/// ```
+/// use burn::tensor::{Device, Tensor};
+/// use burn_rnn_model::{CellKind, RecurrentConfig};
+///
+/// let device = Device::default();
+/// let lstm = RecurrentConfig::new(3, 8).with_cell(CellKind::Lstm).init(&device)?;
+/// let x = Tensor::<3>::zeros([2, 5, 3], &device); // [B, T, D]
+/// let out = lstm.forward(x, None, Some(&[5, 3]))?; // the second sequence is 3 steps long
+/// assert_eq!(out.output.dims(), [2, 5, 8]);
+/// assert_eq!(out.state.hidden.dims(), [1, 2, 8]);
+/// assert!(out.state.cell.is_some());
+/// # Ok::<(), burn_rnn_model::ModelError>(())
+/// ```
+#[derive(Module, Debug)]
+pub struct Recurrent {
+    /// One entry per layer and direction, in PyTorch's order: `layer · dirs + direction`.
+    pub layers: Vec<RecurrentLayer>,
+    /// Dropout between layers (active only on an autodiff device in training mode).
+    pub dropout: Dropout,
+    /// The cell kind shared by all layers.
+    #[module(skip)]
+    pub cell: CellKind,
+    /// Input features per step (`D`).
+    pub d_input: usize,
+    /// Hidden units per direction (`H`).
+    pub d_hidden: usize,
+    /// Number of stacked layers.
+    pub num_layers: usize,
+    /// Whether each layer runs both directions.
+    pub bidirectional: bool,
+}
+
+impl Recurrent {
+    /// Number of directions (1, or 2 when bidirectional).
+    pub fn directions(&self) -> usize {
+        if self.bidirectional { 2 } else { 1 }
+    }
+
+    /// Width of each output step, `dirs·H`.
+    pub fn d_output(&self) -> usize {
+        self.directions() * self.d_hidden
+    }
+
+    /// The configuration this stack was built from (dropout and initializer included as far as
+    /// they are known: the initializer is not stored, so it is reported as the default).
+    pub fn config(&self) -> RecurrentConfig {
+        RecurrentConfig::new(self.d_input, self.d_hidden)
+            .with_cell(self.cell)
+            .with_num_layers(self.num_layers)
+            .with_bidirectional(self.bidirectional)
+            .with_dropout(self.dropout.prob)
+            .with_bias(self.layers[0].input_bias.is_some())
+    }
+
+    /// Runs the whole sequence.
+    ///
+    /// - `input`: `[B, T, D]` (batch first).
+    /// - `state`: optional initial state, `[layers·dirs, B, H]` (and the cell state for LSTM);
+    ///   zeros when `None`.
+    /// - `lengths`: optional true length of each sequence (`1..=T`); steps past a sequence's
+    ///   length are padding: they output zeros and do not change its state.
+    ///
+    /// Returns the output `[B, T, dirs·H]` and the final state `[layers·dirs, B, H]`.
+    pub fn forward(
+        &self,
+        input: Tensor<3>,
+        state: Option<RecurrentState>,
+        lengths: Option<&[usize]>,
+    ) -> Result<RecurrentOutput> {
+        let [batch, steps, _] = self.check_input(&input, lengths)?;
+        let device = input.device();
+        let starts = self.start_states(state, batch, &device)?;
+        let fused = Fused::new(self.cell, lengths, steps, &device);
+        let time_major = input.clone().swap_dims(0, 1);
+        if let Some((output, state)) = self.run_stack(&fused, time_major, starts.clone()) {
+            let output = output.swap_dims(0, 1);
+            return Ok(RecurrentOutput { output, state });
+        }
+        Ok(self.run_step_by_step(input, starts, lengths))
+    }
+
+    /// The same computation as [`forward`](Self::forward), written step by step and
+    /// differentiated by Burn's autodiff op by op. `forward` uses it only on backends without
+    /// the fused recurrence; it is kept public as the reference the fused path is tested against.
+    pub fn forward_step_by_step(
+        &self,
+        input: Tensor<3>,
+        state: Option<RecurrentState>,
+        lengths: Option<&[usize]>,
+    ) -> Result<RecurrentOutput> {
+        let [batch, _, _] = self.check_input(&input, lengths)?;
+        let starts = self.start_states(state, batch, &input.device())?;
+        Ok(self.run_step_by_step(input, starts, lengths))
+    }
+
+    /// Feeds one time step, for streaming inference: `input` is `[B, D]`, the result is the
+    /// output `[B, H]` and the state to pass to the next call. Gives the same numbers as
+    /// [`forward`](Self::forward) over the whole sequence. Unidirectional stacks only.
+    pub fn step(
+        &self,
+        input: Tensor<2>,
+        state: Option<RecurrentState>,
+    ) -> Result<(Tensor<2>, RecurrentState)> {
+        if self.bidirectional {
+            return Err(ModelError::Unsupported(
+                "streaming one step at a time needs the future for the reverse direction; \
+                 use forward() with a bidirectional network"
+                    .into(),
+            ));
+        }
+        let [batch, features] = input.dims();
+        check_shape("input", &[batch, features], &[None, Some(self.d_input)])?;
+        let device = input.device();
+        let starts = self.start_states(state, batch, &device)?;
+        let fused = Fused::new(self.cell, None, 1, &device);
+        let one_step = input.clone().unsqueeze_dim(0);
+        if let Some((output, state)) = self.run_stack(&fused, one_step, starts.clone()) {
+            return Ok((output.reshape([batch, self.d_output()]), state));
+        }
+        let reference = StepByStep {
+            cell: self.cell,
+            masks: None,
+        };
+        let (mut outputs, state) = self
+            .run_stack(&reference, vec![input], starts)
+            .expect("the step-by-step path runs on every backend");
+        Ok((outputs.remove(0), state))
+    }
+
+    /// The zero state for a batch of `batch` sequences.
+    pub fn zero_state(&self, batch: usize, device: &Device) -> RecurrentState {
+        let shape = [self.layers.len(), batch, self.d_hidden];
+        RecurrentState {
+            hidden: Tensor::zeros(shape, device),
+            cell: self
+                .cell
+                .has_cell_state()
+                .then(|| Tensor::zeros(shape, device)),
+        }
+    }
+
+    /// The top layer's final hidden state, directions side by side: `[B, dirs·H]`. For the
+    /// forward direction this is the output at each sequence's last valid step.
+    pub fn last_hidden(&self, state: &RecurrentState) -> Tensor<2> {
+        let dirs = self.directions();
+        let [_, batch, hidden] = state.hidden.dims();
+        let top = (self.num_layers - 1) * dirs;
+        state
+            .hidden
+            .clone()
+            .slice([top..top + dirs, 0..batch, 0..hidden])
+            .swap_dims(0, 1)
+            .reshape([batch, dirs * hidden])
+    }
+
+    /// Checks the input `[B, T, D]` and the lengths; returns the input's dimensions.
+    fn check_input(&self, input: &Tensor<3>, lengths: Option<&[usize]>) -> Result<[usize; 3]> {
+        let [batch, steps, features] = input.dims();
+        check_shape(
+            "input",
+            &[batch, steps, features],
+            &[None, None, Some(self.d_input)],
+        )?;
+        if batch == 0 || steps == 0 {
+            return Err(ModelError::Shape {
+                tensor: "input".into(),
+                expected: format!("[batch ≥ 1, time ≥ 1, {}]", self.d_input),
+                actual: vec![batch, steps, features],
+            });
+        }
+        if let Some(lengths) = lengths {
+            check_lengths(lengths, batch, steps)?;
+        }
+        Ok([batch, steps, features])
+    }
+
+    /// The start state of every layer-direction: `state` checked and split, or zeros.
+    fn start_states(
+        &self,
+        state: Option<RecurrentState>,
+        batch: usize,
+        device: &Device,
+    ) -> Result<Vec<TensorState>> {
+        let (count, hidden) = (self.layers.len(), self.d_hidden);
+        match state {
+            Some(state) => state.split(self.cell, count, batch, hidden),
+            None => Ok(RecurrentState::zero_starts(
+                self.cell, count, batch, hidden, device,
+            )),
+        }
+    }
+
+    /// The step-by-step path of [`forward_step_by_step`](Self::forward_step_by_step).
+    fn run_step_by_step(
+        &self,
+        input: Tensor<3>,
+        starts: Vec<TensorState>,
+        lengths: Option<&[usize]>,
+    ) -> RecurrentOutput {
+        let [_, steps, _] = input.dims();
+        let device = input.device();
+        let reference = StepByStep {
+            cell: self.cell,
+            masks: lengths.and_then(|lengths| StepMasks::new(lengths, steps, &device)),
+        };
+        let (outputs, state) = self
+            .run_stack(&reference, per_step(input), starts)
+            .expect("the step-by-step path runs on every backend");
+        RecurrentOutput {
+            output: Tensor::stack(outputs, 1),
+            state,
+        }
+    }
+}
