@@ -101,32 +101,66 @@ pub fn measure_throughput<M: Regressor>(
     repeats: usize,
     device: &Device,
 ) -> Result<Throughput> {
+    let train = time_runs(
+        warmup,
+        repeats,
+        device,
+        training_steps(model.clone(), shape, device),
+    )?;
+    let inference = time_runs(
+        warmup,
+        repeats,
+        device,
+        inference_passes(model, shape, device),
+    )?;
+    Ok(Throughput {
+        train_seconds: train[train.len() / 2],
+        inference_seconds: inference[inference.len() / 2],
+    })
+}
+
+/// Random normal inputs `[B, T, D]` and targets `[B, 1]` of `shape` on `device`.
+fn random_batch(shape: WorkloadShape, device: &Device) -> (Tensor<3>, Tensor<2>) {
     let x = Tensor::<3>::random(
         [shape.batch, shape.steps, shape.features],
         Distribution::Normal(0.0, 1.0),
         device,
     );
     let y = Tensor::<2>::random([shape.batch, 1], Distribution::Normal(0.0, 1.0), device);
+    (x, y)
+}
 
+/// A training step per call (forward, MSE loss, backward, Adam update) of `model` on a random
+/// batch of `shape`, on an autodiff `device`.
+pub fn training_steps<M: Regressor>(
+    model: M,
+    shape: WorkloadShape,
+    device: &Device,
+) -> impl FnMut() -> Result<()> {
+    let (x, y) = random_batch(shape, device);
     let mut optimizer = AdamConfig::new().init();
-    let mut trained = model.clone();
-    let train = time_runs(warmup, repeats, device, || {
+    let mut trained = model;
+    move || {
         let loss = MseLoss::new().forward(trained.predict(x.clone())?, y.clone(), Reduction::Mean);
         let grads = GradientsParams::from_grads(loss.backward(), &trained);
         trained = optimizer.step(1e-3, trained.clone(), grads);
         Ok(())
-    })?;
+    }
+}
 
+/// An inference pass per call (no autodiff, the prediction read back to the host) of `model`
+/// on a random batch of `shape`.
+pub fn inference_passes<M: Regressor>(
+    model: M,
+    shape: WorkloadShape,
+    device: &Device,
+) -> impl FnMut() -> Result<()> {
     let inference_model = model.valid();
-    let x_inner = x.inner();
-    let inference = time_runs(warmup, repeats, device, || {
-        let _ = inference_model.predict(x_inner.clone())?.into_data();
+    let x = random_batch(shape, device).0.inner();
+    move || {
+        let _ = inference_model.predict(x.clone())?.into_data();
         Ok(())
-    })?;
-    Ok(Throughput {
-        train_seconds: train[train.len() / 2],
-        inference_seconds: inference[inference.len() / 2],
-    })
+    }
 }
 
 /// Runs `run` `warmup` times untimed, then `repeats` times timed, waiting for `device` to finish

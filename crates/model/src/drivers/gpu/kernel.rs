@@ -100,27 +100,14 @@ pub(super) fn scan_forward<F: Float, C: GpuCell>(
     // that continues an earlier one starts from the states that one carried over.
     let mut h = Shared::<[F]>::new_slice(2 * block);
     let mut c = Shared::<[F]>::new_slice(comptime!(if layout.cell_state { 2 * block } else { 1 }));
-    let mut u = UNIT_POS_X as usize;
-    while u < hidden {
-        #[unroll]
-        for r in 0..rows {
-            let b = first + r;
-            if b < batch {
-                if span.start == 0 {
-                    h[r * hidden + u] = h0[b * hidden + u];
-                } else {
-                    h[r * hidden + u] = carry[b * hidden + u];
-                }
-                if layout.cell_state {
-                    if span.start == 0 {
-                        c[r * hidden + u] = c0[b * hidden + u];
-                    } else {
-                        c[r * hidden + u] = carry[(batch + b) * hidden + u];
-                    }
-                }
-            }
-        }
-        u += stride;
+    let continued = span.start > 0;
+    load_state::<F>(
+        &mut h, h0, 0, carry, 0, continued, first, batch, rows, hidden,
+    );
+    if layout.cell_state {
+        load_state::<F>(
+            &mut c, c0, 0, carry, batch, continued, first, batch, rows, hidden,
+        );
     }
     sync_cube();
 
@@ -227,29 +214,23 @@ pub(super) fn scan_forward<F: Float, C: GpuCell>(
     // sequence's last real step) after the last one.
     let last = (span.count as usize % 2) * block;
     let done = span.start + span.count == span.steps;
-    let mut u = UNIT_POS_X as usize;
-    while u < hidden {
-        #[unroll]
-        for r in 0..rows {
-            let b = first + r;
-            if b < batch {
-                let h_last = h[last + r * hidden + u];
-                if done {
-                    out[(steps * batch + b) * hidden + u] = h_last;
-                } else {
-                    carry[b * hidden + u] = h_last;
-                }
-                if layout.cell_state {
-                    let c_last = c[last + r * hidden + u];
-                    if done {
-                        out[((steps + 1) * batch + b) * hidden + u] = c_last;
-                    } else {
-                        carry[(batch + b) * hidden + u] = c_last;
-                    }
-                }
-            }
-        }
-        u += stride;
+    store_state::<F>(
+        &h, last, out, steps, carry, 0, done, first, batch, rows, hidden,
+    );
+    if layout.cell_state {
+        store_state::<F>(
+            &c,
+            last,
+            out,
+            steps + 1,
+            carry,
+            batch,
+            done,
+            first,
+            batch,
+            rows,
+            hidden,
+        );
     }
 }
 
@@ -293,27 +274,24 @@ pub(super) fn scan_backward<F: Float, C: GpuCell>(
     let mut gc = Shared::<[F]>::new_slice(comptime!(if layout.cell_state { 2 * block } else { 1 }));
     // The step's hidden-part gradient of every row, for the product with `W_hh`.
     let mut d = Shared::<[F]>::new_slice(rows * width);
-    let mut u = UNIT_POS_X as usize;
-    while u < hidden {
-        #[unroll]
-        for r in 0..rows {
-            let b = first + r;
-            if b < batch {
-                if span.start == 0 {
-                    gh[r * hidden + u] = grad[(steps * batch + b) * hidden + u];
-                } else {
-                    gh[r * hidden + u] = carry[b * hidden + u];
-                }
-                if layout.cell_state {
-                    if span.start == 0 {
-                        gc[r * hidden + u] = grad[((steps + 1) * batch + b) * hidden + u];
-                    } else {
-                        gc[r * hidden + u] = carry[(batch + b) * hidden + u];
-                    }
-                }
-            }
-        }
-        u += stride;
+    let continued = span.start > 0;
+    load_state::<F>(
+        &mut gh,
+        grad,
+        steps * batch,
+        carry,
+        0,
+        continued,
+        first,
+        batch,
+        rows,
+        hidden,
+    );
+    if layout.cell_state {
+        let at = (steps + 1) * batch;
+        load_state::<F>(
+            &mut gc, grad, at, carry, batch, continued, first, batch, rows, hidden,
+        );
     }
     sync_cube();
 
@@ -441,28 +419,81 @@ pub(super) fn scan_backward<F: Float, C: GpuCell>(
     // or, after the last, the gradients of the start states.
     let last = (span.count as usize % 2) * block;
     let done = span.start + span.count == span.steps;
+    store_state::<F>(
+        &gh, last, starts, 0, carry, 0, done, first, batch, rows, hidden,
+    );
+    if layout.cell_state {
+        store_state::<F>(
+            &gc, last, starts, 1, carry, batch, done, first, batch, rows, hidden,
+        );
+    }
+}
+
+/// Loads the cube's rows of a state (`rows` sequences from `first` on, `hidden` units each)
+/// into `state`: rows `source_row + b` of `source` on a scan's first launch, rows
+/// `carry_row + b` of `carry` when `continued` (what an earlier launch carried over).
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn load_state<F: Float>(
+    state: &mut Shared<[F]>,
+    source: &Tensor<F>,
+    source_row: usize,
+    carry: &mut Tensor<F>,
+    carry_row: usize,
+    continued: bool,
+    first: usize,
+    batch: usize,
+    #[comptime] rows: usize,
+    #[comptime] hidden: usize,
+) {
     let mut u = UNIT_POS_X as usize;
     while u < hidden {
         #[unroll]
         for r in 0..rows {
             let b = first + r;
             if b < batch {
-                let g_h = gh[last + r * hidden + u];
-                if done {
-                    starts[b * hidden + u] = g_h;
+                if continued {
+                    state[r * hidden + u] = carry[(carry_row + b) * hidden + u];
                 } else {
-                    carry[b * hidden + u] = g_h;
-                }
-                if layout.cell_state {
-                    let g_c = gc[last + r * hidden + u];
-                    if done {
-                        starts[(batch + b) * hidden + u] = g_c;
-                    } else {
-                        carry[(batch + b) * hidden + u] = g_c;
-                    }
+                    state[r * hidden + u] = source[(source_row + b) * hidden + u];
                 }
             }
         }
-        u += stride;
+        u += CUBE_DIM_X as usize;
+    }
+}
+
+/// Stores the cube's rows of a state (from `state[at..]`): as rows `done_row·B + b` of `done`
+/// after a scan's last launch, else as rows `carry_row + b` of `carry` for the next launch.
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn store_state<F: Float>(
+    state: &Shared<[F]>,
+    at: usize,
+    done: &mut Tensor<F>,
+    done_row: usize,
+    carry: &mut Tensor<F>,
+    carry_row: usize,
+    finished: bool,
+    first: usize,
+    batch: usize,
+    #[comptime] rows: usize,
+    #[comptime] hidden: usize,
+) {
+    let mut u = UNIT_POS_X as usize;
+    while u < hidden {
+        #[unroll]
+        for r in 0..rows {
+            let b = first + r;
+            if b < batch {
+                let value = state[at + r * hidden + u];
+                if finished {
+                    done[(done_row * batch + b) * hidden + u] = value;
+                } else {
+                    carry[(carry_row + b) * hidden + u] = value;
+                }
+            }
+        }
+        u += CUBE_DIM_X as usize;
     }
 }
