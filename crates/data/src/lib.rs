@@ -14,6 +14,8 @@
 //! Shapes: a sample's values are step-major (`values[t * D + d]`); steps at or after its length
 //! are padding (`0.0`). A batch's inputs are `[B, T, D]`.
 
+#![warn(missing_docs)]
+
 pub mod batcher;
 pub mod csv;
 pub mod dataset;
