@@ -1,6 +1,8 @@
 //! Training, evaluation, artifacts and plots for burn-rnn models with burn-train's Learner, the
 //! backend chosen at run time (`--device flex|ndarray|wgpu|cuda`).
 
+#![warn(missing_docs)]
+
 pub mod artifacts;
 pub mod config;
 pub mod device;
