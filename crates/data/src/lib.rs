@@ -45,3 +45,8 @@ pub use synth::{
     SentimentCorpus, SineConfig, SineWaves, TokenEncoding, Vocabulary, sentiment_dataset,
 };
 pub use windows::{WindowSpec, WindowTarget, Windows, sliding_windows, sliding_windows_flat};
+
+// The README's example, compiled (and run unless marked `no_run`) with the doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -26,3 +26,8 @@ pub use memory::{CachingAllocator, keep_freed_memory};
 pub use predict::{ClassificationReport, Prediction, Predictor, RegressionReport, dataset_targets};
 pub use progress::Progress;
 pub use task::{Objective, Trainable};
+
+// The README's example, compiled (and run unless marked `no_run`) with the doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
