@@ -45,6 +45,21 @@ pub enum BatchTargets {
 ///
 /// A sample does not record T and D separately (only its `T×D` values and its length), so the
 /// batcher is told them, usually by [`SequenceBatcher::for_dataset`].
+///
+/// ```
+/// use burn::data::dataloader::batcher::Batcher;
+/// use burn::tensor::Device;
+/// use burn_rnn_data::synth::SineConfig;
+/// use burn_rnn_data::{BatchTargets, SequenceBatcher};
+///
+/// let data = SineConfig::default().generate()?.next_value_dataset()?;
+/// let batcher = SequenceBatcher::for_dataset(&data);
+/// let batch = batcher.batch(data.samples()[..4].to_vec(), &Device::flex());
+/// assert_eq!(batch.inputs.dims(), [4, data.num_steps(), data.num_features()]);
+/// assert_eq!(batch.lengths.len(), 4);
+/// assert!(matches!(batch.targets, BatchTargets::Regression(ref y) if y.dims() == [4, 1]));
+/// # Ok::<(), burn_rnn_data::DataError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SequenceBatcher {
     num_steps: usize,
@@ -179,6 +194,25 @@ fn collect_targets<'a>(
 /// threads (0: on the calling thread), with tensors created on `device`.
 ///
 /// Errors: `batch_size == 0`.
+///
+/// ```
+/// use burn::tensor::Device;
+/// use burn_rnn_data::dataloader;
+/// use burn_rnn_data::synth::SineConfig;
+///
+/// let data = SineConfig::default().generate()?.next_value_dataset()?;
+/// let n = data.len();
+/// let loader = dataloader(data, 32, Some(7), 0, &Device::flex())?;
+/// let mut sizes = Vec::new();
+/// for batch in loader.iter() {
+///     let batch = batch?; // loading a sample can fail with a `DatasetError`
+///     assert_eq!(batch.inputs.dims()[1..], [32, 1]); // [B, T, D]
+///     sizes.push(batch.lengths.len());
+/// }
+/// assert_eq!(sizes.len(), n.div_ceil(32));
+/// assert_eq!(sizes.iter().sum::<usize>(), n);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn dataloader(
     dataset: SequenceDataset,
     batch_size: usize,

@@ -74,6 +74,42 @@ impl SequenceDataset {
     /// Builds a dataset after checking every sample: shape `num_steps × num_features`, lengths in
     /// `1..=num_steps`, finite values, and targets of `target_kind` (classes below the class count).
     /// Feature and target names are optional (empty means `x0, x1, ...` / `y0, y1, ...`).
+    ///
+    /// ```
+    /// use burn_rnn_data::{SequenceDataset, SequenceSample, Target, TargetKind};
+    ///
+    /// // Two sequences of T = 3 steps × D = 2 features; "b" has 2 valid steps and one of padding.
+    /// let samples = vec![
+    ///     SequenceSample {
+    ///         id: "a".into(),
+    ///         values: vec![1.0, 10.0, 2.0, 20.0, 3.0, 30.0],
+    ///         length: 3,
+    ///         target: Target::Class(1),
+    ///     },
+    ///     SequenceSample {
+    ///         id: "b".into(),
+    ///         values: vec![4.0, 40.0, 5.0, 50.0, 0.0, 0.0],
+    ///         length: 2,
+    ///         target: Target::Class(0),
+    ///     },
+    /// ];
+    /// let kind = TargetKind::Classification { classes: 2 };
+    /// let data = SequenceDataset::new(samples, 3, 2, kind)?
+    ///     .with_feature_names(vec!["hr".into(), "bp".into()])?;
+    /// assert_eq!((data.len(), data.num_steps(), data.num_features()), (2, 3, 2));
+    /// assert_eq!(data.target_names(), ["y0", "y1"]);
+    ///
+    /// // A class outside 0..classes is refused, naming the sample.
+    /// let bad = SequenceSample {
+    ///     id: "c".into(),
+    ///     values: vec![0.0; 6],
+    ///     length: 3,
+    ///     target: Target::Class(2),
+    /// };
+    /// let err = SequenceDataset::new(vec![bad], 3, 2, kind).unwrap_err().to_string();
+    /// assert!(err.contains("\"c\""), "{err}");
+    /// # Ok::<(), burn_rnn_data::DataError>(())
+    /// ```
     pub fn new(
         samples: Vec<SequenceSample>,
         num_steps: usize,

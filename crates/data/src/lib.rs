@@ -15,6 +15,8 @@
 //! Shapes: a sample's values are step-major (`values[t * D + d]`); steps at or after its length
 //! are padding (`0.0`). A batch's inputs are `[B, T, D]`.
 
+#![warn(missing_docs)]
+
 pub mod batcher;
 pub mod csv;
 pub mod dataset;
@@ -47,3 +49,8 @@ pub use synth::{
     sentiment_dataset,
 };
 pub use windows::{WindowSpec, WindowTarget, Windows, sliding_windows, sliding_windows_flat};
+
+// The README's example, compiled (and run unless marked `no_run`) with the doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -11,6 +11,22 @@ use crate::error::{DataError, Result};
 ///
 /// Errors name the sample and step at fault: ragged samples or steps, no samples, no steps, no
 /// features, a number of targets other than N, non-finite values, targets not of `target_kind`.
+///
+/// ```
+/// use burn_rnn_data::memory::{from_nested, regression_targets};
+/// use burn_rnn_data::TargetKind;
+///
+/// // N = 2 samples × T = 3 steps × D = 1 feature, each with one value to predict.
+/// let values = vec![
+///     vec![vec![1.0], vec![2.0], vec![3.0]],
+///     vec![vec![2.0], vec![4.0], vec![6.0]],
+/// ];
+/// let targets = regression_targets(vec![vec![4.0], vec![8.0]]);
+/// let data = from_nested(&values, targets, TargetKind::Regression { outputs: 1 })?;
+/// assert_eq!(data.samples()[1].values, [2.0, 4.0, 6.0]);
+/// assert_eq!(data.samples()[1].id, "1");
+/// # Ok::<(), burn_rnn_data::DataError>(())
+/// ```
 pub fn from_nested(
     values: &[Vec<Vec<f32>>],
     targets: Vec<Target>,

@@ -147,6 +147,29 @@ impl Normalizer {
     /// `normalize_targets`, regression or per-step targets get their own statistics.
     ///
     /// Errors: `normalize_targets` on a classification dataset.
+    ///
+    /// ```
+    /// use burn_rnn_data::memory::{from_nested, regression_targets};
+    /// use burn_rnn_data::{NormalizationKind, Normalizer, TargetKind};
+    ///
+    /// // Feature values 2, 4, 4, 4, 5, 5, 7, 9: mean 5, standard deviation 2.
+    /// let train = from_nested(
+    ///     &[
+    ///         vec![vec![2.0], vec![4.0], vec![4.0], vec![4.0]],
+    ///         vec![vec![5.0], vec![5.0], vec![7.0], vec![9.0]],
+    ///     ],
+    ///     regression_targets(vec![vec![10.0], vec![30.0]]), // mean 20, std 10
+    ///     TargetKind::Regression { outputs: 1 },
+    /// )?;
+    /// let normalizer = Normalizer::fit(&train, NormalizationKind::ZScore, true)?;
+    /// let scaled = normalizer.apply(&train)?;
+    /// assert_eq!(scaled.samples()[0].values, [-1.5, -0.5, -0.5, -0.5]);
+    /// // A model's normalised output back in the data's units:
+    /// assert_eq!(normalizer.denormalize_targets(&[0.5])?, [25.0]);
+    /// // Saved as JSON beside the model.
+    /// assert_eq!(Normalizer::from_json(&normalizer.to_json()?)?, normalizer);
+    /// # Ok::<(), burn_rnn_data::DataError>(())
+    /// ```
     pub fn fit(
         dataset: &SequenceDataset,
         kind: NormalizationKind,

@@ -66,6 +66,18 @@ pub struct PaddedSequence {
 ///
 /// Errors: no sequences, an empty sequence, steps of different widths (naming sequence and step),
 /// `max_steps == Some(0)`, or a sequence longer than T with [`Truncation::Error`].
+///
+/// ```
+/// use burn_rnn_data::{Truncation, pad_sequences};
+///
+/// // Two sequences of D = 1 feature, 3 and 1 steps long.
+/// let sequences = [vec![vec![1.0], vec![2.0], vec![3.0]], vec![vec![4.0]]];
+/// let padded = pad_sequences(&sequences, None, Truncation::Error)?;
+/// assert_eq!(padded.num_steps, 3);
+/// assert_eq!(padded.lengths, [3, 1]);
+/// assert_eq!(padded.sequence(1), Some(&[4.0, 0.0, 0.0][..]));
+/// # Ok::<(), burn_rnn_data::DataError>(())
+/// ```
 pub fn pad_sequences(
     sequences: &[Vec<Vec<f32>>],
     max_steps: Option<usize>,

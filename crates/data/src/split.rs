@@ -175,6 +175,20 @@ fn cut(order: &[usize], fractions: SplitFractions, of: &str) -> Result<SplitIndi
 }
 
 /// Splits the samples of `dataset` at random (seeded); see [`random_indices`].
+///
+/// ```
+/// use burn_rnn_data::synth::SineConfig;
+/// use burn_rnn_data::{SplitFractions, split_random};
+///
+/// let data = SineConfig::default().generate()?.next_value_dataset()?;
+/// let split = split_random(&data, SplitFractions::train_valid_test(0.7, 0.15), 42)?;
+/// let test = split.test.expect("a test share was asked for");
+/// assert_eq!(split.train.len() + split.valid.len() + test.len(), data.len());
+/// // The same seed gives the same split.
+/// let again = split_random(&data, SplitFractions::train_valid_test(0.7, 0.15), 42)?;
+/// assert_eq!(again.train, split.train);
+/// # Ok::<(), burn_rnn_data::DataError>(())
+/// ```
 pub fn split_random(
     dataset: &SequenceDataset,
     fractions: SplitFractions,
@@ -232,6 +246,21 @@ pub fn window_indices(spans: &[Range<usize>], fractions: SplitFractions) -> Resu
 
 /// Splits [`Windows`] chronologically without leakage (see [`window_indices`]); also returns the
 /// indices, whose `dropped` list says which windows were left out.
+///
+/// ```
+/// use burn_rnn_data::{SplitFractions, WindowSpec, sliding_windows, split_windows};
+///
+/// // 20 rows, windows of 3 steps + 1 ahead: 17 windows starting at rows 0..=16.
+/// let rows: Vec<Vec<f32>> = (0..20).map(|i| vec![i as f32]).collect();
+/// let windows = sliding_windows(&rows, &WindowSpec::new(3, 1, vec![0], vec![0]))?;
+/// let (split, indices) = split_windows(&windows, SplitFractions::train_valid(0.7))?;
+/// // Rows 0..14 train, 14..20 validate; windows reading rows on both sides are dropped.
+/// assert_eq!(indices.train, (0..=10).collect::<Vec<_>>());
+/// assert_eq!(indices.dropped, [11, 12, 13]);
+/// assert_eq!(indices.valid, [14, 15, 16]);
+/// assert_eq!(split.valid.len(), 3);
+/// # Ok::<(), burn_rnn_data::DataError>(())
+/// ```
 pub fn split_windows(
     windows: &Windows,
     fractions: SplitFractions,

@@ -108,6 +108,20 @@ impl Windows {
 /// Errors: no rows, ragged rows (naming the row), non-finite values (naming row and column),
 /// `T = 0`, `stride = 0`, no input or target columns, a column out of range, or a series
 /// shorter than `T + H` rows.
+///
+/// ```
+/// use burn_rnn_data::{Target, WindowSpec, sliding_windows};
+///
+/// // One column, rows 0, 1, ..., 9: windows of T = 3 steps predict the value H = 1 step later.
+/// let rows: Vec<Vec<f32>> = (0..10).map(|i| vec![i as f32]).collect();
+/// let windows = sliding_windows(&rows, &WindowSpec::new(3, 1, vec![0], vec![0]))?;
+/// assert_eq!(windows.dataset.len(), 7); // (10 - 3 - 1) / stride + 1
+/// let first = &windows.dataset.samples()[0];
+/// assert_eq!(first.values, [0.0, 1.0, 2.0]);
+/// assert_eq!(first.target, Target::Regression(vec![3.0]));
+/// assert_eq!(windows.span(0), Some(0..4)); // rows read: inputs and target
+/// # Ok::<(), burn_rnn_data::DataError>(())
+/// ```
 pub fn sliding_windows(rows: &[Vec<f32>], spec: &WindowSpec) -> Result<Windows> {
     let first = rows
         .first()

@@ -51,6 +51,22 @@ impl DataSchema {
 }
 
 /// Paths inside a run directory.
+///
+/// ```
+/// use std::path::Path;
+///
+/// use burn_rnn_train::RunDir;
+///
+/// let run = RunDir::new("artifacts/vitals");
+/// assert_eq!(run.weights(), Path::new("artifacts/vitals/model.bpk"));
+/// assert_eq!(run.file("loss.png"), Path::new("artifacts/vitals/loss.png"));
+///
+/// // Opening a directory that holds no finished run names the missing file.
+/// let empty = tempfile::tempdir()?;
+/// let err = RunDir::open(empty.path()).unwrap_err().to_string();
+/// assert!(err.contains("training.json"), "{err}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct RunDir {
     root: PathBuf,

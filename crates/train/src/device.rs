@@ -8,6 +8,24 @@ use burn::tensor::Device;
 use crate::error::{Result, TrainError};
 
 /// The backends this package knows; which ones exist depends on the cargo features compiled in.
+///
+/// ```
+/// use burn_rnn_train::Backend;
+///
+/// // `--device` values, case-insensitive.
+/// let backend: Backend = "Flex".parse()?;
+/// assert_eq!(backend, Backend::Flex);
+/// assert_eq!(backend.to_string(), "flex");
+/// // An unknown name is an error that lists the backends this build has.
+/// let err = "tpu".parse::<Backend>().unwrap_err().to_string();
+/// assert!(err.starts_with("unknown device `tpu`; this build has: "), "{err}");
+/// // Opening a backend that is not compiled in is an error too, not a panic.
+/// if backend.is_compiled() {
+///     let device = backend.device()?;
+///     # let _ = device;
+/// }
+/// # Ok::<(), burn_rnn_train::TrainError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Backend {
     /// Burn's default CPU backend (feature `flex`).

@@ -72,6 +72,38 @@ pub struct TrainedRun {
 /// (see [`RunDir`]). Both datasets are in raw units: the normaliser is fitted on `train_set`
 /// only (z-score, targets too for regression) and stored with the model. Tunes the process's
 /// allocator first ([`crate::keep_freed_memory`]).
+///
+/// ```
+/// use burn::tensor::Device;
+/// use burn_rnn_data::synth::SineConfig;
+/// use burn_rnn_data::{SplitFractions, split_random};
+/// use burn_rnn_model::{RecurrentConfig, SequenceModelConfig};
+/// use burn_rnn_train::{
+///     Objective, Predictor, Progress, RunDir, TrainOptions, TrainingConfig, train,
+/// };
+///
+/// // 64 noisy sine waves of 16 steps; each sample's target is its next value.
+/// let waves = SineConfig { samples: 64, steps: 16, ..SineConfig::default() }.generate()?;
+/// let data = waves.next_value_dataset()?;
+/// let split = split_random(&data, SplitFractions::train_valid(0.75), 1)?;
+///
+/// // 1 feature → 8 hidden units (an Elman tanh layer by default) → 1 output; two epochs keep
+/// // the example fast.
+/// let model = SequenceModelConfig::new(RecurrentConfig::new(1, 8), 1);
+/// let config = TrainingConfig::new(model, Objective::for_target(data.target_kind()))
+///     .with_num_epochs(2);
+/// let dir = tempfile::tempdir()?;
+/// let run_dir = RunDir::new(dir.path());
+/// let options = TrainOptions { progress: Progress::Silent, ..TrainOptions::default() };
+/// let device = Device::flex();
+/// let run = train(&config, &split.train, &split.valid, &run_dir, &device, options)?;
+/// assert_eq!(run.history.len(), 2);
+///
+/// // The run directory holds what prediction needs; answers come in the data's units.
+/// let predictor = Predictor::load(dir.path(), &device)?;
+/// assert_eq!(predictor.predict_dataset(&split.valid)?.len(), split.valid.len());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn train(
     config: &TrainingConfig,
     train_set: &SequenceDataset,

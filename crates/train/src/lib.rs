@@ -8,6 +8,8 @@
 //! - [`diagnostics`]: gradient flow back in time and a plain training loop for experiments.
 //! - [`throughput`]: timed training and inference passes.
 
+#![warn(missing_docs)]
+
 pub mod artifacts;
 pub mod baseline;
 pub mod config;
@@ -40,3 +42,8 @@ pub use report::{
     dataset_targets,
 };
 pub use task::{Objective, Trainable};
+
+// The README's example, compiled (and run unless marked `no_run`) with the doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

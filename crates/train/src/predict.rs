@@ -45,6 +45,30 @@ pub struct ClassPrediction {
 }
 
 /// A trained model with what it needs to take raw sequences and answer in real units.
+///
+/// Usually loaded from a run directory ([`Predictor::load`], see [`train`](crate::train)); here
+/// built from parts, with an untrained model:
+///
+/// ```
+/// use burn::tensor::Device;
+/// use burn_rnn_data::synth::SineConfig;
+/// use burn_rnn_data::{NormalizationKind, Normalizer};
+/// use burn_rnn_model::{RecurrentConfig, SequenceModelConfig};
+/// use burn_rnn_train::{DataSchema, Prediction, Predictor};
+///
+/// let device = Device::flex();
+/// let data = SineConfig::default().generate()?.next_value_dataset()?;
+/// let model = SequenceModelConfig::new(RecurrentConfig::new(1, 8), 1).init(&device)?;
+/// let normalizer = Normalizer::fit(&data, NormalizationKind::ZScore, true)?;
+/// let predictor = Predictor::new(model, normalizer, DataSchema::of(&data), &device)?;
+///
+/// // Raw sequences, `[steps][D]`, of any lengths (they are padded and masked).
+/// let predictions = predictor.predict(&[vec![vec![0.1], vec![0.5]], vec![vec![0.3]; 10]])?;
+/// assert!(matches!(&predictions[1], Prediction::Values(v) if v.len() == 1));
+/// // A step with the wrong number of features is an error naming the sequence.
+/// assert!(predictor.predict(&[vec![vec![0.1, 0.2]]]).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct Predictor {
     model: SequenceModel,

@@ -13,6 +13,35 @@ use crate::error::{DataError, Result};
 use crate::pad::pad_steps;
 
 /// Reads a long-format CSV file (see the [module docs](super)).
+///
+/// ```
+/// use burn_rnn_data::{CsvTarget, LongCsvLayout, TargetKind, read_long_csv};
+///
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("vitals.csv");
+/// // Rows in any order: each patient's steps are sorted by hour.
+/// std::fs::write(
+///     &path,
+///     "patient,hour,hr,spo2,outcome\n\
+///      p1,0,80,97,died\n\
+///      p2,1,72,98,survived\n\
+///      p1,1,85,95,died\n\
+///      p2,0,70,99,survived\n",
+/// )?;
+/// let target = CsvTarget::class("outcome");
+/// let layout = LongCsvLayout::new("patient", "hour", &["hr", "spo2"], target);
+/// let data = read_long_csv(&path, &layout)?;
+/// assert_eq!(data.target_kind(), TargetKind::Classification { classes: 2 });
+/// assert_eq!(data.target_names(), ["died", "survived"]);
+/// assert_eq!(data.samples()[1].id, "p2");
+/// assert_eq!(data.samples()[1].values, [70.0, 99.0, 72.0, 98.0]); // [T = 2][D = 2]
+///
+/// // Errors name the file, the line and the column.
+/// std::fs::write(&path, "patient,hour,hr,spo2,outcome\np1,0,80,x,died\n")?;
+/// let err = read_long_csv(&path, &layout).unwrap_err().to_string();
+/// assert!(err.contains("vitals.csv") && err.contains("line 2") && err.contains("spo2"), "{err}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn read_long_csv(path: impl AsRef<Path>, layout: &LongCsvLayout) -> Result<SequenceDataset> {
     let path = path.as_ref();
     read_long(open(path)?, path.to_path_buf(), layout)

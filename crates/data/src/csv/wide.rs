@@ -18,6 +18,25 @@ pub fn read_wide_csv(path: impl AsRef<Path>, layout: &WideCsvLayout) -> Result<S
 }
 
 /// Reads wide-format CSV text from `reader`; errors show the path as `<memory>`.
+///
+/// ```
+/// use burn_rnn_data::{CsvTarget, WideCsvLayout, WideFeature, read_wide_csv_from_reader};
+///
+/// let csv = "\
+/// patient,hr_0,hr_1,hr_2,next_hr
+/// p1,80,82,84,86
+/// p2,70,70,71,71
+/// ";
+/// let layout = WideCsvLayout::new(
+///     Some("patient"),
+///     vec![WideFeature::numbered("hr", 3)], // hr_0, hr_1, hr_2
+///     CsvTarget::regression(&["next_hr"]),
+/// );
+/// let data = read_wide_csv_from_reader(csv.as_bytes(), &layout)?;
+/// assert_eq!((data.len(), data.num_steps(), data.num_features()), (2, 3, 1));
+/// assert_eq!(data.samples()[0].values, [80.0, 82.0, 84.0]);
+/// # Ok::<(), burn_rnn_data::DataError>(())
+/// ```
 pub fn read_wide_csv_from_reader(
     reader: impl Read,
     layout: &WideCsvLayout,
