@@ -4,7 +4,9 @@
 # with THP_MEM_ALLOC_ENABLE=1. Then the tables, best figure per implementation:
 #     bench/rounds.sh OUT_DIR [ROUNDS] [PYTHON]
 #     python3 bench/compare.py --ours OUT_DIR/ours*.json --pytorch OUT_DIR/torch*.json
-# Build first (cargo build --release --example bench); PYTHON needs torch and numpy.
+# Build first (cargo build --release --example bench); PYTHON needs torch and numpy. With
+# BEFORE=path/to/another/bench, each round also runs that binary (an earlier build) right after
+# ours, into OUT_DIR/before*.json: a before/after comparison in one sitting.
 set -euo pipefail
 out=${1:?usage: bench/rounds.sh OUT_DIR [ROUNDS] [PYTHON]}
 rounds=${2:-2}
@@ -18,6 +20,10 @@ small=(--workload healthcare --repeats 30 --warmup 5)
 for round in $(seq 1 "$rounds"); do
   "$ours" "${cells[@]}" "${big[@]}" --json "$out/ours_$round.json"
   "$ours" "${cells[@]}" "${small[@]}" --json "$out/ours_hc_$round.json"
+  if [ -n "${BEFORE:-}" ]; then
+    "$BEFORE" "${cells[@]}" "${big[@]}" --json "$out/before_$round.json"
+    "$BEFORE" "${cells[@]}" "${small[@]}" --json "$out/before_hc_$round.json"
+  fi
   for thp in 0 1; do
     name=$([ "$thp" = 1 ] && echo torchthp || echo torch)
     env $([ "$thp" = 1 ] && echo THP_MEM_ALLOC_ENABLE=1) "$python" bench/pytorch_bench.py --threads 2 \

@@ -44,7 +44,7 @@ const STEPS: usize = 128;
 type Named = (&'static str, fn(Tensor<2>) -> Tensor<2>);
 
 fn main() -> std::process::ExitCode {
-    common::exit_code(run(&Args::parse()))
+    common::main(|| run(&Args::parse()))
 }
 
 /// Times the activations and the recurrence step, printing ns per element and GFLOP/s.

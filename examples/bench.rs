@@ -221,7 +221,7 @@ impl<M: Regressor + 'static> Timed for M {
 }
 
 fn main() -> std::process::ExitCode {
-    common::exit_code(run(&Args::parse()))
+    common::main(|| run(&Args::parse()))
 }
 
 /// Times every cell (and `nn::Rnn`) on every workload, prints a table and writes `--json`.

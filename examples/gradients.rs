@@ -1,4 +1,4 @@
-//! The design notes' lesson on vanishing and exploding gradients, measured with
+//! The lesson on vanishing and exploding gradients (docs/design.md), measured with
 //! `burn_rnn::train::diagnostics` (whose docs explain each measurement):
 //!
 //! 1. **Gradient norms** ‖∂loss/∂h‖ going back in time: one ReLU unit with `|w| = 2` and
@@ -98,7 +98,7 @@ pub struct Report {
 }
 
 fn main() -> std::process::ExitCode {
-    common::exit_code(run(&Args::parse()))
+    common::main(|| run(&Args::parse()))
 }
 
 /// Runs the three experiments, prints what they show and writes `gradients.png` to `--out`.

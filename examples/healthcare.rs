@@ -1,4 +1,4 @@
-//! The design notes' main job: 100 patients × 24 hourly steps × 3 vitals (heart rate, systolic
+//! The main job of docs/design.md: 100 patients × 24 hourly steps × 3 vitals (heart rate, systolic
 //! blood pressure, temperature). Trains a recurrent network to forecast the next hour's vitals
 //! and a second one to flag deteriorating patients, reports both on held-out patients against
 //! naive baselines, and writes the runs and plots to `--out`.
@@ -34,7 +34,7 @@ pub struct Args {
     /// Stacked recurrent layers.
     #[arg(long, default_value_t = 1)]
     pub layers: usize,
-    /// Number of generated patients (the design notes: 100).
+    /// Number of generated patients (docs/design.md: 100).
     #[arg(long, default_value_t = 100)]
     pub patients: usize,
     /// Directory for the runs (weights, configs, metrics) and plots.
@@ -58,7 +58,7 @@ pub struct Report {
 }
 
 fn main() -> std::process::ExitCode {
-    common::exit_code(run(&Args::parse()))
+    common::main(|| run(&Args::parse()))
 }
 
 /// Generates the cohort, trains both networks, prints their reports and writes the runs, the

@@ -1,4 +1,4 @@
-//! Sentiment analysis, the design notes' many-to-one classification: read a sentence word by
+//! Sentiment analysis, the many-to-one classification of docs/design.md: read a sentence word by
 //! word and say whether it is positive or negative.
 //!
 //! Text: the hand-written corpus shipped in `crates/data/src/synth/sentiment.tsv` (short reviews
@@ -76,7 +76,7 @@ const NEW_SENTENCES: [(&str, usize); 4] = [
 ];
 
 fn main() -> std::process::ExitCode {
-    common::exit_code(run(&Args::parse()))
+    common::main(|| run(&Args::parse()))
 }
 
 /// Splits the corpus, trains, prints held-out accuracy and example predictions, and writes

@@ -1,4 +1,4 @@
-//! The design notes' "yesterday's price → today's price", honestly: forecast tomorrow's closing
+//! docs/design.md's "yesterday's price → today's price", honestly: forecast tomorrow's closing
 //! price of a generated stock from sliding windows of past daily moves, once from 1 day
 //! (yesterday → today) and once from a longer window (20 days by default), and compare with the
 //! naive forecast "tomorrow = today".
@@ -57,7 +57,7 @@ pub struct WindowResult {
 }
 
 fn main() -> std::process::ExitCode {
-    common::exit_code(run(&Args::parse()))
+    common::main(|| run(&Args::parse()))
 }
 
 /// Generates the prices, trains one model per window length, prints the comparison with the

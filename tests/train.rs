@@ -22,7 +22,7 @@ const QUIET: TrainOptions = TrainOptions {
     progress: Progress::Silent,
 };
 
-/// The design notes' cohort (100 patients × 24 h × 3 vitals) as the dataset `task` makes of it,
+/// The cohort of docs/design.md (100 patients × 24 h × 3 vitals) as the dataset `task` makes of it,
 /// split 80/20 by patient.
 fn cohort(
     task: fn(&PatientCohort) -> burn_rnn::data::Result<SequenceDataset>,
@@ -399,6 +399,21 @@ fn command_line_predicts_and_reports_bad_input_clearly() {
             let printed: f32 = field.parse().unwrap();
             assert!((printed - value).abs() < 1e-3, "{line} vs {values:?}");
         }
+    }
+
+    // On wgpu without a display: the predictions, and no `error: XDG_RUNTIME_DIR ...` lines
+    // from Wayland's client library, which wgpu's probe loads (they appear without the fix).
+    if common::backends().iter().any(|(b, _)| b.name == "wgpu") {
+        let output = Command::new(env!("CARGO_BIN_EXE_burn-rnn"))
+            .args(["predict", "--run", run_arg, "--input", input_arg])
+            .args(["--device", "wgpu"])
+            .env_remove("XDG_RUNTIME_DIR")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{stderr}");
+        assert!(!stderr.contains("XDG_RUNTIME_DIR"), "{stderr}");
+        assert_eq!(String::from_utf8_lossy(&output.stdout).lines().count(), 3);
     }
 
     // Bad input: a clear message naming the problem and a non-zero exit, never a panic.

@@ -19,6 +19,14 @@ use clap::Arg;
 #[global_allocator]
 static ALLOCATOR: burn_rnn::train::CachingAllocator = burn_rnn::train::CachingAllocator;
 
+/// Runs an example's `main`: quiets wgpu's headless probe first (no `error: XDG_RUNTIME_DIR`
+/// lines), then returns success, or prints the error and its causes on one line.
+pub fn main<T>(run: impl FnOnce() -> anyhow::Result<T>) -> ExitCode {
+    // SAFETY: the first thing `main` does, before any thread starts.
+    unsafe { burn_rnn::train::quiet_headless_wgpu() };
+    exit_code(run())
+}
+
 /// The exit status of an example: success, or the error and its causes on one line.
 pub fn exit_code<T>(result: anyhow::Result<T>) -> ExitCode {
     match result {

@@ -52,6 +52,8 @@ enum Command {
 static ALLOCATOR: burn_rnn::train::CachingAllocator = burn_rnn::train::CachingAllocator;
 
 fn main() -> ExitCode {
+    // SAFETY: the first thing `main` does, before any thread starts.
+    unsafe { burn_rnn::train::quiet_headless_wgpu() };
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

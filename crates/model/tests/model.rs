@@ -12,7 +12,12 @@ use burn_rnn_model::{
 };
 use common::{Backend, assert_close, backends, tolerance, transpose, values};
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/pytorch");
+/// Where the fixtures are: this crate's `tests/fixtures/pytorch`, or `BURN_RNN_FIXTURES` (a test
+/// binary run on another machine, `bench/gpu-run.sh`).
+fn fixtures() -> String {
+    std::env::var("BURN_RNN_FIXTURES")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/pytorch").into())
+}
 const CASES: [&str; 13] = [
     "elman_tanh_1layer",
     "elman_relu_1layer",
@@ -80,7 +85,7 @@ fn lengths(file: &TensorFile) -> Option<Vec<usize>> {
 }
 
 fn check_case(name: &str, backend: Backend, device: &Device) {
-    let path = format!("{FIXTURES}/{name}.safetensors");
+    let path = format!("{}/{name}.safetensors", fixtures());
     let file = TensorFile::open(&path).unwrap();
     let config = fixture_config(&file);
     let plain = device.clone();
@@ -382,10 +387,16 @@ fn the_fused_recurrence_equals_the_step_by_step_reference() {
 /// CPU.
 #[test]
 fn the_gpu_kernels_equal_the_tensor_scan() {
-    let Some((_, device)) = backends().into_iter().find(|(b, _)| b.name == "wgpu") else {
-        eprintln!("no wgpu adapter: the GPU kernels are not tested here");
-        return;
-    };
+    let gpus: Vec<_> = backends().into_iter().filter(|(b, _)| b.is_gpu()).collect();
+    if gpus.is_empty() {
+        eprintln!("no GPU device: the GPU kernels are not tested here");
+    }
+    for (backend, device) in gpus {
+        kernels_equal_the_tensor_scan(backend, &device);
+    }
+}
+
+fn kernels_equal_the_tensor_scan(backend: Backend, device: &Device) {
     for cell in all_cells() {
         let shapes = [
             (1, false, [1, 1, 5], None),
@@ -393,7 +404,7 @@ fn the_gpu_kernels_equal_the_tensor_scan() {
             (2, true, [9, 6, 33], Some(vec![6, 3, 1, 5, 6, 2, 4, 6, 1])),
         ];
         for (layers, bidirectional, shape, lengths) in shapes {
-            let case = Case::new(&device, cell, layers, bidirectional, shape, lengths);
+            let case = Case::new(device, cell, layers, bidirectional, shape, lengths);
             let before = burn_rnn_model::gpu_kernel_launches();
             let kernels = case.observe(false);
             let launched = burn_rnn_model::gpu_kernel_launches() - before;
@@ -406,11 +417,11 @@ fn the_gpu_kernels_equal_the_tensor_scan() {
             burn_rnn_model::set_gpu_kernels(false);
             let tensor_scan = case.observe(false);
             burn_rnn_model::set_gpu_kernels(true);
-            let what = format!("{} {shape:?} layers {layers}", cell.name());
+            let what = format!("{} on {backend} {shape:?} layers {layers}", cell.name());
             assert_same(&what, &kernels, &tensor_scan, 2e-5);
         }
         // Long sequences: the kernels against the native scan on the CPU.
-        let case = Case::new(&device, cell, 1, false, [2, 500, 33], None);
+        let case = Case::new(device, cell, 1, false, [2, 500, 33], None);
         let on_cpu = case.on(&Device::flex()).observe(false);
         assert_same(
             &format!("{} over 500 steps", cell.name()),
@@ -565,7 +576,10 @@ fn save_then_load_gives_identical_outputs() {
 
 #[test]
 fn pytorch_export_uses_pytorch_names_and_layouts() {
-    let path = format!("{FIXTURES}/lstm_bidirectional_initial_state.safetensors");
+    let path = format!(
+        "{}/lstm_bidirectional_initial_state.safetensors",
+        fixtures()
+    );
     let file = TensorFile::open(&path).unwrap();
     let rnn = fixture_config(&file)
         .init(&Device::flex())
@@ -677,7 +691,7 @@ fn bad_shapes_and_lengths_are_errors_not_panics() {
 #[test]
 fn mismatched_weight_files_name_the_tensor() {
     let device = Device::flex();
-    let path = format!("{FIXTURES}/elman_tanh_3layers.safetensors");
+    let path = format!("{}/elman_tanh_3layers.safetensors", fixtures());
     // Fewer layers than the file: the extra layer's tensors are reported.
     expect_err(
         RecurrentConfig::new(3, 5)
@@ -706,7 +720,7 @@ fn mismatched_weight_files_name_the_tensor() {
         &["weight_ih_l0", "[5, 3]", "[6, 3]"],
     );
     // An LSTM file into a GRU: four gates where three are expected.
-    let lstm = format!("{FIXTURES}/lstm_2layers.safetensors");
+    let lstm = format!("{}/lstm_2layers.safetensors", fixtures());
     expect_err(
         RecurrentConfig::new(3, 4)
             .with_cell(CellKind::Gru)

@@ -39,7 +39,7 @@ pub struct TrainingConfig {
     /// Learning-rate schedule.
     #[config(default = "LrSchedule::Cosine { final_fraction: 0.05 }")]
     pub lr_schedule: LrSchedule,
-    /// Clip gradients to this L2 norm (the design notes' exploding gradients); burn-optim
+    /// Clip gradients to this L2 norm (the exploding gradients of docs/design.md); burn-optim
     /// clips each parameter tensor's gradient separately, not their global norm. `None` turns
     /// clipping off.
     #[config(default = "Some(1.0)")]

@@ -131,6 +131,35 @@ fn compiled_names() -> String {
         .join(", ")
 }
 
+/// On headless Linux, opening wgpu probes Wayland, whose client library prints "error:
+/// XDG_RUNTIME_DIR is invalid or not set in the environment." (up to four times) when that
+/// variable is unset. This points it at a private, empty directory (`/tmp/burn-rnn-xdg-<uid>`,
+/// mode 0700), so the probe fails quietly; a variable already set is left alone, and so is a
+/// directory that another user owns or others can read. Real wgpu errors still reach the user.
+///
+/// # Safety
+/// It sets an environment variable: call it at the start of `main`, before any other thread
+/// runs (as the examples and the `burn-rnn` command do).
+pub unsafe fn quiet_headless_wgpu() {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+        if std::env::var_os("XDG_RUNTIME_DIR").is_some() {
+            return;
+        }
+        // SAFETY: `getuid` has no preconditions.
+        let uid = unsafe { libc::getuid() };
+        let dir = std::env::temp_dir().join(format!("burn-rnn-xdg-{uid}"));
+        let _ = std::fs::DirBuilder::new().mode(0o700).create(&dir);
+        let private = std::fs::symlink_metadata(&dir)
+            .is_ok_and(|m| m.is_dir() && m.uid() == uid && m.mode() & 0o077 == 0);
+        if private {
+            // SAFETY: no other thread runs (the caller's promise).
+            unsafe { std::env::set_var("XDG_RUNTIME_DIR", dir) };
+        }
+    }
+}
+
 /// The wgpu device, initialised once per process (the runtime refuses a second init).
 #[cfg(feature = "wgpu")]
 fn wgpu_device() -> Result<Device> {

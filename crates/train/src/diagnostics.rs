@@ -1,4 +1,4 @@
-//! Looking inside recurrent training, for the design notes' vanishing and exploding gradients:
+//! Looking inside recurrent training, for the vanishing and exploding gradients (docs/design.md):
 //! how large ∂loss/∂h is k steps back in time, an LSTM's forget-gate bias, and a plain training
 //! loop that records every step's loss (for models whose weights were set by hand, and for
 //! optimisers [`train`](crate::train) does not use, such as plain SGD).

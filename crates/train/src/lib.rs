@@ -30,7 +30,7 @@ pub mod throughput;
 pub use artifacts::{DataSchema, RunDir};
 pub use baseline::{describe_gain, gain_percent, last_step_forecast, majority_class};
 pub use config::{LrSchedule, TrainingConfig};
-pub use device::Backend;
+pub use device::{Backend, quiet_headless_wgpu};
 pub use error::{Result, TrainError};
 pub use history::{EpochMetrics, accuracy_panel, loss_panel};
 pub use learner::{TrainOptions, TrainedRun, train};

@@ -2,6 +2,8 @@
 //! (PyTorch's default), relu or sigmoid. One gate block, no tape: the backward step reads the
 //! activation's slope off the new state.
 
+use std::mem::MaybeUninit;
+
 use burn::tensor::activation::relu;
 
 use super::{
@@ -23,6 +25,26 @@ impl Elman {
             ElmanActivation::Tanh => fast_tanh(x),
             ElmanActivation::Sigmoid => fast_sigmoid(x),
             ElmanActivation::Relu => x.max(0.0),
+        }
+    }
+
+    /// [`Cell::forward_row`] over `n = h.len()` units: `h = act(pre)`. The output is a parameter
+    /// of its own so that the compiler knows it aliases nothing else, and vectorises.
+    #[inline(always)]
+    fn forward_lanes(self, pre: &[f32], h: &mut [MaybeUninit<f32>]) {
+        let pre = &pre[..h.len()];
+        for (h, &pre) in h.iter_mut().zip(pre) {
+            h.write(self.activate(pre));
+        }
+    }
+
+    /// [`Cell::backward_row`] over `n = d.len()` units: `d = g · act'(h)`.
+    #[inline(always)]
+    fn backward_lanes(self, g: &[f32], h: &[f32], d: &mut [MaybeUninit<f32>]) {
+        let n = d.len();
+        let (g, h) = (&g[..n], &h[..n]);
+        for j in 0..n {
+            d[j].write(g[j] * self.slope(h[j]));
         }
     }
 
@@ -80,23 +102,14 @@ impl Cell for Elman {
 
     #[inline(always)]
     fn forward_row(&self, row: ForwardRow<'_>) {
-        let h = row.h;
-        let n = h.len();
         let [pre] = row.hidden.get();
-        let pre = &pre[..n];
-        for j in 0..n {
-            h[j].write(self.activate(pre[j]));
-        }
+        self.forward_lanes(pre, row.h);
     }
 
     #[inline(always)]
     fn backward_row(&self, row: BackwardRow<'_>) {
-        let n = row.g.len();
         let [d] = row.d_hidden.get();
-        let (d, g, h) = (&mut d[..n], row.g, &row.h[..n]);
-        for j in 0..n {
-            d[j].write(g[j] * self.slope(h[j]));
-        }
+        self.backward_lanes(row.g, row.h, d);
     }
 
     fn variant(&self) -> u32 {

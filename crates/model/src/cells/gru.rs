@@ -3,6 +3,8 @@
 //! `x_·` blocks are the input part (`b_ih` included) and the `h_·` blocks the hidden part
 //! (`b_hh` included): they stay apart because `r` scales `h_n`. The tape keeps `r, z, n, h_n`.
 
+use std::mem::MaybeUninit;
+
 use burn::tensor::Tensor;
 
 use super::{
@@ -53,45 +55,101 @@ impl Cell for Gru {
 
     #[inline(always)]
     fn forward_row(&self, row: ForwardRow<'_>) {
-        let n = row.h.len();
-        let [x_r, x_z, x_n] = row.input.get().map(|b| &b[..n]);
-        let [h_r, h_z, h_n] = row.hidden.get().map(|b| &b[..n]);
+        let [x_r, x_z, x_n] = row.input.get();
+        let [h_r, h_z, h_n] = row.hidden.get();
         let [tr, tz, tn, thn] = row.tape.get();
-        let (tr, tz, tn, thn) = (&mut tr[..n], &mut tz[..n], &mut tn[..n], &mut thn[..n]);
-        let (h_prev, h) = (&row.h_prev[..n], row.h);
-        for j in 0..n {
-            let r = fast_sigmoid(x_r[j] + h_r[j]);
-            let z = fast_sigmoid(x_z[j] + h_z[j]);
-            let nn = fast_tanh(r.mul_add(h_n[j], x_n[j]));
-            tr[j].write(r);
-            tz[j].write(z);
-            tn[j].write(nn);
-            thn[j].write(h_n[j]);
-            h[j].write(z.mul_add(h_prev[j] - nn, nn));
-        }
+        forward_lanes(
+            x_r, x_z, x_n, h_r, h_z, h_n, row.h_prev, tr, tz, tn, thn, row.h,
+        );
     }
 
     #[inline(always)]
     fn backward_row(&self, row: BackwardRow<'_>) {
         let n = row.g.len();
-        let [r, z, nn, h_n] = row.tape.get().map(|b| &b[..n]);
+        let [r, z, nn, h_n] = row.tape.get();
         let [dx_r, dx_z, dx_n] = row.d_input.get();
-        let (dx_r, dx_z, dx_n) = (&mut dx_r[..n], &mut dx_z[..n], &mut dx_n[..n]);
         let [dh_r, dh_z, dh_n] = row.d_hidden.get();
-        let (dh_r, dh_z, dh_n) = (&mut dh_r[..n], &mut dh_z[..n], &mut dh_n[..n]);
-        let (g, h_prev, direct) = (row.g, &row.h_prev[..n], &mut row.direct[..n]);
-        for j in 0..n {
-            let d_z = g[j] * (h_prev[j] - nn[j]) * (z[j] - z[j] * z[j]);
-            let d_n = g[j] * (1.0 - z[j]) * (1.0 - nn[j] * nn[j]);
-            let d_r = d_n * h_n[j] * (r[j] - r[j] * r[j]);
-            dx_r[j].write(d_r);
-            dx_z[j].write(d_z);
-            dx_n[j].write(d_n);
-            dh_r[j].write(d_r);
-            dh_z[j].write(d_z);
-            dh_n[j].write(d_n * r[j]);
-            direct[j] = g[j] * z[j];
+        let (h_prev, g) = (row.h_prev, row.g);
+        backward_lanes(r, z, nn, h_n, h_prev, g, dx_r, dx_z, dx_n, dh_n, row.direct);
+        // The reset and update gates' parts have the same gradient on both sides.
+        for (hidden, input) in [(dh_r, &*dx_r), (dh_z, &*dx_z)] {
+            hidden[..n].copy_from_slice(&input[..n]);
         }
+    }
+}
+
+/// [`Cell::forward_row`] over `n = h.len()` units, from the input and hidden parts of `r, z,
+/// n`, and `h_{t-1}`.
+// Every slice is a parameter of its own: the compiler then knows that none aliases another,
+// and vectorises the loop (slices passed in an array or a struct are not vectorised).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn forward_lanes(
+    x_r: &[f32],
+    x_z: &[f32],
+    x_n: &[f32],
+    h_r: &[f32],
+    h_z: &[f32],
+    h_n: &[f32],
+    h_prev: &[f32],
+    tr: &mut [MaybeUninit<f32>],
+    tz: &mut [MaybeUninit<f32>],
+    tn: &mut [MaybeUninit<f32>],
+    thn: &mut [MaybeUninit<f32>],
+    h: &mut [MaybeUninit<f32>],
+) {
+    let n = h.len();
+    let (x_r, x_z, x_n) = (&x_r[..n], &x_z[..n], &x_n[..n]);
+    let (h_r, h_z, h_n, h_prev) = (&h_r[..n], &h_z[..n], &h_n[..n], &h_prev[..n]);
+    let (tr, tz, tn, thn) = (&mut tr[..n], &mut tz[..n], &mut tn[..n], &mut thn[..n]);
+    for j in 0..n {
+        let r = fast_sigmoid(x_r[j] + h_r[j]);
+        let z = fast_sigmoid(x_z[j] + h_z[j]);
+        let nn = fast_tanh(r.mul_add(h_n[j], x_n[j]));
+        tr[j].write(r);
+        tz[j].write(z);
+        tn[j].write(nn);
+        thn[j].write(h_n[j]);
+        h[j].write(z.mul_add(h_prev[j] - nn, nn));
+    }
+}
+
+/// [`Cell::backward_row`] over `n = direct.len()` units, from the kept `r, z, n, h_n`,
+/// `h_{t-1}` and the gradient reaching `h_t` (slices apart as in [`forward_lanes`]): the input
+/// part's gradients, the hidden part's for `n` (`r` and `z` are the same on both sides) and the
+/// direct path to `h_{t-1}`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn backward_lanes(
+    r: &[f32],
+    z: &[f32],
+    nn: &[f32],
+    h_n: &[f32],
+    h_prev: &[f32],
+    g: &[f32],
+    dx_r: &mut [MaybeUninit<f32>],
+    dx_z: &mut [MaybeUninit<f32>],
+    dx_n: &mut [MaybeUninit<f32>],
+    dh_n: &mut [MaybeUninit<f32>],
+    direct: &mut [f32],
+) {
+    let n = direct.len();
+    let (r, z, nn, h_n, h_prev, g) = (&r[..n], &z[..n], &nn[..n], &h_n[..n], &h_prev[..n], &g[..n]);
+    let (dx_r, dx_z, dx_n, dh_n) = (
+        &mut dx_r[..n],
+        &mut dx_z[..n],
+        &mut dx_n[..n],
+        &mut dh_n[..n],
+    );
+    for j in 0..n {
+        let d_z = g[j] * (h_prev[j] - nn[j]) * (z[j] - z[j] * z[j]);
+        let d_n = g[j] * (1.0 - z[j]) * (1.0 - nn[j] * nn[j]);
+        let d_r = d_n * h_n[j] * (r[j] - r[j] * r[j]);
+        dx_r[j].write(d_r);
+        dx_z[j].write(d_z);
+        dx_n[j].write(d_n);
+        dh_n[j].write(d_n * r[j]);
+        direct[j] = g[j] * z[j];
     }
 }
 

@@ -3,6 +3,8 @@
 //! pre-activation is `x_t·W_ihᵀ + h_{t-1}·W_hhᵀ + b_ih + b_hh` (the biases summed once).
 //! The tape keeps the four activated gates.
 
+use std::mem::MaybeUninit;
+
 use burn::tensor::Tensor;
 
 use super::{
@@ -53,42 +55,93 @@ impl Cell for Lstm {
 
     #[inline(always)]
     fn forward_row(&self, row: ForwardRow<'_>) {
-        let n = row.h.len();
-        // Slices of exactly `n` elements let the compiler drop the bounds checks and vectorise.
-        let [i, f, g, o] = row.hidden.get().map(|b| &b[..n]);
+        let [i, f, g, o] = row.hidden.get();
         let [ti, tf, tg, to] = row.tape.get();
-        let (ti, tf, tg, to) = (&mut ti[..n], &mut tf[..n], &mut tg[..n], &mut to[..n]);
-        let (c_prev, c, h) = (&row.c_prev[..n], &mut row.c[..n], row.h);
-        for j in 0..n {
-            let (ij, fj) = (fast_sigmoid(i[j]), fast_sigmoid(f[j]));
-            let (gj, oj) = (fast_tanh(g[j]), fast_sigmoid(o[j]));
-            let cj = fj.mul_add(c_prev[j], ij * gj);
-            ti[j].write(ij);
-            tf[j].write(fj);
-            tg[j].write(gj);
-            to[j].write(oj);
-            c[j].write(cj);
-            h[j].write(oj * fast_tanh(cj));
-        }
+        forward_lanes(i, f, g, o, row.c_prev, ti, tf, tg, to, row.c, row.h);
     }
 
     #[inline(always)]
     fn backward_row(&self, row: BackwardRow<'_>) {
-        let n = row.g.len();
-        let [i, f, g, o] = row.tape.get().map(|b| &b[..n]);
+        let [i, f, g, o] = row.tape.get();
         let [di, df, dg, d_o] = row.d_hidden.get();
-        let (di, df, dg, d_o) = (&mut di[..n], &mut df[..n], &mut dg[..n], &mut d_o[..n]);
-        let (c, c_prev) = (&row.c[..n], &row.c_prev[..n]);
-        let (g_h, gc, gc_prev) = (row.g, &row.gc[..n], &mut row.gc_prev[..n]);
-        for j in 0..n {
-            let tc = fast_tanh(c[j]);
-            let g_c = gc[j] + g_h[j] * o[j] * (1.0 - tc * tc);
-            di[j].write(g_c * g[j] * (i[j] - i[j] * i[j]));
-            df[j].write(g_c * c_prev[j] * (f[j] - f[j] * f[j]));
-            dg[j].write(g_c * i[j] * (1.0 - g[j] * g[j]));
-            d_o[j].write(g_h[j] * tc * (o[j] - o[j] * o[j]));
-            gc_prev[j] = g_c * f[j];
-        }
+        let (c, c_prev, g_h, gc) = (row.c, row.c_prev, row.g, row.gc);
+        backward_lanes(i, f, g, o, c, c_prev, g_h, gc, di, df, dg, d_o, row.gc_prev);
+    }
+}
+
+/// [`Cell::forward_row`] over `n = h.len()` units.
+// Every slice is a parameter of its own: the compiler then knows that none aliases another,
+// and vectorises the loop (slices passed in an array or a struct are not vectorised).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn forward_lanes(
+    i: &[f32],
+    f: &[f32],
+    g: &[f32],
+    o: &[f32],
+    c_prev: &[f32],
+    ti: &mut [MaybeUninit<f32>],
+    tf: &mut [MaybeUninit<f32>],
+    tg: &mut [MaybeUninit<f32>],
+    to: &mut [MaybeUninit<f32>],
+    c: &mut [MaybeUninit<f32>],
+    h: &mut [MaybeUninit<f32>],
+) {
+    let n = h.len();
+    // Slices of exactly `n` elements let the compiler drop the bounds checks.
+    let (i, f, g, o, c_prev) = (&i[..n], &f[..n], &g[..n], &o[..n], &c_prev[..n]);
+    let (ti, tf, tg, to, c) = (
+        &mut ti[..n],
+        &mut tf[..n],
+        &mut tg[..n],
+        &mut to[..n],
+        &mut c[..n],
+    );
+    for j in 0..n {
+        let (ij, fj) = (fast_sigmoid(i[j]), fast_sigmoid(f[j]));
+        let (gj, oj) = (fast_tanh(g[j]), fast_sigmoid(o[j]));
+        let cj = fj.mul_add(c_prev[j], ij * gj);
+        ti[j].write(ij);
+        tf[j].write(fj);
+        tg[j].write(gj);
+        to[j].write(oj);
+        c[j].write(cj);
+        h[j].write(oj * fast_tanh(cj));
+    }
+}
+
+/// [`Cell::backward_row`] over `n = gc_prev.len()` units, from the kept gates `i, f, g, o`,
+/// `c_t`, `c_{t-1}` and the gradients reaching `h_t` and `c_t` (slices apart as in
+/// [`forward_lanes`]).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn backward_lanes(
+    i: &[f32],
+    f: &[f32],
+    g: &[f32],
+    o: &[f32],
+    c: &[f32],
+    c_prev: &[f32],
+    g_h: &[f32],
+    gc: &[f32],
+    di: &mut [MaybeUninit<f32>],
+    df: &mut [MaybeUninit<f32>],
+    dg: &mut [MaybeUninit<f32>],
+    d_o: &mut [MaybeUninit<f32>],
+    gc_prev: &mut [f32],
+) {
+    let n = gc_prev.len();
+    let (i, f, g, o) = (&i[..n], &f[..n], &g[..n], &o[..n]);
+    let (c, c_prev, g_h, gc) = (&c[..n], &c_prev[..n], &g_h[..n], &gc[..n]);
+    let (di, df, dg, d_o) = (&mut di[..n], &mut df[..n], &mut dg[..n], &mut d_o[..n]);
+    for j in 0..n {
+        let tc = fast_tanh(c[j]);
+        let g_c = gc[j] + g_h[j] * o[j] * (1.0 - tc * tc);
+        di[j].write(g_c * g[j] * (i[j] - i[j] * i[j]));
+        df[j].write(g_c * c_prev[j] * (f[j] - f[j] * f[j]));
+        dg[j].write(g_c * i[j] * (1.0 - g[j] * g[j]));
+        d_o[j].write(g_h[j] * tc * (o[j] - o[j] * o[j]));
+        gc_prev[j] = g_c * f[j];
     }
 }
 

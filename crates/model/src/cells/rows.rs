@@ -27,6 +27,7 @@ impl<'a> Blocks<'a> {
     };
 
     /// The blocks at `first`, `first + stride`, ... of `values`, checked.
+    #[inline]
     pub fn of(values: &'a [f32], first: usize, stride: usize, len: usize, count: usize) -> Self {
         assert!(count == 0 || first + (count - 1) * stride + len <= values.len());
         // SAFETY: inside `values` (checked), borrowed for 'a.
@@ -35,6 +36,7 @@ impl<'a> Blocks<'a> {
 
     /// # Safety
     /// The blocks are readable and nobody writes them during 'a.
+    #[inline]
     pub unsafe fn from_ptr(ptr: *const f32, stride: usize, len: usize, count: usize) -> Self {
         Self {
             ptr,
@@ -66,6 +68,7 @@ pub(crate) struct BlocksMut<'a> {
 
 impl<'a> BlocksMut<'a> {
     /// No blocks (what a cell does not write).
+    #[inline]
     pub fn none() -> Self {
         Self {
             blocks: Blocks::NONE,
@@ -109,6 +112,7 @@ impl<'a> BlocksMut<'a> {
     }
 
     /// Writes zero into every block.
+    #[inline]
     pub fn zero(self) {
         for g in 0..self.blocks.count {
             self.block(g).fill(MaybeUninit::new(0.0));

@@ -259,7 +259,7 @@ mod tracked {
             .expect("the scan computes on its inputs' backend")
     }
 
-    /// [`scan`] on `Autodiff<B, C>`; `None` when the inputs live elsewhere.
+    /// [`scan()`] on `Autodiff<B, C>`; `None` when the inputs live elsewhere.
     fn scan_on<B: Backend, C: CheckpointStrategy>(
         spec: &ScanSpec,
         inputs: &ScanInputs,

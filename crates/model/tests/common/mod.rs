@@ -8,6 +8,8 @@ use burn::tensor::{Device, Tensor};
 
 /// Set (as CI does) to make a missing GPU adapter a test failure instead of a skip.
 pub const REQUIRE_WGPU: &str = "BURN_RNN_REQUIRE_WGPU";
+/// Set (as `bench/gpu-run.sh` does) to make a missing CUDA device a failure, in a `cuda` build.
+pub const REQUIRE_CUDA: &str = "BURN_RNN_REQUIRE_CUDA";
 
 /// A backend to test on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

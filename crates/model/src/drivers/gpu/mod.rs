@@ -64,10 +64,10 @@ fn cube<const D: usize>(tensor: &Tensor<D>) -> Option<CubeTensor> {
 /// A [`CubeTensor`] made here as a tensor of Burn's cube backend.
 fn tensor<const D: usize>(tensor: CubeTensor) -> Tensor<D> {
     let any: Box<dyn Any> = Box::new(tensor);
-    let primitive = *any
-        .downcast::<burn::backend::tensor::FloatTensor<Cube>>()
-        .ok()
-        .expect("`cube` only accepts the unfused cube backend");
+    let Ok(primitive) = any.downcast::<burn::backend::tensor::FloatTensor<Cube>>() else {
+        unreachable!("`cube` only accepts the unfused cube backend")
+    };
+    let primitive = *primitive;
     Tensor::from_primitive::<Cube>(primitive)
 }
 
@@ -117,7 +117,7 @@ impl Plan {
         // inner loop; plus the loops before and after the steps.
         let per_unit = hidden.div_ceil(units as usize) as u64;
         let budget = loop_budget(like).checked_sub(4 * per_unit + 16)?;
-        let steps = |per_step: u64| (budget / per_step).max(0) as usize;
+        let steps = |per_step: u64| (budget / per_step) as usize;
         let forward_steps = steps(per_unit * (hidden as u64 + 1) + 1);
         let backward_steps = steps(per_unit * (C::GATES * hidden) as u64 + 2 * per_unit + 1);
         if forward_steps == 0 || backward_steps == 0 {

@@ -134,10 +134,10 @@ fn forward_cell<C: Cell>(
     } else {
         Vec::new()
     };
-    let kept_step = batch * C::TAPE * hidden;
+    let kept_row = C::TAPE * hidden;
     let mut kept = match keep_tape {
-        true => unfilled(steps * kept_step),
-        false => vec![MaybeUninit::new(0.0); kept_step],
+        true => unfilled(steps * batch * kept_row),
+        false => vec![MaybeUninit::new(0.0); kept_row],
     };
     {
         let states = match valid {
@@ -272,20 +272,32 @@ impl Backward {
             valid: self.valid.as_ref().map(Memory::values),
         };
         // The gradient arrives owned by this pass: a cell may compute in its memory.
-        let mut grad = writable(grad);
+        let (mut writable_grad, read_only_grad);
+        let incoming = match scan::in_place::<C>() {
+            true => {
+                writable_grad = Some(writable(grad));
+                let memory = writable_grad.as_mut().expect("just made");
+                scan::Incoming::Writable(memory.storage_mut::<f32>())
+            }
+            false => {
+                writable_grad = None;
+                read_only_grad = Memory::of(&grad).expect("the gradient is on flex");
+                scan::Incoming::ReadOnly(read_only_grad.values())
+            }
+        };
         let out = scan::backward(
             cell,
             isa,
             &self.shape,
             &saved,
             self.w.values(),
-            grad.storage_mut::<f32>(),
+            incoming,
             wanted.w,
         );
         let parts = [steps, batch, width];
         let xp = if C::SEPARATE_INPUT {
             tensor(out.d_input, parts)
-        } else if scan::in_place::<C>() {
+        } else if let Some(grad) = writable_grad {
             Tensor::<3>::from_primitive::<Flex>(grad).slice([0..steps, 0..batch, 0..hidden])
         } else {
             tensor(out.d_hidden, parts)

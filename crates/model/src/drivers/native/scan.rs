@@ -37,7 +37,7 @@ pub(crate) struct Outputs {
     pub states: Shared,
     /// `[T, B, H]`: the cell state after every step (empty unless the cell has one).
     pub cells: Shared,
-    /// `[T, B, TAPE·H]` when `keep`, else one step's scratch `[B, TAPE·H]`.
+    /// `[T, B, TAPE·H]` when `keep`, else one row's scratch `[TAPE·H]`.
     pub kept: Shared,
     pub keep: bool,
 }
@@ -88,7 +88,7 @@ pub(crate) fn forward<C: Cell>(cell: C, isa: Isa, shape: &Shape, inputs: &Inputs
                 )
             };
         }
-        isa.run(ForwardRows {
+        ForwardRows {
             cell,
             shape,
             t,
@@ -99,7 +99,8 @@ pub(crate) fn forward<C: Cell>(cell: C, isa: Isa, shape: &Shape, inputs: &Inputs
             c_prev,
             out: &out,
             valid: inputs.valid,
-        });
+        }
+        .run_on(isa);
     });
 }
 
@@ -126,6 +127,14 @@ unsafe fn cell_block_at<'a, C: Cell>(memory: &'a Shared, shape: &Shape, t: usize
     }
 }
 
+/// Whether a step's rows can go to the cell as one row of `batch · hidden` units: when one
+/// thread runs the step (its units are all of them), nothing is padded, and the cell's blocks
+/// then lie end to end (one gate block, no tape, no separate input part). Saves the per-row
+/// work on small steps (an Elman step of `healthcare`: 32 rows of 32 units).
+fn merged_rows<C: Cell>(shape: &Shape, units: &Range<usize>, padded: bool) -> bool {
+    C::GATES == 1 && C::TAPE == 0 && !C::SEPARATE_INPUT && units.len() == shape.hidden && !padded
+}
+
 /// `acc += x` element-wise.
 #[inline(always)]
 fn add_assign(acc: &mut [f32], x: &[f32]) {
@@ -150,17 +159,33 @@ struct ForwardRows<'a, C> {
     valid: Option<&'a [f32]>,
 }
 
+impl<C: Cell> ForwardRows<'_, C> {
+    /// The rows compiled for `isa`.
+    fn run_on(self, isa: Isa) {
+        isa.run(self);
+    }
+}
+
 impl<C: Cell> Vectorised for ForwardRows<'_, C> {
     #[inline(always)]
     fn run(self) {
         let (cell, shape, t, units, out) = (self.cell, self.shape, self.t, self.units, self.out);
-        let (batch, hidden, n) = (shape.batch, shape.hidden, units.len());
+        let (batch, hidden) = (shape.batch, shape.hidden);
         let (width, kept_width) = (C::GATES * hidden, C::TAPE * hidden);
-        let kept_at = if out.keep { t * batch * kept_width } else { 0 };
-        for b in 0..batch {
-            let mine = b * hidden + units.start..b * hidden + units.end;
+        // Without keeping the tape, every row writes it to the same one-row scratch (each chunk
+        // its own units): it stays in the cache.
+        let kept_at = |b: usize| match out.keep {
+            true => (t * batch + b) * kept_width,
+            false => 0,
+        };
+        let (rows, n) = match merged_rows::<C>(shape, &units, self.valid.is_some()) {
+            true => (1, batch * hidden),
+            false => (batch, units.len()),
+        };
+        for b in 0..rows {
+            let mine = b * hidden + units.start..b * hidden + units.start + n;
             let now = t * shape.block() + mine.start..t * shape.block() + mine.end;
-            let kept_row = kept_at + b * kept_width + units.start;
+            let kept_row = kept_at(b) + units.start;
             // SAFETY: this chunk's units of row `b` of step `t`, in the states, the parts and
             // the tape: no other chunk touches them during this phase; the parts were written
             // by this chunk's products just before.
@@ -186,7 +211,7 @@ impl<C: Cell> Vectorised for ForwardRows<'_, C> {
                     true => Blocks::of(self.x, b * width + units.start, hidden, n, C::GATES),
                     false => Blocks::NONE,
                 };
-                cell.forward_row(ForwardRow {
+                let row = ForwardRow {
                     hidden: self
                         .parts
                         .blocks(b * width + units.start, hidden, n, C::GATES),
@@ -196,7 +221,50 @@ impl<C: Cell> Vectorised for ForwardRows<'_, C> {
                     h,
                     c,
                     tape,
-                });
+                };
+                cell.forward_row(row);
+            }
+        }
+    }
+}
+
+/// One row of a backward step, compiled per instruction set: the gradient reaching `h_t`, the
+/// cell's [`Cell::backward_row`] and the row's share of the bias gradient. One call per row: in
+/// a function of its own the compiler vectorises the cell's loop, which it did not (for LSTM)
+/// inside the whole step's rows, as the forward pass is compiled.
+struct RowBackward<'a, C> {
+    cell: C,
+    /// What reaches `h_t` from the later steps; `gy`, from the step's output, joins it first.
+    g: &'a mut [f32],
+    gy: &'a [f32],
+    /// The row, but for `g`, which [`Vectorised::run`] fills in.
+    row: BackwardRow<'a>,
+    /// Where the row's parts' gradient lands (from `.1` on), for the bias gradient's columns of
+    /// `units` in each of the gate blocks of `hidden` columns.
+    d_hidden: (Shared, usize),
+    bias: Shared,
+    units: Range<usize>,
+    hidden: usize,
+    /// The batch rows in `row` (several when they are merged into one: [`merged_rows`]).
+    rows: usize,
+}
+
+impl<'a, C: Cell> Vectorised for RowBackward<'a, C> {
+    #[inline(always)]
+    fn run(mut self) {
+        add_assign(self.g, self.gy);
+        let g: &'a [f32] = self.g;
+        self.row.g = g;
+        self.cell.backward_row(self.row);
+        let ((d_hidden, at), n) = (self.d_hidden, self.units.len());
+        let width = C::GATES * self.hidden;
+        for row in 0..self.rows {
+            for gate in 0..C::GATES {
+                let (first, column) = (at + row * width + gate * self.hidden, gate * self.hidden);
+                let columns = column + self.units.start..column + self.units.end;
+                // SAFETY: the bias's columns of this chunk's units are its own; the cell's row
+                // has just written the parts' gradient.
+                unsafe { add_assign(self.bias.get_mut(columns), d_hidden.get(first..first + n)) };
             }
         }
     }
@@ -237,23 +305,43 @@ pub(crate) fn in_place<C: Cell>() -> bool {
     C::GATES == 1 && !C::SEPARATE_INPUT
 }
 
-/// BPTT. `grad` is `[T + 1 (+ 1), B, H]`: the gradient of every step's output, then of the
-/// final hidden (and cell) state. With [`in_place`], its first `T` blocks are overwritten with
-/// the hidden part's gradient of every step.
+/// The gradient of the forward pass's output, `[T + 1 (+ 1), B, H]`: of every step's output,
+/// then of the final hidden (and cell) state.
+pub(crate) enum Incoming<'a> {
+    /// For cells computing [`in_place`]: the first `T` blocks are overwritten with the hidden
+    /// part's gradient of every step.
+    Writable(&'a mut [f32]),
+    /// For the others: only read.
+    ReadOnly(&'a [f32]),
+}
+
+/// BPTT from the `grad` reaching the forward pass's output.
 pub(crate) fn backward<C: Cell>(
     cell: C,
     isa: Isa,
     shape: &Shape,
     saved: &Saved,
     w: &[f32],
-    grad: &mut [f32],
+    grad: Incoming,
     want_w: bool,
 ) -> Gradients {
     let (block, batch, hidden, steps) = (shape.block(), shape.batch, shape.hidden, shape.steps);
     let width = C::GATES * hidden;
     let wt = StepWeights::block(&transposed(w, hidden, width), width, hidden, 0, hidden, isa);
+    let grads = match grad {
+        Incoming::Writable(grad) => Shared::new(grad),
+        Incoming::ReadOnly(grad) => {
+            assert!(
+                !in_place::<C>(),
+                "the parts' gradient is written over `grad`"
+            );
+            Shared::read_only(grad)
+        }
+    };
+    // SAFETY: nothing writes while the blocks are read.
+    let final_state =
+        |i: usize| unsafe { grads.get((steps + i) * block..(steps + i + 1) * block) }.to_vec();
     // The gradients reaching the states after step `t`, and those being built for `t − 1`.
-    let final_state = |i: usize| grad[(steps + i) * block..(steps + i + 1) * block].to_vec();
     let mut gh = [final_state(0), vec![0.0; block]];
     let mut gc = match C::CELL_STATE {
         true => [final_state(1), vec![0.0; block]],
@@ -272,7 +360,6 @@ pub(crate) fn backward<C: Cell>(
     };
     let mut bias = vec![0.0; width];
     {
-        let grads = Shared::new(grad);
         let d_hidden = match in_place::<C>() {
             true => grads,
             false => Shared::unfilled(&mut d_hidden),
@@ -291,7 +378,7 @@ pub(crate) fn backward<C: Cell>(
             let (i, t) = (phase / 2, order[phase / 2]);
             let (gh, next) = (gh[i % 2], gh[(i + 1) % 2]);
             if phase % 2 == 0 {
-                isa.run(BackwardRows {
+                BackwardRows {
                     cell,
                     shape,
                     t,
@@ -304,7 +391,8 @@ pub(crate) fn backward<C: Cell>(
                     d_hidden,
                     d_input,
                     bias,
-                });
+                }
+                .run(isa);
                 return;
             }
             let start = if C::DIRECT {
@@ -328,10 +416,10 @@ pub(crate) fn backward<C: Cell>(
     // SAFETY: the scan wrote every element (each row of each step: the cell's row, or zero).
     let (d_hidden, d_input) = unsafe { (filled(d_hidden), filled(d_input)) };
     let w = want_w.then(|| {
-        let d = if in_place::<C>() {
-            &grad[..steps * block]
-        } else {
-            &d_hidden[..]
+        let d = match in_place::<C>() {
+            // SAFETY: the scan is over: nothing writes any more.
+            true => unsafe { grads.get(0..steps * block) },
+            false => &d_hidden[..],
         };
         hidden_weight_gradient(shape, saved.states, saved.h0, d, width)
     });
@@ -368,15 +456,18 @@ struct BackwardRows<'a, C> {
     bias: Shared,
 }
 
-impl<C: Cell> Vectorised for BackwardRows<'_, C> {
-    #[inline(always)]
-    fn run(self) {
+impl<C: Cell> BackwardRows<'_, C> {
+    fn run(self, isa: Isa) {
         let (cell, shape, t, units, saved) =
             (self.cell, self.shape, self.t, self.units, self.saved);
         let [gc, next_c] = self.gc;
         let (gh, next, d_hidden, d_input) = (self.gh, self.next, self.d_hidden, self.d_input);
-        let (block, batch, hidden, n) = (shape.block(), shape.batch, shape.hidden, units.len());
+        let (block, batch, hidden) = (shape.block(), shape.batch, shape.hidden);
         let (width, kept_width) = (C::GATES * hidden, C::TAPE * hidden);
+        let (rows, n) = match merged_rows::<C>(shape, &units, saved.valid.is_some()) {
+            true => (1, batch * hidden),
+            false => (batch, units.len()),
+        };
         let (h_prev, c_prev) = match shape.previous(t) {
             Some(p) => (
                 &saved.states[p * block..(p + 1) * block],
@@ -388,8 +479,8 @@ impl<C: Cell> Vectorised for BackwardRows<'_, C> {
             ),
             None => (saved.h0, saved.c0),
         };
-        for b in 0..batch {
-            let mine = b * hidden + units.start..b * hidden + units.end;
+        for b in 0..rows {
+            let mine = b * hidden + units.start..b * hidden + units.start + n;
             let now = t * block + mine.start..t * block + mine.end;
             let at = t * batch * width + b * width + units.start;
             // SAFETY: this chunk's units of row `b` of step `t`, in the gradients of the parts,
@@ -406,9 +497,9 @@ impl<C: Cell> Vectorised for BackwardRows<'_, C> {
                     continue;
                 }
                 // The gradient reaching `h_t`: its output's and the later steps'. (With the
-                // parts' gradient in place, this reads what the cell's row then overwrites.)
+                // parts' gradient in place, `gy` is read before the cell's row overwrites it.)
                 let g = gh.get_mut(mine.clone());
-                add_assign(g, self.grads.get(now.clone()));
+                let gy = self.grads.get(now.clone());
                 let d_x = match C::SEPARATE_INPUT {
                     true => d_input.blocks_mut(at, hidden, n, C::GATES),
                     false => BlocksMut::none(),
@@ -423,8 +514,8 @@ impl<C: Cell> Vectorised for BackwardRows<'_, C> {
                     ),
                     false => (&[][..], &[][..], &[][..], &mut [][..]),
                 };
-                cell.backward_row(BackwardRow {
-                    g,
+                let row = BackwardRow {
+                    g: &[],
                     gc,
                     tape: Blocks::of(saved.kept, kept_row, hidden, n, C::TAPE),
                     h: &saved.states[now],
@@ -439,14 +530,18 @@ impl<C: Cell> Vectorised for BackwardRows<'_, C> {
                         &mut []
                     },
                     gc_prev,
+                };
+                isa.run(RowBackward {
+                    cell,
+                    g,
+                    gy,
+                    row,
+                    d_hidden: (d_hidden, at),
+                    bias: self.bias,
+                    units: units.clone(),
+                    hidden,
+                    rows: batch / rows,
                 });
-                for g in 0..C::GATES {
-                    let gate = g * hidden + units.start..g * hidden + units.end;
-                    add_assign(
-                        self.bias.get_mut(gate),
-                        d_hidden.get(at + g * hidden..at + g * hidden + n),
-                    );
-                }
             }
         }
     }

@@ -19,6 +19,7 @@ pub(crate) struct Shape {
 }
 
 impl Shape {
+    #[inline]
     pub fn block(&self) -> usize {
         self.batch * self.hidden
     }
@@ -30,6 +31,7 @@ impl Shape {
     }
 
     /// The step visited before `t`, if any.
+    #[inline]
     pub fn previous(&self, t: usize) -> Option<usize> {
         match self.reverse {
             false => t.checked_sub(1),
@@ -49,6 +51,7 @@ impl Shape {
     }
 
     /// Whether sequence `b` is real (not padding) at step `t`.
+    #[inline]
     pub fn is_valid(&self, valid: Option<&[f32]>, t: usize, b: usize) -> bool {
         valid.is_none_or(|v| v[t * self.batch + b] != 0.0)
     }

@@ -123,6 +123,14 @@ impl Shared {
         }
     }
 
+    /// Memory that is only read through this handle (`get`, `blocks`): never written.
+    pub fn read_only(values: &[f32]) -> Self {
+        Self {
+            ptr: values.as_ptr().cast_mut(),
+            len: values.len(),
+        }
+    }
+
     /// Memory nothing has written yet: only written through [`Self::rows`] (a product),
     /// [`Self::uninit_mut`] or [`Self::blocks_mut`] until each element has been written, which
     /// is the caller's discipline.
@@ -134,6 +142,7 @@ impl Shared {
     }
 
     /// A product's destination: rows `row_stride` apart from element `offset` on.
+    #[inline]
     pub fn rows(&self, offset: usize, row_stride: usize) -> Destination {
         assert!(offset <= self.len);
         Destination {
@@ -148,6 +157,7 @@ impl Shared {
     ///
     /// # Safety
     /// They have been written, and no chunk writes them while the blocks live.
+    #[inline]
     pub unsafe fn blocks(
         &self,
         offset: usize,
@@ -164,6 +174,7 @@ impl Shared {
     ///
     /// # Safety
     /// No other chunk reads or writes them while the blocks live.
+    #[inline]
     pub unsafe fn blocks_mut(
         &self,
         offset: usize,
@@ -181,6 +192,7 @@ impl Shared {
     /// # Safety
     /// No other chunk reads or writes them while the slice lives.
     #[allow(clippy::mut_from_ref)] // disjointness is the callers' promise, as documented
+    #[inline]
     pub unsafe fn uninit_mut(&self, range: Range<usize>) -> &mut [MaybeUninit<f32>] {
         assert!(range.start <= range.end && range.end <= self.len);
         // SAFETY: inside the slice; this chunk's alone meanwhile (the caller's promise).
@@ -191,6 +203,7 @@ impl Shared {
     ///
     /// # Safety
     /// They have been written, and no chunk writes them while the slice lives.
+    #[inline]
     pub unsafe fn get(&self, range: Range<usize>) -> &[f32] {
         assert!(range.start <= range.end && range.end <= self.len);
         // SAFETY: inside the slice; not written meanwhile (the caller's promise).
@@ -202,6 +215,7 @@ impl Shared {
     /// # Safety
     /// No other chunk reads or writes them while the slice lives.
     #[allow(clippy::mut_from_ref)] // disjointness is the callers' promise, as documented
+    #[inline]
     pub unsafe fn get_mut(&self, range: Range<usize>) -> &mut [f32] {
         assert!(range.start <= range.end && range.end <= self.len);
         // SAFETY: inside the slice; this chunk's alone meanwhile (the caller's promise).
