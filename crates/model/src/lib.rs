@@ -20,13 +20,15 @@
 //! ```
 //!
 //! Cargo features `flex` (default), `ndarray`, `wgpu` and `cuda` turn on the fused recurrence
-//! (one autodiff operation per layer with a hand-written backward pass; native loops on flex)
-//! for tensors on those backends; `autodiff` (default) is needed for it to train. Tensors on
-//! other backends take the step-by-step path, which gives the same numbers more slowly.
+//! (one autodiff operation per layer with a hand-written backward pass; native loops on flex,
+//! CubeCL kernels on wgpu and cuda) for tensors on those backends; `autodiff` (default) is
+//! needed for it to train. Tensors on other backends take the step-by-step path, which gives the
+//! same numbers more slowly.
 //!
-//! Inside: `cells/` defines each cell once (its tensor step and its native row kernels, behind
-//! one trait), `drivers/` runs the time loop once per execution path (step by step, tensor
-//! scan, native scan, the autodiff operation), `recurrent/` is the layer stack and its API.
+//! Inside: `cells/` defines each cell once (its tensor step, its native row kernels and its GPU
+//! unit functions, behind one trait), `drivers/` runs the time loop once per execution path
+//! (step by step, tensor scan, native scan, GPU scan, the autodiff operation), `recurrent/` is
+//! the layer stack and its API.
 
 mod cells;
 mod drivers;
@@ -43,3 +45,8 @@ pub use head::{SequenceModel, SequenceModelConfig};
 pub use import::TensorFile;
 pub use persist::{load_weights, save_weights};
 pub use recurrent::{Recurrent, RecurrentConfig, RecurrentLayer, RecurrentOutput, RecurrentState};
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -128,7 +128,7 @@ mod gpu {
     use super::super::{GpuCell, gpu_sigmoid};
     use super::Elman;
 
-    /// The activation of [`Elman::variant`] `activation`.
+    /// The activation whose `Cell::variant` is `activation`.
     #[cube]
     fn activate<F: Float>(x: F, #[comptime] activation: u32) -> F {
         if activation == 0 {

@@ -254,7 +254,7 @@ fn forward_cell<C: GpuCell>(
 
 /// Loop iterations one kernel invocation may run on `like`'s device (`u64::MAX`: no limit
 /// seen). Mesa's software Vulkan driver (llvmpipe, lavapipe) silently ends a shader's loops
-/// after 65,535 iterations; measured once per device with [`kernel::loop_probe`].
+/// after 65,535 iterations; measured once per device with [`kernel::loop_probe()`].
 fn loop_budget(like: &CubeTensor) -> u64 {
     static BUDGETS: Mutex<Vec<(String, u64)>> = Mutex::new(Vec::new());
     let device = format!("{:?}", like.device);
