@@ -94,3 +94,11 @@ pub(crate) fn write(dst: &mut [MaybeUninit<f32>], src: &[f32]) {
         d.write(s);
     }
 }
+
+/// `acc += x` element-wise.
+#[inline(always)]
+pub(crate) fn add_assign(acc: &mut [f32], x: &[f32]) {
+    for (a, &v) in acc.iter_mut().zip(x) {
+        *a += v;
+    }
+}

@@ -5,13 +5,15 @@
 //! weight packed once per scan (`packed.rs`), starting from the step's input projection, plus
 //! one vectorised pass over the step's rows for the gates and states (each cell's row kernels,
 //! compiled per instruction set: `simd.rs`); the threads split each step by hidden units
-//! (`team.rs`). The time loop is `scan.rs`; this module moves tensors in and out.
+//! (`team.rs`). The time loop is `forward.rs` and `backward.rs`; this module moves tensors
+//! in and out.
 //! [`forward`] and [`Backward::of`] decline anything else (another backend or dtype).
 
+mod backward;
+mod forward;
 mod matmul;
 mod memory;
 mod packed;
-mod scan;
 mod simd;
 mod steps;
 mod team;
@@ -144,7 +146,7 @@ fn forward_cell<C: Cell>(
             Some(_) => Shared::unfilled(&mut own_states),
             None => Shared::unfilled(&mut out[..steps * block]),
         };
-        let inputs = scan::Inputs {
+        let inputs = forward::Inputs {
             xp: memory.xp.values(),
             w: memory.w.values(),
             bias: memory.bias.values(),
@@ -156,13 +158,13 @@ fn forward_cell<C: Cell>(
             },
             valid,
         };
-        let outputs = scan::Outputs {
+        let outputs = forward::Outputs {
             states,
             cells: Shared::unfilled(&mut cells),
             kept: Shared::unfilled(&mut kept),
             keep: keep_tape,
         };
-        scan::forward(cell, isa, shape, &inputs, outputs);
+        forward::forward(cell, isa, shape, &inputs, outputs);
     }
     let last = if shape.reverse { 0 } else { steps - 1 };
     let final_block = |values: &[f32]| values[last * block..(last + 1) * block].to_vec();
@@ -263,7 +265,7 @@ impl Backward {
     fn run_cell<C: Cell>(&self, cell: C, isa: Isa, grad: Tensor<3>, wanted: Wanted) -> ScanGrads {
         let (steps, batch, hidden) = (self.shape.steps, self.shape.batch, self.shape.hidden);
         let width = C::GATES * hidden;
-        let saved = scan::Saved {
+        let saved = backward::Saved {
             states: self.states.values(),
             cells: self.cells.as_ref().map_or(&[], Memory::values),
             kept: self.kept.as_ref().map_or(&[], Memory::values),
@@ -273,19 +275,19 @@ impl Backward {
         };
         // The gradient arrives owned by this pass: a cell may compute in its memory.
         let (mut writable_grad, read_only_grad);
-        let incoming = match scan::in_place::<C>() {
+        let incoming = match backward::in_place::<C>() {
             true => {
                 writable_grad = Some(writable(grad));
                 let memory = writable_grad.as_mut().expect("just made");
-                scan::Incoming::Writable(memory.storage_mut::<f32>())
+                backward::Incoming::Writable(memory.storage_mut::<f32>())
             }
             false => {
                 writable_grad = None;
                 read_only_grad = Memory::of(&grad).expect("the gradient is on flex");
-                scan::Incoming::ReadOnly(read_only_grad.values())
+                backward::Incoming::ReadOnly(read_only_grad.values())
             }
         };
-        let out = scan::backward(
+        let out = backward::backward(
             cell,
             isa,
             &self.shape,

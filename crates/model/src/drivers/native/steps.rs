@@ -1,9 +1,12 @@
 //! Bookkeeping of the native scan: its shape and visiting order, how many threads it uses,
-//! masks, and the hidden-weight gradient over all steps.
+//! masks, whether a step's rows merge, and the hidden-weight gradient over all steps.
+
+use std::ops::Range;
 
 use super::matmul::{Product, View, matmul};
 use super::packed::PANEL;
 use super::team;
+use crate::cells::Cell;
 
 /// Steps with fewer multiply-adds than this run on one thread (an Elman step of `healthcare`
 /// does 32K, of `medium` 1M).
@@ -96,4 +99,12 @@ pub(crate) fn hidden_weight_gradient(
     // SAFETY: `h0` is B×H row-major, read transposed; `da_first` is B×H.
     unsafe { matmul(&mut gw, outer(h0, da_first, batch), rest > 0) };
     gw
+}
+
+/// Whether a step's rows can go to the cell as one row of `batch · hidden` units: when one
+/// thread runs the step (its units are all of them), nothing is padded, and the cell's blocks
+/// then lie end to end (one gate block, no tape, no separate input part). Saves the per-row
+/// work on small steps (an Elman step of `healthcare`: 32 rows of 32 units).
+pub(crate) fn merged_rows<C: Cell>(shape: &Shape, units: &Range<usize>, padded: bool) -> bool {
+    C::GATES == 1 && C::TAPE == 0 && !C::SEPARATE_INPUT && units.len() == shape.hidden && !padded
 }
