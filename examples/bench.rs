@@ -9,12 +9,10 @@
 mod common;
 
 use anyhow::{Context, Result};
-use burn::module::Module;
-use burn::nn::{Linear, LinearConfig, Rnn, RnnConfig};
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Device;
 use burn_rnn::model::{CellKind, RecurrentConfig, SequenceModelConfig};
 use burn_rnn::train::throughput::{
-    Regressor, Throughput, WorkloadShape, inference_passes, measure_throughput, training_steps,
+    BurnRnnStack, KernelLog, Regressor, Throughput, WorkloadShape, measure_throughput,
 };
 use clap::{Parser, ValueEnum};
 use serde::Serialize;
@@ -102,122 +100,23 @@ pub struct Measurement {
     pub dispatches: Option<usize>,
 }
 
-/// CubeCL's log of the kernels it executes: CubeCL reads `cubecl.toml` from the working
-/// directory when the first GPU device opens, so the bench moves to a temporary one holding it.
-struct DispatchLog {
-    file: std::path::PathBuf,
-    _dir: tempfile::TempDir,
-}
+/// One implementation's figures: its name, gates, times and kernel counts (`--dispatches`).
+type Timed = (String, usize, Throughput, Option<(usize, usize)>);
 
-impl DispatchLog {
-    fn start() -> Result<Self> {
-        let dir = tempfile::tempdir()?;
-        let file = dir.path().join("kernels.log");
-        let config = format!(
-            "[profiling.logger]\nlevel = \"minimal\"\nfile = {:?}\nappend = false\n",
-            file.display().to_string()
-        );
-        std::fs::write(dir.path().join("cubecl.toml"), config)?;
-        std::env::set_current_dir(dir.path())?;
-        Ok(Self { file, _dir: dir })
-    }
-
-    /// Kernels launched by one call of `run` (after one call that compiles them).
-    fn count(
-        &self,
-        device: &Device,
-        mut run: impl FnMut() -> burn_rnn::train::Result<()>,
-    ) -> Result<usize> {
-        let executed = || -> Result<usize> {
-            device.sync().ok();
-            // The log is written by a background task.
-            std::thread::sleep(std::time::Duration::from_millis(300));
-            let log = std::fs::read_to_string(&self.file).unwrap_or_default();
-            Ok(log.lines().filter(|l| l.starts_with("Executing")).count())
-        };
-        run()?;
-        let before = executed()?;
-        run()?;
-        Ok(executed()? - before)
-    }
-}
-
-/// A many-to-one regressor made of Burn's own `nn::Rnn` layers, for comparison.
-#[derive(Module, Debug)]
-struct BurnNnRegressor {
-    layers: Vec<Rnn>,
-    head: Linear,
-}
-
-impl BurnNnRegressor {
-    fn new(shape: WorkloadShape, device: &Device) -> Self {
-        let layers = (0..shape.layers)
-            .map(|layer| {
-                let d_in = if layer == 0 {
-                    shape.features
-                } else {
-                    shape.hidden
-                };
-                RnnConfig::new(d_in, shape.hidden, true).init(device)
-            })
-            .collect();
-        Self {
-            layers,
-            head: LinearConfig::new(shape.hidden, 1).init(device),
-        }
-    }
-}
-
-impl Regressor for BurnNnRegressor {
-    fn predict(&self, mut x: Tensor<3>) -> burn_rnn::train::Result<Tensor<2>> {
-        for layer in &self.layers {
-            x = layer.forward(x, None).0;
-        }
-        let [batch, steps, hidden] = x.dims();
-        let last = x.slice([0..batch, steps - 1..steps, 0..hidden]);
-        Ok(self.head.forward(last.reshape([batch, hidden])))
-    }
-}
-
-/// A model the bench times, whatever its type.
-trait Timed {
-    fn measure(
-        self: Box<Self>,
-        shape: WorkloadShape,
-        args: &Args,
-        device: &Device,
-    ) -> burn_rnn::train::Result<Throughput>;
-
-    /// Kernels one training step and one inference pass launch.
-    fn dispatches(
-        self: Box<Self>,
-        shape: WorkloadShape,
-        log: &DispatchLog,
-        device: &Device,
-    ) -> Result<(usize, usize)>;
-}
-
-impl<M: Regressor + 'static> Timed for M {
-    fn measure(
-        self: Box<Self>,
-        shape: WorkloadShape,
-        args: &Args,
-        device: &Device,
-    ) -> burn_rnn::train::Result<Throughput> {
-        measure_throughput(*self, shape, args.warmup, args.repeats, device)
-    }
-
-    fn dispatches(
-        self: Box<Self>,
-        shape: WorkloadShape,
-        log: &DispatchLog,
-        device: &Device,
-    ) -> Result<(usize, usize)> {
-        let model = *self;
-        let train = log.count(device, training_steps(model.clone(), shape, device))?;
-        let inference = log.count(device, inference_passes(model, shape, device))?;
-        Ok((train, inference))
-    }
+/// Times a model made by `make` (made again to count its kernels, with `log`).
+fn measure<M: Regressor>(
+    make: impl Fn() -> Result<M>,
+    name: String,
+    gates: usize,
+    (shape, args, log): (WorkloadShape, &Args, Option<&KernelLog>),
+    device: &Device,
+) -> Result<Timed> {
+    let times = measure_throughput(make()?, shape, args.warmup, args.repeats, device)?;
+    let kernels = match log {
+        Some(log) => Some(log.count_steps(make()?, shape, device)?),
+        None => None,
+    };
+    Ok((name, gates, times, kernels))
 }
 
 fn main() -> std::process::ExitCode {
@@ -230,7 +129,7 @@ pub fn run(args: &Args) -> Result<Vec<Measurement>> {
     burn_rnn::train::keep_freed_memory();
     anyhow::ensure!(args.repeats >= 1, "--repeats must be at least 1");
     let json = args.json.as_ref().map(std::path::absolute).transpose()?;
-    let log = args.dispatches.then(DispatchLog::start).transpose()?;
+    let log = args.dispatches.then(KernelLog::start).transpose()?;
     let device = args.device.open()?.autodiff();
     device.seed(0);
     let workloads = if args.workload.is_empty() {
@@ -258,41 +157,44 @@ pub fn run(args: &Args) -> Result<Vec<Measurement>> {
     let mut results = Vec::new();
     for workload in workloads {
         let shape = workload.shape();
-        // Times one implementation (and counts its kernels, with `--dispatches`).
-        let measure = |model: &dyn Fn() -> Result<Box<dyn Timed>>, name: String, gates: usize| {
-            let times = model()?.measure(shape, args, &device)?;
-            let dispatches = match &log {
-                Some(log) => Some(model()?.dispatches(shape, log, &device)?),
-                None => None,
-            };
-            Ok::<_, anyhow::Error>((name, gates, times, dispatches))
-        };
+        let setting = (shape, args, log.as_ref());
         let mut runs = Vec::new();
         for &cell in &args.cell {
             let recurrent = RecurrentConfig::new(shape.features, shape.hidden)
                 .with_cell(cell)
                 .with_num_layers(shape.layers);
             let config = SequenceModelConfig::new(recurrent, 1);
-            let model = || Ok(Box::new(config.init(&device)?) as Box<dyn Timed>);
+            let model = || Ok(config.init(&device)?);
+            let name = format!("burn-rnn {}", cell.name());
             runs.push(measure(
-                &model,
-                format!("burn-rnn {}", cell.name()),
+                model,
+                name.clone(),
                 cell.gates(),
+                setting,
+                &device,
             )?);
             if args.gpu_paths {
                 burn_rnn::model::set_gpu_kernels(false);
-                let run = measure(
-                    &model,
-                    format!("burn-rnn {} tensor scan", cell.name()),
+                let scan = measure(
+                    model,
+                    format!("{name} tensor scan"),
                     cell.gates(),
+                    setting,
+                    &device,
                 );
                 burn_rnn::model::set_gpu_kernels(true);
-                runs.push(run?);
+                runs.push(scan?);
             }
         }
         if !args.skip_burn_nn {
-            let model = || Ok(Box::new(BurnNnRegressor::new(shape, &device)) as Box<dyn Timed>);
-            runs.push(measure(&model, "burn nn::Rnn Elman".into(), 1)?);
+            let model = || Ok(BurnRnnStack::new(shape, &device));
+            runs.push(measure(
+                model,
+                "burn nn::Rnn Elman".into(),
+                1,
+                setting,
+                &device,
+            )?);
         }
         for (implementation, gates, times, dispatches) in runs {
             let (train, infer) = (times.train_seconds, times.inference_seconds);

@@ -2,10 +2,12 @@
 //! inference pass on random data of a given shape, timed as the median of repeats after warm-up,
 //! in sequences per second and GFLOP/s (`cargo run --release --example bench`, BENCHMARKS.md).
 
+use std::path::PathBuf;
 use std::time::Instant;
 
 use burn::module::Module;
 use burn::nn::loss::{MseLoss, Reduction};
+use burn::nn::{Linear, LinearConfig, Rnn, RnnConfig};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Distribution, Tensor};
 use burn_rnn_model::SequenceModel;
@@ -160,6 +162,109 @@ pub fn inference_passes<M: Regressor>(
     move || {
         let _ = inference_model.predict(x.clone())?.into_data();
         Ok(())
+    }
+}
+
+/// CubeCL's log of the kernels it executes on GPU backends, to count them. CubeCL reads
+/// `cubecl.toml` from the working directory when the first GPU device opens: [`KernelLog::start`]
+/// writes one asking for the log into a fresh temporary directory and moves the process there,
+/// so it must run before any GPU device opens (and relative paths change meaning after it).
+pub struct KernelLog {
+    dir: PathBuf,
+    file: PathBuf,
+}
+
+impl KernelLog {
+    /// Starts the log (see the type's docs).
+    pub fn start() -> Result<Self> {
+        let dir = std::env::temp_dir().join(format!("burn-rnn-kernels-{}", std::process::id()));
+        let io = |what: &str, e: std::io::Error| TrainError::Io {
+            path: dir.clone(),
+            message: format!("{what}: {e}"),
+        };
+        std::fs::create_dir_all(&dir).map_err(|e| io("creating the directory", e))?;
+        let file = dir.join("kernels.log");
+        let config = format!(
+            "[profiling.logger]\nlevel = \"minimal\"\nfile = {:?}\nappend = false\n",
+            file.display().to_string()
+        );
+        std::fs::write(dir.join("cubecl.toml"), config)
+            .map_err(|e| io("writing cubecl.toml", e))?;
+        std::env::set_current_dir(&dir).map_err(|e| io("moving there", e))?;
+        Ok(Self { dir, file })
+    }
+
+    /// Kernels launched by one call of `run`, after one call that compiles them.
+    pub fn count(&self, device: &Device, mut run: impl FnMut() -> Result<()>) -> Result<usize> {
+        let executed = || {
+            device.sync().ok();
+            // CubeCL writes the log from a background task.
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            let log = std::fs::read_to_string(&self.file).unwrap_or_default();
+            log.lines().filter(|l| l.starts_with("Executing")).count()
+        };
+        run()?;
+        let before = executed();
+        run()?;
+        Ok(executed() - before)
+    }
+
+    /// Kernels one training step and one inference pass of `model` launch on `device` (see
+    /// [`training_steps`], [`inference_passes`]).
+    pub fn count_steps<M: Regressor>(
+        &self,
+        model: M,
+        shape: WorkloadShape,
+        device: &Device,
+    ) -> Result<(usize, usize)> {
+        let train = self.count(device, training_steps(model.clone(), shape, device))?;
+        let inference = self.count(device, inference_passes(model, shape, device))?;
+        Ok((train, inference))
+    }
+}
+
+impl Drop for KernelLog {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A many-to-one regressor made of Burn's own `nn::Rnn` layers (Elman, tanh) and a linear
+/// head, to compare with on the same workloads.
+#[derive(Module, Debug)]
+pub struct BurnRnnStack {
+    layers: Vec<Rnn>,
+    head: Linear,
+}
+
+impl BurnRnnStack {
+    /// `shape.layers` layers of `shape.hidden` units over `shape.features` inputs, one output.
+    pub fn new(shape: WorkloadShape, device: &Device) -> Self {
+        let layers = (0..shape.layers)
+            .map(|layer| {
+                let d_in = if layer == 0 {
+                    shape.features
+                } else {
+                    shape.hidden
+                };
+                RnnConfig::new(d_in, shape.hidden, true).init(device)
+            })
+            .collect();
+        Self {
+            layers,
+            head: LinearConfig::new(shape.hidden, 1).init(device),
+        }
+    }
+}
+
+impl Regressor for BurnRnnStack {
+    fn predict(&self, mut x: Tensor<3>) -> Result<Tensor<2>> {
+        for layer in &self.layers {
+            x = layer.forward(x, None).0;
+        }
+        let [batch, steps, hidden] = x.dims();
+        let last = x.slice([0..batch, steps - 1..steps, 0..hidden]);
+        Ok(self.head.forward(last.reshape([batch, hidden])))
     }
 }
 
