@@ -87,7 +87,7 @@ pub(crate) fn forward<C: Cell>(cell: C, isa: Isa, shape: &Shape, inputs: &Inputs
                 )
             };
         }
-        ForwardRows {
+        isa.run(ForwardRows {
             cell,
             shape,
             t,
@@ -98,8 +98,7 @@ pub(crate) fn forward<C: Cell>(cell: C, isa: Isa, shape: &Shape, inputs: &Inputs
             c_prev,
             out: &out,
             valid: inputs.valid,
-        }
-        .run_on(isa);
+        });
     });
 }
 
@@ -140,13 +139,6 @@ struct ForwardRows<'a, C> {
     c_prev: &'a [f32],
     out: &'a Outputs,
     valid: Option<&'a [f32]>,
-}
-
-impl<C: Cell> ForwardRows<'_, C> {
-    /// The rows compiled for `isa`.
-    fn run_on(self, isa: Isa) {
-        isa.run(self);
-    }
 }
 
 impl<C: Cell> Vectorised for ForwardRows<'_, C> {
