@@ -131,15 +131,15 @@ pub(super) fn scan_forward<F: Float, C: GpuCell>(
                     acc[r * gates + g] = bias[g * hidden + u];
                 }
             }
-            for k in 0..hidden {
+            for q in 0..hidden / UNROLL {
                 #[unroll]
-                for g in 0..gates {
-                    let weight = w[k * width + g * hidden + u];
-                    #[unroll]
-                    for r in 0..rows {
-                        acc[r * gates + g] += h[now + r * hidden + k] * weight;
-                    }
+                for k in 0..UNROLL {
+                    add_hidden_unit::<F>(&mut acc, &h, now, w, q * UNROLL + k, u, layout);
                 }
+            }
+            #[unroll]
+            for k in hidden / UNROLL * UNROLL..hidden {
+                add_hidden_unit::<F>(&mut acc, &h, now, w, k, u, layout);
             }
             #[unroll]
             for r in 0..rows {
@@ -397,12 +397,15 @@ pub(super) fn scan_backward<F: Float, C: GpuCell>(
             for r in 0..rows {
                 acc[r] = F::new(0.0);
             }
-            for j in 0..width {
-                let weight = wt[j * hidden + k];
+            for q in 0..width / UNROLL {
                 #[unroll]
-                for r in 0..rows {
-                    acc[r] += d[r * width + j] * weight;
+                for j in 0..UNROLL {
+                    add_part_gradient::<F>(&mut acc, &d, wt, q * UNROLL + j, k, layout);
                 }
+            }
+            #[unroll]
+            for j in width / UNROLL * UNROLL..width {
+                add_part_gradient::<F>(&mut acc, &d, wt, j, k, layout);
             }
             #[unroll]
             for r in 0..rows {
@@ -426,6 +429,53 @@ pub(super) fn scan_backward<F: Float, C: GpuCell>(
         store_state::<F>(
             &gc, last, starts, 1, carry, batch, done, first, batch, rows, hidden,
         );
+    }
+}
+
+/// The inner loops of the per-step products go this many terms at a time (fewer loop
+/// iterations: faster, and further within a driver's loop limit).
+pub(super) const UNROLL: usize = 4;
+
+/// Adds hidden unit `k`'s term to the gate parts of unit `u` of every row of the cube:
+/// `acc[r, g] += h_{t-1}[r, k] · W_hhᵀ[k, g·H + u]`.
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn add_hidden_unit<F: Float>(
+    acc: &mut Array<F>,
+    h: &Shared<[F]>,
+    now: usize,
+    w: &Tensor<F>,
+    k: usize,
+    u: usize,
+    #[comptime] layout: Layout,
+) {
+    let width = layout.gates * layout.hidden;
+    #[unroll]
+    for g in 0..layout.gates {
+        let weight = w[k * width + g * layout.hidden + u];
+        #[unroll]
+        for r in 0..layout.rows {
+            acc[r * layout.gates + g] += h[now + r * layout.hidden + k] * weight;
+        }
+    }
+}
+
+/// Adds part `j`'s term to the gradient reaching unit `k` of every row's previous state:
+/// `acc[r] += d[r, j] · W_hh[j, k]`.
+#[cube]
+fn add_part_gradient<F: Float>(
+    acc: &mut Array<F>,
+    d: &Shared<[F]>,
+    wt: &Tensor<F>,
+    j: usize,
+    k: usize,
+    #[comptime] layout: Layout,
+) {
+    let width = layout.gates * layout.hidden;
+    let weight = wt[j * layout.hidden + k];
+    #[unroll]
+    for r in 0..layout.rows {
+        acc[r] += d[r * width + j] * weight;
     }
 }
 

@@ -118,8 +118,9 @@ impl Plan {
         let per_unit = hidden.div_ceil(units as usize) as u64;
         let budget = loop_budget(like).checked_sub(4 * per_unit + 16)?;
         let steps = |per_step: u64| (budget / per_step) as usize;
-        let forward_steps = steps(per_unit * (hidden as u64 + 1) + 1);
-        let backward_steps = steps(per_unit * (C::GATES * hidden) as u64 + 2 * per_unit + 1);
+        let unrolled = |terms: usize| (terms / kernel::UNROLL) as u64 + 1;
+        let forward_steps = steps(per_unit * unrolled(hidden) + 1);
+        let backward_steps = steps(per_unit * (unrolled(C::GATES * hidden) + 1) + 1);
         if forward_steps == 0 || backward_steps == 0 {
             return None;
         }
