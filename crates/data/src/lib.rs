@@ -31,8 +31,10 @@ pub mod windows;
 
 pub use batcher::{BatchTargets, SequenceBatch, SequenceBatcher, dataloader};
 pub use csv::{
-    CsvTarget, LongCsvLayout, MissingValues, WideCsvLayout, WideFeature, read_long_csv,
-    read_long_csv_from_reader, read_long_sequences, read_wide_csv, read_wide_csv_from_reader,
+    CsvTarget, DataHints, DataSpec, ForecastIndex, ForecastWindows, Format, Inspection,
+    LongCsvLayout, MissingValues, SpecData, SpecInputs, Task, WideCsvLayout, WideFeature,
+    inspect_csv, read_long_csv, read_long_csv_from_reader, read_long_sequences, read_wide_csv,
+    read_wide_csv_from_reader, read_wide_sequences,
 };
 pub use dataset::{SequenceDataset, SequenceSample, Target, TargetKind};
 pub use error::{DataError, Result};
@@ -48,7 +50,9 @@ pub use synth::{
     Regime, SentimentCorpus, SentimentSplit, SineConfig, SineWaves, TokenEncoding, Vocabulary,
     sentiment_dataset,
 };
-pub use windows::{WindowSpec, WindowTarget, Windows, sliding_windows, sliding_windows_flat};
+pub use windows::{
+    WindowSpec, WindowTarget, Windows, horizon_names, sliding_windows, sliding_windows_flat,
+};
 
 // The README's example, compiled (and run unless marked `no_run`) with the doctests.
 #[cfg(doctest)]
