@@ -38,7 +38,7 @@ pub use csv::{
 };
 pub use dataset::{SequenceDataset, SequenceSample, Target, TargetKind};
 pub use error::{DataError, Result};
-pub use export::write_long_csv;
+pub use export::{write_labelled_long_csv, write_long_csv};
 pub use memory::{from_flat, from_nested};
 pub use normalize::{NormalizationKind, Normalizer, Scaling};
 pub use pad::{Padded, PaddedSequence, Truncation, pad_sequences};
