@@ -9,6 +9,7 @@
 //! - [`pad`]: padding variable-length sequences to one T, keeping their lengths.
 //! - [`normalize`]: z-score or min-max [`Normalizer`], fitted on training data, invertible, JSON.
 //! - [`split`]: random, chronological and leakage-free window splits.
+//! - [`audio`]: WAV files and log-mel frames (spoken words as sequences).
 //! - [`batcher`]: [`SequenceBatcher`] and [`dataloader`] producing [`SequenceBatch`] tensors.
 //! - [`synth`]: deterministic synthetic data for examples and tests.
 //!
@@ -17,6 +18,7 @@
 
 #![warn(missing_docs)]
 
+pub mod audio;
 pub mod batcher;
 pub mod csv;
 pub mod dataset;
