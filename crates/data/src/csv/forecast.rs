@@ -2,7 +2,6 @@
 //! each window reads T rows of the inputs and forecasts the target columns at the next H rows.
 //! The windows remember their series and the times they forecast, for splits, reports and plots.
 
-use std::ops::Range;
 use std::path::Path;
 
 use super::layout::LongCsvLayout;
@@ -12,7 +11,7 @@ use super::table::{Table, open};
 use super::targets::CsvTarget;
 use crate::dataset::{SequenceDataset, SequenceSample};
 use crate::error::{DataError, Result};
-use crate::split::{SplitFractions, SplitIndices, window_indices};
+use crate::split::{SplitFractions, SplitIndices};
 use crate::windows::{WindowSpec, WindowTarget, horizon_names, sliding_windows_flat};
 
 /// Where one forecasting window comes from.
@@ -44,32 +43,43 @@ pub struct ForecastIndex {
 }
 
 impl ForecastIndex {
-    /// A chronological split within each series: the first `train` share of its rows trains,
-    /// the rest validates, and windows crossing the cut are left out (no look-ahead). A series
-    /// too short to give both sides any window goes to training whole.
+    /// A chronological split within each series: the series' rows are cut at the `train`
+    /// share; a window whose forecast rows all lie before the cut trains, a window whose
+    /// forecast rows all lie after it validates (its inputs may reach back before the cut, as
+    /// they would when forecasting), and a window straddling the cut is left out, so no
+    /// validation target is ever trained on. A series too short to give either side a window
+    /// goes to training whole.
     pub fn chronological_split(&self, fractions: SplitFractions) -> Result<SplitIndices> {
+        if !(fractions.train > 0.0 && fractions.train < 1.0) {
+            return Err(DataError::InvalidParameter(format!(
+                "the training share must be in (0, 1), got {}",
+                fractions.train
+            )));
+        }
+        let span = self.window + self.horizon;
         let mut split = SplitIndices::default();
         for series in 0..self.series.len() {
             let members: Vec<usize> = (0..self.windows.len())
                 .filter(|&i| self.windows[i].series == series)
                 .collect();
-            let spans: Vec<Range<usize>> = members
+            let rows = members
                 .iter()
-                .map(|&i| {
-                    let start = self.windows[i].start;
-                    start..start + self.window + self.horizon
-                })
-                .collect();
-            match window_indices(&spans, fractions) {
-                Ok(part) => {
-                    split.train.extend(part.train.iter().map(|&j| members[j]));
-                    split.valid.extend(part.valid.iter().map(|&j| members[j]));
-                    split
-                        .dropped
-                        .extend(part.dropped.iter().map(|&j| members[j]));
+                .map(|&i| self.windows[i].start + span)
+                .max()
+                .unwrap_or(0);
+            let cut = (fractions.train * rows as f64).round() as usize;
+            let train = |i: &usize| self.windows[*i].start + span <= cut;
+            let valid = |i: &usize| self.windows[*i].start + self.window >= cut;
+            if !members.iter().any(train) || !members.iter().any(valid) {
+                split.train.extend(members);
+                continue;
+            }
+            for i in members {
+                match (train(&i), valid(&i)) {
+                    (true, _) => split.train.push(i),
+                    (_, true) => split.valid.push(i),
+                    _ => split.dropped.push(i),
                 }
-                Err(DataError::Empty(_)) => split.train.extend(members),
-                Err(other) => return Err(other),
             }
         }
         if split.valid.is_empty() || split.train.is_empty() {
@@ -281,9 +291,11 @@ mod tests {
         let split = index
             .chronological_split(SplitFractions::train_valid(0.5))
             .unwrap();
-        // Rows 0..5 train (window starts 0), rows 5..10 validate (starts 5); per store.
+        // Cut at row 5: windows forecasting rows before it train (start 0), windows forecasting
+        // rows from it on validate (starts 2 to 5), per store.
         assert_eq!(split.train, [0, 6]);
-        assert_eq!(split.valid, [5, 11]);
+        assert_eq!(split.valid, [2, 3, 4, 5, 8, 9, 10, 11]);
+        assert_eq!(split.dropped, [1, 7]);
 
         let inputs = spec(Some("store")).read_inputs(&path).unwrap();
         assert_eq!(inputs.ids, ["s1", "s2"]);

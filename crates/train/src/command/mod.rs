@@ -221,9 +221,42 @@ impl TrainSpec {
         self.device.parse::<Backend>()?;
         if self.valid.is_none() && !(self.valid_fraction > 0.0 && self.valid_fraction < 1.0) {
             return bad(format!(
-                "valid_fraction must be in (0, 1), got {}",
+                "valid_fraction (--valid-fraction) must be in (0, 1), got {}",
                 self.valid_fraction
             ));
+        }
+        let (m, t) = (&self.model, &self.training);
+        let checks = [
+            (
+                m.hidden >= 1,
+                format!("hidden (--hidden) must be at least 1, got {}", m.hidden),
+            ),
+            (
+                m.layers >= 1,
+                format!("layers (--layers) must be at least 1, got {}", m.layers),
+            ),
+            (
+                (0.0..1.0).contains(&m.dropout),
+                format!("dropout (--dropout) must be in [0, 1), got {}", m.dropout),
+            ),
+            (
+                t.epochs >= 1,
+                format!("epochs (--epochs) must be at least 1, got {}", t.epochs),
+            ),
+            (
+                t.batch_size >= 1,
+                format!(
+                    "batch_size (--batch-size) must be at least 1, got {}",
+                    t.batch_size
+                ),
+            ),
+            (
+                t.lr > 0.0 && t.lr <= 1.0,
+                format!("lr (--lr) must be in (0, 1], got {}", t.lr),
+            ),
+        ];
+        if let Some((_, message)) = checks.into_iter().find(|(ok, _)| !ok) {
+            return bad(message);
         }
         self.config_for(1, 1).validate()
     }
@@ -463,7 +496,7 @@ mod tests {
         );
         let mut s = spec();
         s.model.hidden = 0;
-        assert!(s.validate().unwrap_err().to_string().contains("d_hidden"));
+        assert!(s.validate().unwrap_err().to_string().contains("--hidden"));
     }
 
     #[test]
