@@ -480,12 +480,7 @@ mod tests {
         assert!(s.validate().unwrap_err().to_string().contains("tpu"));
         let mut s = spec();
         s.training.lr = 0.0;
-        assert!(
-            s.validate()
-                .unwrap_err()
-                .to_string()
-                .contains("learning_rate")
-        );
+        assert!(s.validate().unwrap_err().to_string().contains("--lr"));
         let mut s = spec();
         s.valid_fraction = 1.0;
         assert!(
