@@ -125,11 +125,7 @@ pub fn run(args: &Args) -> Result<Evaluation> {
             vs(2)
         );
     }
-    println!(
-        "\nwrote {} and {}",
-        scored.files[0].display(),
-        scored.files[1].display()
-    );
+    common::print_written(&scored.files);
     println!(
         "the same from the command line: burn-rnn train --data {} --id series --time day --target sales --window {} --horizon {}",
         train_csv.display(),

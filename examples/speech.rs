@@ -144,11 +144,7 @@ pub fn run(args: &Args) -> Result<Report> {
         .map(|c| format!("{} {:.0} %", c.name, 100.0 * c.recall))
         .collect();
     println!("accuracy per word: {}", per_word.join(", "));
-    println!(
-        "\nwrote {} and {}",
-        scored.files[0].display(),
-        scored.files[1].display()
-    );
+    common::print_written(&scored.files);
     println!(
         "the same from the command line: burn-rnn train --data {} --target word --bidirectional --hidden {}",
         train_csv.display(),

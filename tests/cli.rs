@@ -6,11 +6,12 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Runs `burn-rnn` in `dir`; returns (success, stdout, stderr).
-fn cli(dir: &Path, args: &[&str]) -> (bool, String, String) {
+/// Runs `burn-rnn` in `dir` with the arguments of `line` (split at spaces); returns (success,
+/// stdout, stderr).
+fn cli(dir: &Path, line: &str) -> (bool, String, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_burn-rnn"))
         .current_dir(dir)
-        .args(args)
+        .args(line.split_whitespace())
         .env("NO_COLOR", "1")
         .output()
         .expect("burn-rnn runs");
@@ -22,21 +23,21 @@ fn cli(dir: &Path, args: &[&str]) -> (bool, String, String) {
 }
 
 /// Runs `burn-rnn` and expects success; returns stdout.
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let (success, stdout, stderr) = cli(dir, args);
-    assert!(success, "burn-rnn {args:?} failed:\n{stdout}\n{stderr}");
+fn ok(dir: &Path, line: &str) -> String {
+    let (success, stdout, stderr) = cli(dir, line);
+    assert!(success, "burn-rnn {line} failed:\n{stdout}\n{stderr}");
     stdout
 }
 
 /// Runs `burn-rnn` and expects a clear error containing every needle, not a panic.
-fn fails(dir: &Path, args: &[&str], needles: &[&str]) {
-    let (success, stdout, stderr) = cli(dir, args);
-    assert!(!success, "burn-rnn {args:?} succeeded:\n{stdout}");
-    assert!(!stderr.contains("panicked"), "{args:?} panicked:\n{stderr}");
+fn fails(dir: &Path, line: &str, needles: &[&str]) {
+    let (success, stdout, stderr) = cli(dir, line);
+    assert!(!success, "burn-rnn {line} succeeded:\n{stdout}");
+    assert!(!stderr.contains("panicked"), "{line} panicked:\n{stderr}");
     for needle in needles {
         assert!(
             stderr.contains(needle),
-            "{args:?}: `{needle}` not in:\n{stderr}"
+            "{line}: `{needle}` not in:\n{stderr}"
         );
     }
 }
@@ -72,6 +73,13 @@ fn vitals(patients: std::ops::Range<usize>, labels: bool) -> String {
     csv
 }
 
+/// Asserts that `text` contains every needle.
+fn shows(text: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(text.contains(needle), "`{needle}` not in:\n{text}");
+    }
+}
+
 #[test]
 fn classification_with_string_labels_in_long_format() {
     let dir = tempfile::tempdir().unwrap();
@@ -80,38 +88,22 @@ fn classification_with_string_labels_in_long_format() {
     write(d, "test.csv", &vitals(30..42, true));
     write(d, "new.csv", &vitals(42..45, false));
 
-    let seen = ok(
-        d,
-        &["inspect", "--data", "train.csv", "--target", "outcome"],
-    );
-    for needle in [
-        "features   hr, temp (2)",
-        "task       classify",
-        "3–6 steps (padded to 6",
-        "sick (10), well (20)",
-        "ward (not numeric)",
-    ] {
-        assert!(seen.contains(needle), "`{needle}` not in:\n{seen}");
-    }
-    let trained = ok(
-        d,
+    let seen = ok(d, "inspect --data train.csv --target outcome");
+    shows(
+        &seen,
         &[
-            "train",
-            "--data",
-            "train.csv",
-            "--target",
-            "outcome",
-            "--epochs",
-            "8",
-            "--out",
-            "run",
-            "--quiet",
+            "features   hr, temp (2)",
+            "task       classify",
+            "3–6 steps (padded to 6",
+            "sick (10), well (20)",
+            "ward (not numeric)",
         ],
     );
-    assert!(
-        trained.contains("model      gru, 32 hidden") && trained.contains("kept epoch"),
-        "{trained}"
+    let trained = ok(
+        d,
+        "train --data train.csv --target outcome --epochs 8 --out run --quiet",
     );
+    shows(&trained, &["model      gru, 32 hidden", "kept epoch"]);
     for file in [
         "model.bpk",
         "train.toml",
@@ -122,50 +114,37 @@ fn classification_with_string_labels_in_long_format() {
         assert!(d.join("run").join(file).is_file(), "{file}");
     }
 
-    let scored = ok(d, &["evaluate", "--run", "run", "--data", "test.csv"]);
-    assert!(
-        scored.contains("accuracy")
-            && scored.contains("macro-F1")
-            && scored.contains("majority class \"well\""),
-        "{scored}"
+    let scored = ok(d, "evaluate --run run --data test.csv");
+    shows(
+        &scored,
+        &["accuracy", "macro-F1", "majority class \"well\""],
     );
-    let metrics: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(d.join("run/metrics.json")).unwrap())
-            .unwrap();
+    let metrics = std::fs::read_to_string(d.join("run/metrics.json")).unwrap();
+    let metrics: serde_json::Value = serde_json::from_str(&metrics).unwrap();
     let accuracy = metrics["classification"]["accuracy"].as_f64().unwrap();
     assert!(accuracy > 0.8, "{metrics}");
     assert_eq!(metrics["classification"]["classes"][0]["name"], "sick");
     assert!(d.join("run/confusion.png").is_file());
 
-    let predicted = ok(d, &["predict", "--run", "run", "--data", "new.csv"]);
+    let predicted = ok(d, "predict --run run --data new.csv");
     let lines: Vec<&str> = predicted.lines().collect();
     assert_eq!(lines[0], "id,class,p(sick),p(well)");
-    assert!(lines[1].starts_with("p42,sick,"), "{predicted}");
-    assert!(lines[2].starts_with("p43,well,"), "{predicted}");
+    assert!(
+        lines[1].starts_with("p42,sick,") && lines[2].starts_with("p43,well,"),
+        "{predicted}"
+    );
 
     // The saved settings train again, flags overriding them.
     let again = ok(
         d,
-        &[
-            "train",
-            "--config",
-            "run/train.toml",
-            "--epochs",
-            "1",
-            "--out",
-            "again",
-            "--quiet",
-        ],
+        "train --config run/train.toml --epochs 1 --out again --quiet",
     );
-    assert!(
-        again.contains("settings from run/train.toml") && again.contains("1 epochs at most"),
-        "{again}"
+    shows(
+        &again,
+        &["settings from run/train.toml", "1 epochs at most"],
     );
     let toml = std::fs::read_to_string(d.join("again/train.toml")).unwrap();
-    assert!(
-        toml.contains("epochs = 1") && toml.contains("targets = [\"outcome\"]"),
-        "{toml}"
-    );
+    shows(&toml, &["epochs = 1", "targets = [\"outcome\"]"]);
 
     // A test label the model never saw is an error naming the line.
     write(
@@ -175,7 +154,7 @@ fn classification_with_string_labels_in_long_format() {
     );
     fails(
         d,
-        &["evaluate", "--run", "run", "--data", "unseen.csv"],
+        "evaluate --run run --data unseen.csv",
         &["unseen.csv, line 2", "`dead`", "sick, well"],
     );
 }
@@ -195,31 +174,17 @@ fn regression_in_wide_format() {
     }
     write(d, "wide.csv", &csv);
     write(d, "new.csv", &new);
-    let seen = ok(d, &["inspect", "--data", "wide.csv"]);
-    assert!(
-        seen.contains("wide (one row per sequence") && seen.contains("task       regress"),
-        "{seen}"
-    );
+    let seen = ok(d, "inspect --data wide.csv");
+    shows(&seen, &["wide (one row per sequence", "task       regress"]);
     ok(
         d,
-        &[
-            "train", "--data", "wide.csv", "--epochs", "3", "--out", "run", "--quiet", "--cell",
-            "lstm",
-        ],
+        "train --data wide.csv --epochs 3 --out run --quiet --cell lstm",
     );
-    let scored = ok(d, &["evaluate", "--run", "run", "--data", "wide.csv"]);
-    assert!(
-        scored.contains("MAE training mean") && scored.contains("y "),
-        "{scored}"
-    );
+    let scored = ok(d, "evaluate --run run --data wide.csv");
+    shows(&scored, &["MAE training mean", "y "]);
     assert!(d.join("run/predictions.png").is_file());
-    let predicted = ok(
-        d,
-        &[
-            "predict", "--run", "run", "--data", "new.csv", "--output", "out.csv",
-        ],
-    );
-    assert!(predicted.is_empty());
+    let printed = ok(d, "predict --run run --data new.csv --output out.csv");
+    assert!(printed.is_empty());
     let written = std::fs::read_to_string(d.join("out.csv")).unwrap();
     assert_eq!(written.lines().count(), 41);
     assert!(written.starts_with("id,y\ns0,"), "{written}");
@@ -229,80 +194,46 @@ fn regression_in_wide_format() {
 fn forecasting_many_series() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    // Two stores, a weekly cycle.
+    // Two stores, a weekly cycle and promotions.
     let mut csv = String::from("store,day,promo,sales\n");
     for store in 0..2 {
         for day in 0..70 {
-            let promo = u8::from(day % 10 == 3);
-            let sales = 20 + 10 * store + [0, 1, 2, 3, 8, 12, 5][day % 7] + 6 * promo as usize;
+            let promo = usize::from(day % 10 == 3);
+            let sales = 20 + 10 * store + [0, 1, 2, 3, 8, 12, 5][day % 7] + 6 * promo;
             csv += &format!("s{store},{day},{promo},{sales}\n");
         }
     }
     write(d, "sales.csv", &csv);
-    let flags = [
-        "--id",
-        "store",
-        "--time",
-        "day",
-        "--target",
-        "sales",
-        "--window",
-        "14",
-        "--horizon",
-        "3",
-    ];
-    let seen = ok(
-        d,
-        &[&["inspect", "--data", "sales.csv"][..], &flags].concat(),
-    );
-    assert!(
-        seen.contains("task       forecast")
-            && seen.contains("windows    108")
-            && seen.contains("inputs     promo, sales"),
-        "{seen}"
+    let flags = "--id store --time day --target sales --window 14 --horizon 3";
+    let seen = ok(d, &format!("inspect --data sales.csv {flags}"));
+    shows(
+        &seen,
+        &[
+            "task       forecast",
+            "windows    108",
+            "inputs     promo, sales",
+        ],
     );
     ok(
         d,
-        &[
-            &[
-                "train",
-                "--data",
-                "sales.csv",
-                "--epochs",
-                "3",
-                "--out",
-                "run",
-                "--quiet",
-            ][..],
-            &flags,
-        ]
-        .concat(),
+        &format!("train --data sales.csv --epochs 3 --out run --quiet {flags}"),
     );
     let scored = ok(
         d,
+        "evaluate --run run --data sales.csv --season 7 --average 7",
+    );
+    shows(
+        &scored,
         &[
-            "evaluate",
-            "--run",
-            "run",
-            "--data",
-            "sales.csv",
-            "--season",
-            "7",
-            "--average",
-            "7",
+            "sales t+3",
+            "sales (all steps)",
+            "seasonal naive (7)",
+            "moving average (7)",
+            "last value",
         ],
     );
-    for needle in [
-        "sales t+3",
-        "sales (all steps)",
-        "seasonal naive (7)",
-        "moving average (7)",
-        "last value",
-    ] {
-        assert!(scored.contains(needle), "`{needle}` not in:\n{scored}");
-    }
     assert!(d.join("run/forecast.png").is_file());
-    let predicted = ok(d, &["predict", "--run", "run", "--data", "sales.csv"]);
+    let predicted = ok(d, "predict --run run --data sales.csv");
     let lines: Vec<&str> = predicted.lines().collect();
     assert_eq!(lines.len(), 1 + 2 * 3, "{predicted}");
     assert_eq!(lines[0], "store,step,day,sales");
@@ -312,15 +243,7 @@ fn forecasting_many_series() {
     );
     fails(
         d,
-        &[
-            "evaluate",
-            "--run",
-            "run",
-            "--data",
-            "sales.csv",
-            "--season",
-            "30",
-        ],
+        "evaluate --run run --data sales.csv --season 30",
         &["seasonal naive (30)", "1 to 14 steps"],
     );
 }
@@ -330,108 +253,71 @@ fn bad_flag_values_get_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     write(d, "train.csv", &vitals(0..12, true));
-    fn train<'a>(extra: &[&'a str]) -> Vec<&'a str> {
-        [
-            &[
-                "train",
-                "--data",
-                "train.csv",
-                "--target",
-                "outcome",
-                "--quiet",
-            ][..],
-            extra,
-        ]
-        .concat()
-    }
     for (extra, needles) in [
-        (&["--epochs", "abc"][..], &["--epochs", "abc"][..]),
-        (&["--epochs", "0"], &["--epochs", "at least 1"]),
-        (&["--batch-size", "0"], &["--batch-size"]),
-        (&["--lr", "0"], &["--lr", "(0, 1]"]),
-        (&["--lr", "nan"], &["--lr"]),
-        (&["--hidden", "0"], &["--hidden"]),
-        (&["--layers", "0"], &["--layers"]),
-        (&["--dropout", "1.5"], &["--dropout"]),
-        (&["--valid-fraction", "1.5"], &["--valid-fraction"]),
-        (&["--cell", "transformer"], &["--cell", "transformer"]),
-        (&["--device", "tpu"], &["unknown device `tpu`", "flex"]),
-        (&["--format", "tall"], &["--format", "long or wide"]),
+        ("--epochs abc", &["--epochs", "abc"][..]),
+        ("--epochs 0", &["--epochs", "at least 1"]),
+        ("--batch-size 0", &["--batch-size"]),
+        ("--lr 0", &["--lr", "(0, 1]"]),
+        ("--lr nan", &["--lr"]),
+        ("--hidden 0", &["--hidden"]),
+        ("--layers 0", &["--layers"]),
+        ("--dropout 1.5", &["--dropout"]),
+        ("--valid-fraction 1.5", &["--valid-fraction"]),
+        ("--cell transformer", &["--cell", "transformer"]),
+        ("--device tpu", &["unknown device `tpu`", "flex"]),
+        ("--format tall", &["--format", "long or wide"]),
         (
-            &["--task", "cluster"],
+            "--task cluster",
             &["--task", "classify, regress or forecast"],
         ),
-        (&["--window", "0"], &["--window"]),
-        (&["--horizon", "0"], &["--horizon"]),
-        (&["--max-steps", "0"], &["--max-steps"]),
+        ("--window 0", &["--window"]),
+        ("--horizon 0", &["--horizon"]),
+        ("--max-steps 0", &["--max-steps"]),
         (
-            &["--features", "nope"],
+            "--features nope",
             &["train.csv, line 1, column `nope`", "unknown column"],
         ),
-        (&["--features", "ward"], &["column `ward`", "numbers"]),
-        (&["--id", "nope"], &["column `nope`"]),
-        (&["--task", "forecast"], &["--window"]),
+        ("--features ward", &["column `ward`", "numbers"]),
+        ("--id nope", &["column `nope`"]),
+        ("--task forecast", &["--window"]),
         (
-            &["--task", "regress"],
+            "--task regress",
             &["column `outcome`", "cannot parse `sick` as a number"],
         ),
-        (&["--valid", "missing.csv"], &["missing.csv", "cannot open"]),
-        (
-            &["--config", "missing.toml"],
-            &["--config fixes the columns"],
-        ),
+        ("--valid missing.csv", &["missing.csv", "cannot open"]),
+        ("--config missing.toml", &["--config fixes the columns"]),
     ] {
-        fails(d, &train(extra), needles);
+        fails(
+            d,
+            &format!("train --data train.csv --target outcome --quiet {extra}"),
+            needles,
+        );
     }
-    fails(d, &["train", "--quiet"], &["--data FILE is required"]);
-    fails(
-        d,
-        &["train", "--data", "nope.csv"],
-        &["nope.csv", "cannot open"],
-    );
-    fails(d, &["train", "--config", "missing.toml"], &["missing.toml"]);
+    fails(d, "train --quiet", &["--data FILE is required"]);
+    fails(d, "train --data nope.csv", &["nope.csv", "cannot open"]);
+    fails(d, "train --config missing.toml", &["missing.toml"]);
     write(d, "bad.toml", "data = 3\n");
     fails(
         d,
-        &["train", "--config", "bad.toml"],
+        "train --config bad.toml",
         &["bad.toml", "not a valid train config"],
     );
     write(d, "empty.csv", "");
+    fails(d, "inspect --data empty.csv", &["empty.csv", "empty file"]);
     fails(
         d,
-        &["inspect", "--data", "empty.csv"],
-        &["empty.csv", "empty file"],
-    );
-    fails(
-        d,
-        &["evaluate", "--run", "nope", "--data", "train.csv"],
+        "evaluate --run nope --data train.csv",
         &["no such run directory"],
     );
     fails(
         d,
-        &[
-            "evaluate",
-            "--run",
-            "nope",
-            "--data",
-            "train.csv",
-            "--season",
-            "0",
-        ],
+        "evaluate --run nope --data train.csv --season 0",
         &["--season"],
     );
     fails(
         d,
-        &[
-            "predict",
-            "--run",
-            "nope",
-            "--data",
-            "train.csv",
-            "--device",
-            "tpu",
-        ],
+        "predict --run nope --data train.csv --device tpu",
         &["unknown device `tpu`"],
     );
-    fails(d, &["inspect"], &["--data"]);
+    fails(d, "inspect", &["--data"]);
 }

@@ -147,6 +147,12 @@ impl TrainArgs {
     }
 }
 
+/// Prints `wrote a, b and c` for the files an example wrote.
+pub fn print_written(files: &[PathBuf]) {
+    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    println!("\nwrote {}", names.join(" and "));
+}
+
 /// Other defaults for flags, `(flag id, default)` pairs: an example that flattens [`TrainArgs`]
 /// sets its own with `#[command(mut_args(common::defaults(&[("epochs", "30")])))]`.
 pub fn defaults(values: &'static [(&'static str, &'static str)]) -> impl FnMut(Arg) -> Arg {
