@@ -41,6 +41,7 @@ mod long;
 mod long_samples;
 mod missing;
 mod spec;
+mod summary;
 mod table;
 mod targets;
 #[cfg(test)]
@@ -48,12 +49,13 @@ mod test_support;
 mod wide;
 
 pub use forecast::{ForecastIndex, ForecastWindow};
-pub use infer::{DataHints, Inspection, TARGET_NAMES, inspect_csv};
+pub use infer::{DataHints, TARGET_NAMES, inspect_csv};
 pub use layout::{LongCsvLayout, WideCsvLayout, WideFeature};
 pub use long::{read_long_csv, read_long_csv_from_reader, read_long_sequences};
 pub use long_samples::ONE_SERIES;
 pub use missing::MissingValues;
 pub use spec::{DataSpec, ForecastWindows, Format, SpecData, SpecInputs, Task};
+pub use summary::Inspection;
 pub use table::MEMORY_SOURCE;
 pub use targets::CsvTarget;
 pub use wide::{read_wide_csv, read_wide_csv_from_reader, read_wide_sequences};

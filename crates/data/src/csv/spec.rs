@@ -330,7 +330,7 @@ impl DataSpec {
     /// `max_steps`.
     fn padded_steps(&self, path: &Path) -> Result<usize> {
         let table = Table::read(open(path)?, path.to_path_buf())?;
-        let lengths = super::infer::sequence_lengths(&table, self.id.as_deref())?;
+        let lengths = super::summary::sequence_lengths(&table, self.id.as_deref())?;
         let longest = lengths.into_iter().max().unwrap_or(1);
         Ok(self.max_steps.map_or(longest, |m| m.min(longest)))
     }
@@ -338,7 +338,7 @@ impl DataSpec {
     /// The wide features with their step columns `<name>_<t>` found in the header of `path`.
     fn wide_features(&self, path: &Path) -> Result<Vec<WideFeature>> {
         let table = Table::read(open(path)?, path.to_path_buf())?;
-        let groups = super::infer::step_groups(table.headers());
+        let groups = super::summary::step_groups(table.headers());
         self.features
             .iter()
             .map(|name| {
