@@ -49,6 +49,13 @@ static ALLOCATOR: burn_rnn::train::CachingAllocator = burn_rnn::train::CachingAl
 fn main() -> ExitCode {
     // SAFETY: the first thing `main` does, before any thread starts.
     unsafe { burn_rnn::train::quiet_headless_wgpu() };
+    // Output piped into `head` ends quietly, as with other command-line tools, instead of
+    // panicking in `println!` when the pipe closes.
+    #[cfg(unix)]
+    // SAFETY: restoring the default action of a signal, before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let result = match Cli::parse().command {
         Command::Inspect(args) => commands::inspect(&args),
         Command::Train(args) => commands::train(&args),
