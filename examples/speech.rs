@@ -98,7 +98,7 @@ pub fn run(args: &Args) -> Result<Report> {
     write_labelled_long_csv(&train_csv, &train_set, "word")?;
     write_labelled_long_csv(&test_csv, &test_set, "word")?;
     println!(
-        "{} recordings for training (speakers {}), {} of speakers {} held out; {} accents, speeds {:?} wpm, pitches {:?}; {} log-mel bands every {} ms",
+        "{} recordings for training (speakers {}), {} of speakers {} held out; {} accents, speeds {:?} wpm, pitches {:?}; {} log-mel bands every {:.0} ms",
         train_audio.len(),
         args.speakers.join(" "),
         test_audio.len(),
@@ -107,7 +107,7 @@ pub fn run(args: &Args) -> Result<Report> {
         args.speeds,
         args.pitches,
         mel.bands,
-        1000 * mel.hop / 22_050
+        1000.0 * mel.hop as f32 / 22_050.0
     );
 
     let hints = DataHints {
@@ -146,9 +146,10 @@ pub fn run(args: &Args) -> Result<Report> {
     println!("accuracy per word: {}", per_word.join(", "));
     common::print_written(&scored.files);
     println!(
-        "the same from the command line: burn-rnn train --data {} --target word --bidirectional --hidden {}",
+        "the same from the command line: burn-rnn train --data {} --target word --bidirectional --hidden {} --batch-size {}",
         train_csv.display(),
-        args.train.hidden
+        args.train.hidden,
+        args.train.batch_size
     );
     Ok(Report {
         scores,
