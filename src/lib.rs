@@ -10,7 +10,8 @@
 //!   `Learner`, `Predictor`, run directories, the backend chosen at run time, plots.
 //!
 //! Cargo features `flex`, `ndarray`, `wgpu` (all three default) and `cuda` choose the backends
-//! compiled in. The package also holds the `burn-rnn` command line (`burn-rnn predict`) and the
+//! compiled in. The package also holds the `burn-rnn` command line (`burn-rnn inspect`, `train`,
+//! `evaluate`, `predict`: a CSV file to a trained, evaluated model without code) and the
 //! examples.
 
 #![warn(missing_docs)]

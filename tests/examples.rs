@@ -12,12 +12,16 @@ use clap::Parser;
 mod activations;
 #[path = "../examples/bench.rs"]
 mod bench;
+#[path = "../examples/demand.rs"]
+mod demand;
 #[path = "../examples/gradients.rs"]
 mod gradients;
 #[path = "../examples/healthcare.rs"]
 mod healthcare;
 #[path = "../examples/sentiment.rs"]
 mod sentiment;
+#[path = "../examples/speech.rs"]
+mod speech;
 #[path = "../examples/stock.rs"]
 mod stock;
 
@@ -226,4 +230,69 @@ fn activations_are_timed_and_tanh_through_exp_is_tanh() {
         "{}",
         report.tanh_through_exp_error
     );
+}
+
+#[test]
+fn demand_beats_seasonal_naive_and_moving_average_on_every_day_ahead() {
+    let _serial = one_at_a_time();
+    let dir = out_dir();
+    let line = "demand --epochs 6 --days 420 --test-days 56 --quiet";
+    let evaluation = demand::run(&args(line, dir.path())).unwrap();
+    assert_eq!(evaluation.outputs.len(), 7);
+    for (h, output) in evaluation.outputs.iter().enumerate() {
+        let names: Vec<&str> = output.baselines.iter().map(|b| b.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["last value", "seasonal naive (7)", "moving average (7)"]
+        );
+        // The full run gains 25–38 % over seasonal naive and about 50 % over the moving average.
+        for (b, name) in names.iter().enumerate().skip(1) {
+            let gain = evaluation.gain_percent(h, b).unwrap();
+            assert!(gain > 5.0, "day +{}: {gain:.1} % over {name}", h + 1);
+        }
+    }
+    for file in [
+        "demand-train.csv",
+        "demand-test.csv",
+        "metrics.json",
+        "forecast.png",
+        "run/train.toml",
+    ] {
+        assert!(dir.path().join(file).is_file(), "{file} missing");
+    }
+}
+
+#[test]
+fn speech_recognises_digits_of_unheard_speakers() {
+    let _serial = one_at_a_time();
+    if !burn_rnn::data::synth::espeak_available() {
+        // CI installs espeak-ng (.ci/run); there a missing one is a failure.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "espeak-ng is missing in CI"
+        );
+        eprintln!("skipped: espeak-ng is not installed (apt-get install espeak-ng)");
+        return;
+    }
+    let dir = out_dir();
+    let line = "speech --epochs 15 --speakers m1,m3,f2 --test-speakers m5,f4 --accents en-us,en-gb --speeds 140,190 --pitches 50 --quiet";
+    let report = speech::run(&args(line, dir.path())).unwrap();
+    let scores = &report.scores;
+    assert_eq!(report.test_words, 10 * 2 * 2 * 2);
+    assert_eq!(scores.classes.len(), 10);
+    // Chance is 10 %; the full run recognises all 360 held-out words.
+    assert!(
+        scores.accuracy > 0.7,
+        "accuracy {} on held-out speakers",
+        scores.accuracy
+    );
+    assert!(scores.accuracy > scores.majority_accuracy + 0.5);
+    for file in [
+        "speech-train.csv",
+        "speech-test.csv",
+        "confusion.png",
+        "metrics.json",
+    ] {
+        assert!(dir.path().join(file).is_file(), "{file} missing");
+    }
 }

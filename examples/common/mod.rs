@@ -10,7 +10,9 @@ use std::process::ExitCode;
 use burn::tensor::Device;
 use burn_rnn::data::SequenceDataset;
 use burn_rnn::model::{CellKind, RecurrentConfig};
-use burn_rnn::train::{Backend, Progress, RunDir, TrainOptions, TrainedRun, TrainingConfig, train};
+use burn_rnn::train::{
+    Backend, Progress, RunDir, TrainOptions, TrainSpec, TrainedRun, TrainingConfig, train,
+};
 use clap::Arg;
 
 /// Freed large tensors are reused: no page faults in the training loop (BENCHMARKS.md). Not
@@ -123,6 +125,32 @@ impl TrainArgs {
         println!("{}", run.summary());
         Ok(run)
     }
+}
+
+impl TrainArgs {
+    /// The flags' device, cell, hidden units, epochs, batch size, learning rate and seed in a
+    /// [`TrainSpec`] (what `burn-rnn train` reads from its flags).
+    pub fn apply_to(&self, spec: &mut TrainSpec) {
+        spec.device = self.device.device.name().into();
+        spec.model.cell = self.cell.name().into();
+        spec.model.hidden = self.hidden;
+        let t = &mut spec.training;
+        (t.epochs, t.batch_size, t.lr, t.seed) = (self.epochs, self.batch_size, self.lr, self.seed);
+    }
+
+    /// Training options: progress lines unless `--quiet`.
+    pub fn options(&self) -> TrainOptions {
+        TrainOptions {
+            resume: false,
+            progress: Progress::unless_quiet(self.quiet),
+        }
+    }
+}
+
+/// Prints `wrote a, b and c` for the files an example wrote.
+pub fn print_written(files: &[PathBuf]) {
+    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    println!("\nwrote {}", names.join(" and "));
 }
 
 /// Other defaults for flags, `(flag id, default)` pairs: an example that flattens [`TrainArgs`]

@@ -35,8 +35,50 @@ pub fn write_long_csv(path: impl AsRef<Path>, data: &SequenceDataset) -> Result<
     write_long_csv_to(file, data).map_err(|message| io_error(path, message))
 }
 
+/// Like [`write_long_csv`], with each sample's target on every one of its rows, the file that
+/// `burn-rnn train` and `burn-rnn evaluate` read: a class's name in a column called
+/// `target_column`, or regression values in columns named by the target names. Per-step
+/// targets are refused (the long reader cannot tell them from a forecast).
+///
+/// ```
+/// # use burn_rnn_data::{DataHints, Task, inspect_csv, write_labelled_long_csv, synth::HealthcareConfig};
+/// let cohort = HealthcareConfig { patients: 6, ..Default::default() }.generate()?;
+/// let path = std::env::temp_dir().join("burn-rnn-doc-labelled.csv");
+/// write_labelled_long_csv(&path, &cohort.deterioration_dataset()?, "outcome")?;
+/// let seen = inspect_csv(&path, &DataHints { targets: vec!["outcome".into()], ..Default::default() })?;
+/// assert_eq!((seen.spec.task, seen.sequences), (Task::Classify, 6));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn write_labelled_long_csv(
+    path: impl AsRef<Path>,
+    data: &SequenceDataset,
+    target_column: &str,
+) -> Result<()> {
+    let path = path.as_ref();
+    let targets = match data.target_kind() {
+        crate::TargetKind::Classification { .. } => vec![target_column.to_string()],
+        crate::TargetKind::Regression { .. } => data.target_names().to_vec(),
+        crate::TargetKind::PerStep { .. } => {
+            return Err(DataError::InvalidParameter(
+                "per-step targets cannot be written beside the inputs of a long file".into(),
+            ));
+        }
+    };
+    let file = std::fs::File::create(path).map_err(|e| io_error(path, e.to_string()))?;
+    write_rows(file, data, &targets).map_err(|message| io_error(path, message))
+}
+
 /// [`write_long_csv`] to any writer; the error is the writer's message.
 fn write_long_csv_to(writer: impl Write, data: &SequenceDataset) -> Result<(), String> {
+    write_rows(writer, data, &[])
+}
+
+/// The rows of a long file: id, time, features, then `targets` columns when not empty.
+fn write_rows(
+    writer: impl Write,
+    data: &SequenceDataset,
+    targets: &[String],
+) -> Result<(), String> {
     if let Some(name) = data
         .feature_names()
         .iter()
@@ -49,11 +91,20 @@ fn write_long_csv_to(writer: impl Write, data: &SequenceDataset) -> Result<(), S
     let mut out = csv::Writer::from_writer(writer);
     let mut header = vec![ID_COLUMN.to_string(), TIME_COLUMN.to_string()];
     header.extend(data.feature_names().iter().cloned());
+    header.extend(targets.iter().cloned());
     out.write_record(&header).map_err(|e| e.to_string())?;
     for (sample, steps) in data.samples().iter().zip(data.sequences()) {
+        let target: Vec<String> = match (&sample.target, targets.is_empty()) {
+            (_, true) => Vec::new(),
+            (crate::Target::Class(c), false) => vec![data.target_names()[*c].clone()],
+            (crate::Target::Regression(v) | crate::Target::PerStep(v), false) => {
+                v.iter().map(f32::to_string).collect()
+            }
+        };
         for (t, step) in steps.iter().enumerate() {
             let mut row = vec![sample.id.clone(), t.to_string()];
             row.extend(step.iter().map(f32::to_string));
+            row.extend(target.iter().cloned());
             out.write_record(&row).map_err(|e| e.to_string())?;
         }
     }

@@ -9,6 +9,7 @@
 //! - [`pad`]: padding variable-length sequences to one T, keeping their lengths.
 //! - [`normalize`]: z-score or min-max [`Normalizer`], fitted on training data, invertible, JSON.
 //! - [`split`]: random, chronological and leakage-free window splits.
+//! - [`audio`]: WAV files and log-mel frames (spoken words as sequences).
 //! - [`batcher`]: [`SequenceBatcher`] and [`dataloader`] producing [`SequenceBatch`] tensors.
 //! - [`synth`]: deterministic synthetic data for examples and tests.
 //!
@@ -17,6 +18,7 @@
 
 #![warn(missing_docs)]
 
+pub mod audio;
 pub mod batcher;
 pub mod csv;
 pub mod dataset;
@@ -31,12 +33,14 @@ pub mod windows;
 
 pub use batcher::{BatchTargets, SequenceBatch, SequenceBatcher, dataloader};
 pub use csv::{
-    CsvTarget, LongCsvLayout, MissingValues, WideCsvLayout, WideFeature, read_long_csv,
-    read_long_csv_from_reader, read_long_sequences, read_wide_csv, read_wide_csv_from_reader,
+    CsvTarget, DataHints, DataSpec, ForecastIndex, ForecastWindows, Format, Inspection,
+    LongCsvLayout, MissingValues, SpecData, SpecInputs, Task, WideCsvLayout, WideFeature,
+    inspect_csv, read_long_csv, read_long_csv_from_reader, read_long_sequences, read_wide_csv,
+    read_wide_csv_from_reader, read_wide_sequences,
 };
 pub use dataset::{SequenceDataset, SequenceSample, Target, TargetKind};
 pub use error::{DataError, Result};
-pub use export::write_long_csv;
+pub use export::{write_labelled_long_csv, write_long_csv};
 pub use memory::{from_flat, from_nested};
 pub use normalize::{NormalizationKind, Normalizer, Scaling};
 pub use pad::{Padded, PaddedSequence, Truncation, pad_sequences};
@@ -48,7 +52,9 @@ pub use synth::{
     Regime, SentimentCorpus, SentimentSplit, SineConfig, SineWaves, TokenEncoding, Vocabulary,
     sentiment_dataset,
 };
-pub use windows::{WindowSpec, WindowTarget, Windows, sliding_windows, sliding_windows_flat};
+pub use windows::{
+    WindowSpec, WindowTarget, Windows, horizon_names, sliding_windows, sliding_windows_flat,
+};
 
 // The README's example, compiled (and run unless marked `no_run`) with the doctests.
 #[cfg(doctest)]

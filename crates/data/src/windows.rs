@@ -5,7 +5,10 @@
 //! - many-to-one ([`WindowTarget::Last`]): the target columns at row `s + T + H - 1`
 //!   (K values, [`Target::Regression`]);
 //! - many-to-many ([`WindowTarget::PerStep`]): at each step `t`, the target columns at row
-//!   `s + t + H` (the sequence shifted by H, `T×K` values, [`Target::PerStep`]).
+//!   `s + t + H` (the sequence shifted by H, `T×K` values, [`Target::PerStep`]);
+//! - the next H steps ([`WindowTarget::Horizon`]): the target columns at every row
+//!   `s + T .. s + T + H` (`H×K` values, horizon-major, [`Target::Regression`]), e.g. a 7-day
+//!   forecast of sales.
 //!
 //! "Yesterday's price → today's price" is `T = 1, H = 1` with the price as input and target.
 //! A window thus spans rows `s..s+T+H` ([`Windows::span`]); with `N` rows there are
@@ -26,6 +29,10 @@ pub enum WindowTarget {
     Last,
     /// The target columns at rows `start + H .. start + T + H` (many-to-many).
     PerStep,
+    /// The target columns at each of the H rows after the window, `start + T .. start + T + H`:
+    /// `H × K` values, horizon-major (`[h * K + k]`), named `<column> t+<h>` (many-to-one, a
+    /// multi-step forecast). Needs `H ≥ 1`.
+    Horizon,
 }
 
 /// The shape of the windows and which columns are inputs and targets.
@@ -194,6 +201,11 @@ pub fn sliding_windows_flat(values: &[f32], columns: usize, spec: &WindowSpec) -
                         .flat_map(|row| spec.targets.iter().map(move |&c| at(row, c)))
                         .collect(),
                 ),
+                WindowTarget::Horizon => Target::Regression(
+                    (s + t_len..s + t_len + h)
+                        .flat_map(|row| spec.targets.iter().map(move |&c| at(row, c)))
+                        .collect(),
+                ),
             };
             SequenceSample {
                 id: s.to_string(),
@@ -204,13 +216,20 @@ pub fn sliding_windows_flat(values: &[f32], columns: usize, spec: &WindowSpec) -
         })
         .collect();
     let outputs = spec.targets.len();
-    let kind = match spec.target {
-        WindowTarget::Last => TargetKind::Regression { outputs },
-        WindowTarget::PerStep => TargetKind::PerStep { outputs },
+    let column_names: Vec<String> = spec.targets.iter().map(|c| format!("column {c}")).collect();
+    let (kind, target_names) = match spec.target {
+        WindowTarget::Last => (TargetKind::Regression { outputs }, column_names),
+        WindowTarget::PerStep => (TargetKind::PerStep { outputs }, column_names),
+        WindowTarget::Horizon => (
+            TargetKind::Regression {
+                outputs: outputs * h,
+            },
+            horizon_names(&column_names, h),
+        ),
     };
     let dataset = SequenceDataset::new(samples, t_len, spec.inputs.len(), kind)?
         .with_feature_names(spec.inputs.iter().map(|c| format!("column {c}")).collect())?
-        .with_target_names(spec.targets.iter().map(|c| format!("column {c}")).collect())?;
+        .with_target_names(target_names)?;
     Ok(Windows {
         dataset,
         starts,
@@ -218,7 +237,20 @@ pub fn sliding_windows_flat(values: &[f32], columns: usize, spec: &WindowSpec) -
     })
 }
 
+/// The names of a [`WindowTarget::Horizon`] forecast's `H × K` outputs, horizon-major:
+/// `sales t+1, price t+1, sales t+2, ...` for the targets `names`.
+pub fn horizon_names(names: &[String], horizon: usize) -> Vec<String> {
+    (1..=horizon)
+        .flat_map(|h| names.iter().map(move |n| format!("{n} t+{h}")))
+        .collect()
+}
+
 fn check_spec(spec: &WindowSpec, columns: usize) -> Result<()> {
+    if spec.target == WindowTarget::Horizon && spec.horizon == 0 {
+        return Err(DataError::InvalidParameter(
+            "a forecast of the next H steps needs a horizon of at least 1 step".into(),
+        ));
+    }
     if spec.window == 0 {
         return Err(DataError::InvalidParameter(
             "the window needs at least 1 step (T = 0)".into(),
@@ -326,6 +358,27 @@ mod tests {
         assert!(sliding_windows(&series(8), &spec.clone().with_stride(0)).is_err());
         assert!(sliding_windows(&series(8), &WindowSpec::new(2, 1, vec![], vec![0])).is_err());
         assert!(sliding_windows_flat(&[1.0, 2.0, 3.0], 2, &spec).is_err());
+    }
+
+    #[test]
+    fn horizon_targets_are_the_next_h_rows() {
+        let spec = WindowSpec::new(2, 3, vec![0], vec![0, 1]).with_target(WindowTarget::Horizon);
+        let w = sliding_windows(&series(6), &spec).unwrap();
+        assert_eq!(w.starts, vec![0, 1]);
+        assert_eq!(
+            w.dataset.samples()[1].target,
+            Target::Regression(vec![3.0, 103.0, 4.0, 104.0, 5.0, 105.0])
+        );
+        assert_eq!(
+            w.dataset.target_kind(),
+            TargetKind::Regression { outputs: 6 }
+        );
+        assert_eq!(
+            w.dataset.target_names()[..3],
+            ["column 0 t+1", "column 1 t+1", "column 0 t+2"]
+        );
+        let zero = WindowSpec::new(2, 0, vec![0], vec![0]).with_target(WindowTarget::Horizon);
+        assert!(sliding_windows(&series(6), &zero).is_err());
     }
 
     proptest! {

@@ -1,8 +1,9 @@
 //! The naive answers a trained model has to beat: "the same as the last step" for a forecast,
-//! the most frequent class for a classifier, and how much better than them a model does, in
-//! numbers and in words.
+//! the same as one season ago or the recent average for a multi-step forecast, the training
+//! mean for regression, the most frequent class for a classifier, and how much better than
+//! them a model does, in numbers and in words.
 
-use burn_rnn_data::{SequenceDataset, TargetKind};
+use burn_rnn_data::{ForecastIndex, SequenceDataset, TargetKind};
 
 use crate::error::{Result, TrainError};
 
@@ -50,6 +51,97 @@ pub fn last_step_forecast(data: &SequenceDataset) -> Result<Vec<Vec<f32>>> {
         }
     }
     Ok(rows)
+}
+
+/// A naive multi-step forecast for the windows of `data` (see [`ForecastIndex`]): one row of
+/// `H × K` values per window, horizon-major like the targets, computed from each window's past
+/// values of the targets (in the data's units).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NaiveForecast {
+    /// Every future step equals the last value read.
+    LastValue,
+    /// Step `T + h` equals the value one season earlier, `T + h − P·⌈h/P⌉` (for daily sales and
+    /// `P = 7`: the same weekday last week). Needs `P ≤ T`.
+    Seasonal(usize),
+    /// Every future step equals the mean of the last `m` values read (`m ≤ T`).
+    MovingAverage(usize),
+}
+
+impl NaiveForecast {
+    /// The name in reports: `last value`, `seasonal naive (7)`, `moving average (7)`.
+    pub fn name(self) -> String {
+        match self {
+            NaiveForecast::LastValue => "last value".into(),
+            NaiveForecast::Seasonal(p) => format!("seasonal naive ({p})"),
+            NaiveForecast::MovingAverage(m) => format!("moving average ({m})"),
+        }
+    }
+
+    /// The forecast of every window of `data`, whose windows `index` describes. Errors when the
+    /// season or average is longer than the window, or is 0.
+    ///
+    /// ```
+    /// # use burn_rnn_data::{DataSpec, ForecastWindows, Format, Task};
+    /// # use burn_rnn_train::NaiveForecast;
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("sales.csv");
+    /// // One series: 1, 2, 3, 4, 5, 6.
+    /// std::fs::write(&path, "day,sales\n0,1\n1,2\n2,3\n3,4\n4,5\n5,6\n")?;
+    /// let spec = DataSpec {
+    ///     format: Format::Long, id: None, time: Some("day".into()), features: vec![],
+    ///     targets: vec!["sales".into()], task: Task::Forecast,
+    ///     forecast: Some(ForecastWindows { window: 4, horizon: 2, stride: 1 }),
+    ///     max_steps: None, missing: Default::default(),
+    /// };
+    /// let data = spec.read(&path, None)?;
+    /// let index = data.forecast.as_ref().unwrap();
+    /// // The one window reads 1, 2, 3, 4 and forecasts 5, 6.
+    /// assert_eq!(NaiveForecast::LastValue.forecast(&data.dataset, index)?, [vec![4.0, 4.0]]);
+    /// assert_eq!(NaiveForecast::Seasonal(2).forecast(&data.dataset, index)?, [vec![3.0, 4.0]]);
+    /// assert_eq!(NaiveForecast::MovingAverage(2).forecast(&data.dataset, index)?, [vec![3.5, 3.5]]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn forecast(self, data: &SequenceDataset, index: &ForecastIndex) -> Result<Vec<Vec<f32>>> {
+        let t = data.num_steps();
+        let reach = match self {
+            NaiveForecast::LastValue => 1,
+            NaiveForecast::Seasonal(n) | NaiveForecast::MovingAverage(n) => n,
+        };
+        if reach == 0 || reach > t {
+            return Err(TrainError::InvalidInput(format!(
+                "the {} baseline needs 1 to {t} steps of the window (T = {t})",
+                self.name()
+            )));
+        }
+        let d = data.num_features();
+        let rows = data.samples().iter().map(|sample| {
+            let past = |k: usize, step: usize| sample.values[step * d + index.target_inputs[k]];
+            let last = sample.length - 1;
+            (1..=index.horizon)
+                .flat_map(|h| {
+                    (0..index.targets.len()).map(move |k| match self {
+                        NaiveForecast::LastValue => past(k, last),
+                        NaiveForecast::Seasonal(p) => {
+                            let back = p * h.div_ceil(p);
+                            past(k, (last + h).saturating_sub(back))
+                        }
+                        NaiveForecast::MovingAverage(m) => {
+                            let from = (last + 1).saturating_sub(m);
+                            let sum: f32 = (from..=last).map(|step| past(k, step)).sum();
+                            sum / (last + 1 - from) as f32
+                        }
+                    })
+                })
+                .collect()
+        });
+        Ok(rows.collect())
+    }
+}
+
+/// The regression baseline "always the training mean": `means` (one per output, e.g. the
+/// normaliser's target offsets) repeated for each of `samples` rows.
+pub fn mean_forecast(means: &[f32], samples: usize) -> Vec<Vec<f32>> {
+    vec![means.to_vec(); samples]
 }
 
 /// The most frequent class among `classes` (values below `num_classes`; others are ignored), the

@@ -3,7 +3,10 @@
 //!
 //! - [`train`] a model ([`TrainingConfig`], [`TrainOptions`]) into a [`RunDir`], then
 //!   [`Predictor`] for predictions in the data's units.
-//! - [`report`] and [`baseline`]: errors and accuracy against naive baselines.
+//! - [`report`] and [`baseline`]: errors and accuracy against naive baselines; [`evaluate`]:
+//!   the scores `burn-rnn evaluate` writes to `metrics.json`.
+//! - [`command`]: the `burn-rnn` command line as library calls — [`TrainSpec`] (`train.toml`),
+//!   [`evaluate_run`], [`predict_file`].
 //! - [`history`] and [`plot`]: loss curves and PNG charts.
 //! - [`diagnostics`]: gradient flow back in time and a plain training loop for experiments.
 //! - [`throughput`]: timed training and inference passes.
@@ -12,10 +15,12 @@
 
 pub mod artifacts;
 pub mod baseline;
+pub mod command;
 pub mod config;
 pub mod device;
 pub mod diagnostics;
 pub mod error;
+pub mod evaluate;
 pub mod history;
 pub mod learner;
 pub mod memory;
@@ -28,10 +33,17 @@ pub mod task;
 pub mod throughput;
 
 pub use artifacts::{DataSchema, RunDir};
-pub use baseline::{describe_gain, gain_percent, last_step_forecast, majority_class};
+pub use baseline::{
+    NaiveForecast, describe_gain, gain_percent, last_step_forecast, majority_class, mean_forecast,
+};
+pub use command::{
+    EvaluateOptions, ModelSpec, PredictionTable, RunData, RunEvaluation, SpecOutcome, TrainSpec,
+    TrainingSpec, default_run_dir, evaluate_run, predict_file,
+};
 pub use config::{LrSchedule, TrainingConfig};
 pub use device::{Backend, quiet_headless_wgpu};
 pub use error::{Result, TrainError};
+pub use evaluate::{BaselineErrors, ClassMetrics, ClassScores, Evaluation, OutputErrors};
 pub use history::{EpochMetrics, accuracy_panel, loss_panel};
 pub use learner::{TrainOptions, TrainedRun, train};
 pub use memory::{CachingAllocator, keep_freed_memory};

@@ -32,6 +32,8 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
     /// Draw as a dashed-looking line of points instead of a solid line.
     pub markers: bool,
+    /// Join the points with a line (off for a scatter of points).
+    pub joined: bool,
 }
 
 impl Series {
@@ -41,6 +43,7 @@ impl Series {
             name: name.into(),
             points,
             markers: false,
+            joined: true,
         }
     }
 
@@ -50,6 +53,17 @@ impl Series {
             name: name.into(),
             points,
             markers: true,
+            joined: true,
+        }
+    }
+
+    /// Points only, not joined (a scatter, e.g. predicted against actual values).
+    pub fn dots(name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        Self {
+            name: name.into(),
+            points,
+            markers: true,
+            joined: false,
         }
     }
 }
@@ -210,6 +224,69 @@ pub fn next_step_forecast_panels(
     Ok(panels.collect())
 }
 
+/// Writes a confusion matrix as a PNG heat map: rows are the true classes, columns the
+/// predicted ones, each cell shaded by its share of its row and labelled with its count.
+pub fn write_confusion_png(
+    path: &Path,
+    title: &str,
+    names: &[String],
+    confusion: &[Vec<usize>],
+) -> Result<()> {
+    register_font();
+    let io = |message: String| TrainError::Io {
+        path: path.to_path_buf(),
+        message,
+    };
+    let n = confusion.len();
+    if n == 0 || names.len() != n || confusion.iter().any(|row| row.len() != n) {
+        return Err(io(format!(
+            "a confusion matrix of {n} rows needs {n} columns per row and {n} class names"
+        )));
+    }
+    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| crate::artifacts::io_error(dir, e))?;
+    }
+    let cell = (480 / n as u32).clamp(28, 90);
+    let label = 12
+        + 8 * names
+            .iter()
+            .map(|s| s.chars().count())
+            .max()
+            .unwrap_or(1)
+            .min(24) as u32;
+    let size = (label + cell * n as u32 + 40, cell * n as u32 + 120);
+    let root = BitMapBackend::new(path, size).into_drawing_area();
+    let draw = || -> std::result::Result<(), DrawingAreaErrorKind<<BitMapBackend<'static> as DrawingBackend>::ErrorType>> {
+        root.fill(&WHITE)?;
+        let text = |size: u32| ("sans-serif", size).into_font().color(&BLACK);
+        root.draw_text(title, &text(20), (10, 8))?;
+        root.draw_text("predicted →, truth ↓", &text(14), (10, 36))?;
+        let (x0, y0) = (label as i32, 100);
+        let c = cell as i32;
+        for (j, name) in names.iter().enumerate() {
+            let short: String = name.chars().take(24).collect();
+            // Column names written downwards would need rotation; they sit above, staggered.
+            let y = 62 + (j % 2) as i32 * 16;
+            root.draw_text(&short, &text(13), (x0 + j as i32 * c + 2, y))?;
+            root.draw_text(&short, &text(13), (6, y0 + j as i32 * c + c / 2 - 7))?;
+        }
+        for (t, row) in confusion.iter().enumerate() {
+            let total = row.iter().sum::<usize>().max(1) as f64;
+            for (p, &count) in row.iter().enumerate() {
+                let share = count as f64 / total;
+                let shade = (255.0 * (1.0 - 0.8 * share)) as u8;
+                let color = if t == p { RGBColor(shade, 255, shade) } else { RGBColor(255, shade, shade) };
+                let (x, y) = (x0 + p as i32 * c, y0 + t as i32 * c);
+                root.draw(&Rectangle::new([(x, y), (x + c, y + c)], color.filled()))?;
+                root.draw(&Rectangle::new([(x, y), (x + c, y + c)], BLACK.stroke_width(1)))?;
+                root.draw_text(&count.to_string(), &text(14), (x + c / 2 - 8, y + c / 2 - 7))?;
+            }
+        }
+        root.present()
+    };
+    draw().map_err(|e| io(format!("cannot write the PNG: {e}")))
+}
+
 type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
 
 fn draw_panel(
@@ -285,8 +362,13 @@ fn draw_panel(
             .map(|&(x, y)| (x, transform(y)))
             .filter(|(x, y)| x.is_finite() && y.is_finite())
             .collect();
+        let line = if series.joined {
+            data.clone()
+        } else {
+            Vec::new()
+        };
         chart
-            .draw_series(LineSeries::new(data.clone(), color.stroke_width(2)))?
+            .draw_series(LineSeries::new(line, color.stroke_width(2)))?
             .label(series.name.as_str())
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
@@ -361,6 +443,17 @@ mod tests {
         let panel = Panel::new("t", "x", "y").with(Series::line("a", vec![(0.0, 1.0)]));
         write_png(&path, "test", &[panel], 1).unwrap();
         assert!(path.is_file());
+    }
+
+    #[test]
+    fn writes_a_confusion_matrix() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("confusion.png");
+        let names = ["yes".to_string(), "no".into(), "maybe".into()];
+        let confusion = vec![vec![5, 1, 0], vec![0, 3, 2], vec![1, 0, 7]];
+        write_confusion_png(&path, "Confusion", &names, &confusion).unwrap();
+        assert_eq!(&std::fs::read(&path).unwrap()[1..4], b"PNG");
+        assert!(write_confusion_png(&path, "x", &names[..2], &confusion).is_err());
     }
 
     #[test]

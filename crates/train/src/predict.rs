@@ -121,6 +121,12 @@ impl Predictor {
         &self.schema
     }
 
+    /// The statistics inputs are scaled with (and regression outputs mapped back with; their
+    /// offsets are the training targets' means).
+    pub fn normalizer(&self) -> &Normalizer {
+        &self.normalizer
+    }
+
     /// The model.
     pub fn model(&self) -> &SequenceModel {
         &self.model

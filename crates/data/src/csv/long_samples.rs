@@ -9,12 +9,17 @@ use super::table::{Column, Row, Table};
 use super::targets::{CsvTarget, RawTarget, SampleTarget};
 use crate::error::Result;
 
+/// The id of the one series of a long file read without an id column.
+pub const ONE_SERIES: &str = "series";
+
 /// One sample of a long file before padding.
 pub(super) struct LongSample {
     /// The sample id.
     pub(super) id: String,
     /// The first line on which the id appears.
     pub(super) first_line: u64,
+    /// The time of each kept step, in order.
+    pub(super) times: Vec<f64>,
     /// `steps × D` feature values, step-major, in time order.
     pub(super) values: Vec<f32>,
     /// `steps × K` per-step target values, step-major (empty without per-step targets).
@@ -48,7 +53,8 @@ struct IdRows {
 
 /// The columns of a long file that a sample is read from.
 struct LongColumns {
-    id: Column,
+    /// `None`: the whole file is one series.
+    id: Option<Column>,
     time: Column,
     /// The feature columns, then the per-step target columns.
     cells: Vec<Column>,
@@ -64,7 +70,12 @@ pub(super) fn long_samples(
     layout: &LongCsvLayout,
     target: Option<&CsvTarget>,
 ) -> Result<Vec<LongSample>> {
-    let id = table.column(&layout.id)?;
+    // An empty id column name reads the whole file as one series.
+    let id = if layout.id.is_empty() {
+        None
+    } else {
+        Some(table.column(&layout.id)?)
+    };
     let time = table.column(&layout.time)?;
     let per_step_names = target.map_or(&[][..], CsvTarget::per_step_columns);
     let mut cells = table.columns(&layout.features)?;
@@ -89,7 +100,7 @@ pub(super) fn long_samples(
         reject_duplicate_times(table, &columns, &id, &rows)?;
         let raw_target = sample_target(table, &id, &rows, &columns.target)?;
         let first_line = rows.iter().map(|r| r.line).min().unwrap_or(0);
-        let steps = fill_missing(table, &id, rows, &columns.cells, layout.missing)?;
+        let (times, steps) = fill_missing(table, &id, rows, &columns.cells, layout.missing)?;
         let mut values = Vec::with_capacity(steps.len() * num_features);
         let mut per_step = Vec::with_capacity(steps.len() * per_step_outputs);
         for step in &steps {
@@ -99,6 +110,7 @@ pub(super) fn long_samples(
         samples.push(LongSample {
             id,
             first_line,
+            times,
             values,
             per_step,
             raw_target,
@@ -112,9 +124,12 @@ fn group_by_id(table: &Table, columns: &LongColumns) -> Result<Vec<IdRows>> {
     let mut groups: Vec<IdRows> = Vec::new();
     let mut group_of: HashMap<String, usize> = HashMap::new();
     for row in &table.rows {
-        let id = row.cell(&columns.id);
-        if id.is_empty() {
-            return Err(table.error(row.line, Some(&columns.id.name), "missing sample id"));
+        let id = match &columns.id {
+            Some(column) => row.cell(column),
+            None => ONE_SERIES,
+        };
+        if let (Some(column), true) = (&columns.id, id.is_empty()) {
+            return Err(table.error(row.line, Some(&column.name), "missing sample id"));
         }
         let parsed = parse_row(table, columns, row)?;
         let group = *group_of.entry(id.to_string()).or_insert_with(|| {
@@ -193,16 +208,17 @@ fn reject_duplicate_times(
     Ok(())
 }
 
-/// Applies the missing value policy to the time-ordered rows of one id: the cells of each kept
-/// step, all present.
+/// Applies the missing value policy to the time-ordered rows of one id: the time and the cells
+/// of each kept step, all present.
 fn fill_missing(
     table: &Table,
     id: &str,
     rows: Vec<LongRow>,
     columns: &[Column],
     policy: MissingValues,
-) -> Result<Vec<Vec<f32>>> {
+) -> Result<(Vec<f64>, Vec<Vec<f32>>)> {
     let mut filled: Vec<Vec<f32>> = Vec::with_capacity(rows.len());
+    let mut times = Vec::with_capacity(rows.len());
     let first_line = rows[0].line;
     'rows: for row in rows {
         let previous = filled.last();
@@ -220,6 +236,7 @@ fn fill_missing(
             }
         }
         filled.push(cells);
+        times.push(row.time);
     }
     if filled.is_empty() {
         return Err(table.error(
@@ -228,7 +245,7 @@ fn fill_missing(
             format!("every row of id `{id}` has a missing value; dropping them leaves no step"),
         ));
     }
-    Ok(filled)
+    Ok((times, filled))
 }
 
 /// A target cell chosen for a sample: the first non-empty one in file order.

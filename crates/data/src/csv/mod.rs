@@ -25,24 +25,37 @@
 //! **Missing values** ([`MissingValues`]): a missing value is an empty cell (pandas writes NaN
 //! that way). `NaN` and `inf` written out are errors, not missing values.
 //!
+//! **Without code** ([`inspect_csv`], [`DataSpec`]): the format, columns and task inferred from
+//! the file (what `burn-rnn train` does), then read by the resulting spec; forecasting windows
+//! over one or many series ([`ForecastIndex`]).
+//!
 //! Every error names the file (`<memory>` for readers), the 1-based line (the header is line 1)
 //! and the column.
 
 // One file per concern: the table every reader starts from, the layouts, targets, the
-// missing-value policy, and each format's reader.
+// missing-value policy, each format's reader, and reading by a spec the command line infers.
+mod forecast;
+mod infer;
 mod layout;
 mod long;
 mod long_samples;
 mod missing;
+mod spec;
+mod summary;
 mod table;
 mod targets;
 #[cfg(test)]
 mod test_support;
 mod wide;
 
+pub use forecast::{ForecastIndex, ForecastWindow};
+pub use infer::{DataHints, TARGET_NAMES, inspect_csv};
 pub use layout::{LongCsvLayout, WideCsvLayout, WideFeature};
 pub use long::{read_long_csv, read_long_csv_from_reader, read_long_sequences};
+pub use long_samples::ONE_SERIES;
 pub use missing::MissingValues;
+pub use spec::{DataSpec, ForecastWindows, Format, SpecData, SpecInputs, Task};
+pub use summary::Inspection;
 pub use table::MEMORY_SOURCE;
 pub use targets::CsvTarget;
-pub use wide::{read_wide_csv, read_wide_csv_from_reader};
+pub use wide::{read_wide_csv, read_wide_csv_from_reader, read_wide_sequences};

@@ -110,6 +110,11 @@ impl Table {
         })
     }
 
+    /// The header's column names, in file order.
+    pub(super) fn headers(&self) -> &[String] {
+        &self.headers
+    }
+
     /// An error about this file at `line` (and `column`, when one is at fault).
     pub(super) fn error(
         &self,

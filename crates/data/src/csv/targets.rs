@@ -177,7 +177,8 @@ impl ResolvedTargets {
                                     *line,
                                     Some(column),
                                     format!(
-                                        "label `{label}` is not one of the given classes [{}]",
+                                        "label `{label}` is not one of the known classes [{}] \
+                                         (a model scores only the classes it was trained on)",
                                         labels.join(", ")
                                     ),
                                 )

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use super::layout::WideCsvLayout;
+use super::layout::{WideCsvLayout, WideFeature};
 use super::missing::{CellAt, Filled, MissingValues};
 use super::table::{Column, MEMORY_SOURCE, Row, Table, open};
 use super::targets::{CsvTarget, RawTarget, ResolvedTargets, SampleTarget, UntargetedSample};
@@ -45,13 +45,53 @@ pub fn read_wide_csv_from_reader(
 }
 
 fn read_wide(reader: impl Read, path: PathBuf, layout: &WideCsvLayout) -> Result<SequenceDataset> {
-    let num_steps = check_features(layout)?;
     if matches!(layout.target, CsvTarget::PerStep(_)) {
         return Err(DataError::InvalidParameter(
             "per-step targets need the long format (one row per step)".into(),
         ));
     }
+    check_features(layout)?;
     let table = Table::read(reader, path)?;
+    let sample_target = SampleTarget::find(&table, &layout.target)?;
+    let (samples, raw_targets) = wide_samples(&table, layout, Some(&sample_target))?;
+    let num_steps = samples[0].length;
+    let resolved = ResolvedTargets::resolve(&table, &layout.target, raw_targets)?;
+    let feature_names = layout.features.iter().map(|f| f.name.clone()).collect();
+    resolved.into_dataset(samples, num_steps, feature_names)
+}
+
+/// Reads sequences without targets from a wide-format CSV file (one row per sequence; each of
+/// `features` lists its step columns), e.g. new data to predict on. Returns `(id, [T][D] values)`
+/// per row in file order; without an `id` column a sequence's id is its 0-based row number.
+/// Errors as [`read_wide_csv`], naming the file, line and column.
+pub fn read_wide_sequences(
+    path: impl AsRef<Path>,
+    id: Option<&str>,
+    features: Vec<WideFeature>,
+) -> Result<Vec<(String, Vec<Vec<f32>>)>> {
+    let path = path.as_ref();
+    let layout = WideCsvLayout::new(id, features, CsvTarget::PerStep(Vec::new()));
+    let num_features = layout.features.len();
+    check_features(&layout)?;
+    let table = Table::read(open(path)?, path.to_path_buf())?;
+    let (samples, _) = wide_samples(&table, &layout, None)?;
+    Ok(samples
+        .into_iter()
+        .map(|s| {
+            let steps = s.values.chunks(num_features).map(<[f32]>::to_vec).collect();
+            (s.id, steps)
+        })
+        .collect())
+}
+
+/// The rows of a wide table as samples (step-major values) with their raw targets (none without
+/// `target`), after the missing value policy; an error when no row is left.
+fn wide_samples(
+    table: &Table,
+    layout: &WideCsvLayout,
+    target: Option<&SampleTarget>,
+) -> Result<(Vec<UntargetedSample>, Vec<RawTarget>)> {
+    let num_steps = layout.features[0].columns.len();
     let id_column = layout.id.as_ref().map(|c| table.column(c)).transpose()?;
     // Step-major column order: for each step, every feature.
     let mut cells = Vec::with_capacity(num_steps * layout.features.len());
@@ -61,14 +101,13 @@ fn read_wide(reader: impl Read, path: PathBuf, layout: &WideCsvLayout) -> Result
         }
     }
     let num_features = layout.features.len();
-    let sample_target = SampleTarget::find(&table, &layout.target)?;
 
     let mut first_line_of: HashMap<String, u64> = HashMap::new();
     let mut samples = Vec::new();
     let mut raw_targets = Vec::new();
     'rows: for (row_index, row) in table.rows.iter().enumerate() {
         let id = row_id(
-            &table,
+            table,
             row,
             row_index,
             id_column.as_ref(),
@@ -79,7 +118,7 @@ fn read_wide(reader: impl Read, path: PathBuf, layout: &WideCsvLayout) -> Result
             let cell = table.number_at(row, column)?;
             let previous = i.checked_sub(num_features).map(|p| values[p]);
             let at = CellAt {
-                table: &table,
+                table,
                 line: row.line,
                 column: &column.name,
                 id: &id,
@@ -89,15 +128,17 @@ fn read_wide(reader: impl Read, path: PathBuf, layout: &WideCsvLayout) -> Result
                 Filled::DropRow => continue 'rows,
             }
         }
-        let Some(raw_target) = row_target(&table, row, &id, &sample_target, layout.missing)? else {
-            continue 'rows;
-        };
+        if let Some(target) = target {
+            let Some(raw_target) = row_target(table, row, &id, target, layout.missing)? else {
+                continue 'rows;
+            };
+            raw_targets.push(raw_target);
+        }
         samples.push(UntargetedSample {
             id,
             values,
             length: num_steps,
         });
-        raw_targets.push(raw_target);
     }
     if samples.is_empty() {
         return Err(DataError::Empty(format!(
@@ -105,9 +146,7 @@ fn read_wide(reader: impl Read, path: PathBuf, layout: &WideCsvLayout) -> Result
             table.path.display()
         )));
     }
-    let resolved = ResolvedTargets::resolve(&table, &layout.target, raw_targets)?;
-    let feature_names = layout.features.iter().map(|f| f.name.clone()).collect();
-    resolved.into_dataset(samples, num_steps, feature_names)
+    Ok((samples, raw_targets))
 }
 
 /// The id of `row`: its cell in `id_column`, unique and non-empty (`first_line_of` records the

@@ -1,0 +1,327 @@
+//! Forecasting windows over the series of a long CSV file (one series per id, or the whole file):
+//! each window reads T rows of the inputs and forecasts the target columns at the next H rows.
+//! The windows remember their series and the times they forecast, for splits, reports and plots.
+
+use std::path::Path;
+
+use super::layout::LongCsvLayout;
+use super::long_samples::{LongSample, long_samples};
+use super::spec::{DataSpec, SpecInputs};
+use super::table::{Table, open};
+use super::targets::CsvTarget;
+use crate::dataset::{SequenceDataset, SequenceSample};
+use crate::error::{DataError, Result};
+use crate::split::{SplitFractions, SplitIndices};
+use crate::windows::{WindowSpec, WindowTarget, horizon_names, sliding_windows_flat};
+
+/// Where one forecasting window comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForecastWindow {
+    /// Its series, an index into [`ForecastIndex::series`].
+    pub series: usize,
+    /// Its first row within the series (rows in time order).
+    pub start: usize,
+    /// The times of the H rows it forecasts.
+    pub target_times: Vec<f64>,
+}
+
+/// The windows of a forecasting dataset, one per sample, in sample order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForecastIndex {
+    /// The series ids, in first-appearance order.
+    pub series: Vec<String>,
+    /// One entry per sample of the dataset.
+    pub windows: Vec<ForecastWindow>,
+    /// T, the steps each window reads.
+    pub window: usize,
+    /// H, the steps it forecasts.
+    pub horizon: usize,
+    /// The forecast columns (K of them); the dataset's outputs are `H × K`, horizon-major.
+    pub targets: Vec<String>,
+    /// For each target, its position among the inputs (its past values are read).
+    pub target_inputs: Vec<usize>,
+}
+
+impl ForecastIndex {
+    /// A chronological split within each series: the series' rows are cut at the `train`
+    /// share; a window whose forecast rows all lie before the cut trains, a window whose
+    /// forecast rows all lie after it validates (its inputs may reach back before the cut, as
+    /// they would when forecasting), and a window straddling the cut is left out, so no
+    /// validation target is ever trained on. A series too short to give either side a window
+    /// goes to training whole.
+    pub fn chronological_split(&self, fractions: SplitFractions) -> Result<SplitIndices> {
+        if !(fractions.train > 0.0 && fractions.train < 1.0) {
+            return Err(DataError::InvalidParameter(format!(
+                "the training share must be in (0, 1), got {}",
+                fractions.train
+            )));
+        }
+        let span = self.window + self.horizon;
+        let mut split = SplitIndices::default();
+        for series in 0..self.series.len() {
+            let members: Vec<usize> = (0..self.windows.len())
+                .filter(|&i| self.windows[i].series == series)
+                .collect();
+            let rows = members
+                .iter()
+                .map(|&i| self.windows[i].start + span)
+                .max()
+                .unwrap_or(0);
+            let cut = (fractions.train * rows as f64).round() as usize;
+            let train = |i: &usize| self.windows[*i].start + span <= cut;
+            let valid = |i: &usize| self.windows[*i].start + self.window >= cut;
+            if !members.iter().any(train) || !members.iter().any(valid) {
+                split.train.extend(members);
+                continue;
+            }
+            for i in members {
+                match (train(&i), valid(&i)) {
+                    (true, _) => split.train.push(i),
+                    (_, true) => split.valid.push(i),
+                    _ => split.dropped.push(i),
+                }
+            }
+        }
+        if split.valid.is_empty() || split.train.is_empty() {
+            return Err(DataError::Empty(format!(
+                "a chronological split of {} windows over {} series leaves no {} window; use longer \
+                 series, a shorter window or a --valid file",
+                self.windows.len(),
+                self.series.len(),
+                if split.train.is_empty() {
+                    "training"
+                } else {
+                    "validation"
+                }
+            )));
+        }
+        split.train.sort_unstable();
+        split.valid.sort_unstable();
+        Ok(split)
+    }
+}
+
+/// The columns a forecast reads at each step: the features, then the targets not among them.
+pub(super) fn forecast_inputs(spec: &DataSpec) -> Vec<String> {
+    let mut inputs = spec.features.clone();
+    inputs.extend(
+        spec.targets
+            .iter()
+            .filter(|t| !spec.features.contains(t))
+            .cloned(),
+    );
+    inputs
+}
+
+/// The series of `path`: each id's rows (or all rows) in time order, reading `columns`.
+fn read_series(path: &Path, spec: &DataSpec, columns: &[String]) -> Result<Vec<LongSample>> {
+    let names: Vec<&str> = columns.iter().map(String::as_str).collect();
+    let layout = LongCsvLayout::new(
+        spec.id_column(),
+        spec.time_column(),
+        &names,
+        CsvTarget::PerStep(Vec::new()),
+    )
+    .with_missing(spec.missing);
+    let table = Table::read(open(path)?, path.to_path_buf())?;
+    long_samples(&table, &layout, None)
+}
+
+/// Reads the forecasting windows of every series of `path` (see the module docs).
+pub(super) fn read_forecast(
+    path: &Path,
+    spec: &DataSpec,
+) -> Result<(SequenceDataset, ForecastIndex)> {
+    let windows = spec
+        .forecast
+        .ok_or_else(|| DataError::InvalidParameter("forecasting needs windows".into()))?;
+    let inputs = forecast_inputs(spec);
+    let target_inputs: Vec<usize> = spec
+        .targets
+        .iter()
+        .map(|t| inputs.iter().position(|i| i == t).unwrap_or_default())
+        .collect();
+    let series = read_series(path, spec, &inputs)?;
+    let window_spec = WindowSpec::new(
+        windows.window,
+        windows.horizon,
+        (0..inputs.len()).collect(),
+        target_inputs.clone(),
+    )
+    .with_stride(windows.stride)
+    .with_target(WindowTarget::Horizon);
+    let span = window_spec.span();
+    let mut samples: Vec<SequenceSample> = Vec::new();
+    let mut index = Vec::new();
+    let mut ids = Vec::new();
+    for (s, one) in series.iter().enumerate() {
+        ids.push(one.id.clone());
+        if one.times.len() < span {
+            continue;
+        }
+        let cut = sliding_windows_flat(&one.values, inputs.len(), &window_spec)?;
+        for (sample, &start) in cut.dataset.samples().iter().zip(&cut.starts) {
+            let target_times = one.times[start + windows.window..start + span].to_vec();
+            samples.push(SequenceSample {
+                id: format!("{}@{}", one.id, target_times[0]),
+                ..sample.clone()
+            });
+            index.push(ForecastWindow {
+                series: s,
+                start,
+                target_times,
+            });
+        }
+    }
+    if samples.is_empty() {
+        let longest = series.iter().map(|s| s.times.len()).max().unwrap_or(0);
+        return Err(DataError::InvalidParameter(format!(
+            "{}: no series has the {span} rows a window needs (window {} + horizon {}); the \
+             longest has {longest}",
+            path.display(),
+            windows.window,
+            windows.horizon
+        )));
+    }
+    let kind = crate::TargetKind::Regression {
+        outputs: spec.targets.len() * windows.horizon,
+    };
+    let dataset = SequenceDataset::new(samples, windows.window, inputs.len(), kind)?
+        .with_feature_names(inputs)?
+        .with_target_names(horizon_names(&spec.targets, windows.horizon))?;
+    Ok((
+        dataset,
+        ForecastIndex {
+            series: ids,
+            windows: index,
+            window: windows.window,
+            horizon: windows.horizon,
+            targets: spec.targets.clone(),
+            target_inputs,
+        },
+    ))
+}
+
+/// The last `window` rows of each series of `path`, to forecast what follows them, with each
+/// series' last time and its last step between rows (1 for a one-row series).
+pub(super) fn read_forecast_inputs(path: &Path, spec: &DataSpec) -> Result<SpecInputs> {
+    let window = spec.forecast.map_or(1, |w| w.window);
+    let series = read_series(path, spec, &forecast_inputs(spec))?;
+    let d = forecast_inputs(spec).len();
+    let mut inputs = SpecInputs {
+        ids: Vec::new(),
+        sequences: Vec::new(),
+        last_times: Vec::new(),
+    };
+    for one in series {
+        let rows = one.times.len();
+        let first = rows.saturating_sub(window);
+        inputs.sequences.push(
+            one.values[first * d..]
+                .chunks(d)
+                .map(<[f32]>::to_vec)
+                .collect(),
+        );
+        let last = one.times[rows - 1];
+        let step = if rows > 1 {
+            last - one.times[rows - 2]
+        } else {
+            1.0
+        };
+        inputs.last_times.push((last, step));
+        inputs.ids.push(one.id);
+    }
+    Ok(inputs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::spec::{ForecastWindows, Format, Task};
+    use super::super::test_support::write_file;
+    use super::*;
+
+    fn spec(id: Option<&str>) -> DataSpec {
+        DataSpec {
+            format: Format::Long,
+            id: id.map(str::to_string),
+            time: Some("day".into()),
+            features: vec!["promo".into()],
+            targets: vec!["sales".into()],
+            task: Task::Forecast,
+            forecast: Some(ForecastWindows {
+                window: 3,
+                horizon: 2,
+                stride: 1,
+            }),
+            max_steps: None,
+            missing: Default::default(),
+        }
+    }
+
+    /// Two stores, 10 days each, rows shuffled: sales = 10·store + day, promo = day % 2.
+    fn file(dir: &tempfile::TempDir) -> std::path::PathBuf {
+        let mut text = String::from("store,day,promo,sales\n");
+        for day in (0..10).rev() {
+            for store in [1, 2] {
+                text += &format!("s{store},{day},{},{}\n", day % 2, 10 * store + day);
+            }
+        }
+        write_file(dir, "sales.csv", &text)
+    }
+
+    #[test]
+    fn windows_per_series_forecast_the_next_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = file(&dir);
+        let data = spec(Some("store")).read(&path, None).unwrap();
+        let index = data.forecast.as_ref().unwrap();
+        // Per store: (10 - 3 - 2) + 1 = 6 windows.
+        assert_eq!(data.dataset.len(), 12);
+        assert_eq!(index.series, ["s1", "s2"]);
+        assert_eq!(data.dataset.feature_names(), ["promo", "sales"]);
+        assert_eq!(data.dataset.target_names(), ["sales t+1", "sales t+2"]);
+        let first = &data.dataset.samples()[0];
+        assert_eq!(first.id, "s1@3");
+        // Steps: (promo, sales) at days 0, 1, 2; targets: sales on days 3 and 4.
+        assert_eq!(first.values, [0.0, 10.0, 1.0, 11.0, 0.0, 12.0]);
+        assert_eq!(first.target, crate::Target::Regression(vec![13.0, 14.0]));
+        assert_eq!(index.windows[0].target_times, [3.0, 4.0]);
+        assert_eq!(index.target_inputs, [1]);
+
+        let split = index
+            .chronological_split(SplitFractions::train_valid(0.5))
+            .unwrap();
+        // Cut at row 5: windows forecasting rows before it train (start 0), windows forecasting
+        // rows from it on validate (starts 2 to 5), per store.
+        assert_eq!(split.train, [0, 6]);
+        assert_eq!(split.valid, [2, 3, 4, 5, 8, 9, 10, 11]);
+        assert_eq!(split.dropped, [1, 7]);
+
+        let inputs = spec(Some("store")).read_inputs(&path).unwrap();
+        assert_eq!(inputs.ids, ["s1", "s2"]);
+        assert_eq!(
+            inputs.sequences[1],
+            [vec![1.0, 27.0], vec![0.0, 28.0], vec![1.0, 29.0]]
+        );
+        assert_eq!(inputs.last_times, [(9.0, 1.0), (9.0, 1.0)]);
+    }
+
+    #[test]
+    fn one_series_without_an_id_and_too_short_series() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_file(
+            &dir,
+            "one.csv",
+            "day,promo,sales\n0,0,1\n1,1,2\n2,0,3\n3,0,4\n4,1,5\n5,0,6\n",
+        );
+        let data = spec(None).read(&path, None).unwrap();
+        assert_eq!(data.dataset.len(), 2);
+        assert_eq!(data.dataset.samples()[1].id, "series@4");
+        let short = write_file(&dir, "short.csv", "day,promo,sales\n0,0,1\n1,1,2\n");
+        let err = spec(None).read(&short, None).unwrap_err().to_string();
+        assert!(
+            err.contains("5 rows") && err.contains("longest has 2"),
+            "{err}"
+        );
+    }
+}
