@@ -225,7 +225,9 @@ impl TensorWriter {
                     .map_err(|e| file_error(format!("cannot encode `{name}`: {e}")))
             })
             .collect::<Result<Vec<_>>>()?;
-        safetensors::serialize_to_file(views, None, path)
+        let bytes = safetensors::serialize(views, None)
+            .map_err(|e| file_error(format!("cannot encode: {e}")))?;
+        burn_rnn_io::write_atomic(path, &bytes)
             .map_err(|e| file_error(format!("cannot write: {e}")))
     }
 }

@@ -12,15 +12,21 @@ use burn::tensor::Device;
 use crate::error::{ModelError, Result};
 use crate::head::{SequenceModel, SequenceModelConfig};
 
-/// Writes `module`'s weights to `path` (a `.bpk` file), replacing any file already there.
+/// Writes `module`'s weights to `path` (a `.bpk` file), replacing any file already there
+/// atomically: a crash leaves the old file or the new one, never a torn one.
 pub fn save_weights<M: Module>(module: &M, path: &Path) -> Result<()> {
-    let mut store = BurnpackStore::from_file(path)
+    let error = |message: String| ModelError::File {
+        path: path.to_path_buf(),
+        message: format!("cannot save weights: {message}"),
+    };
+    let file = burn_rnn_io::AtomicFile::new(path).map_err(|e| error(e.to_string()))?;
+    let mut store = BurnpackStore::from_file(file.path())
         .overwrite(true)
         .auto_extension(false);
-    module.save_into(&mut store).map_err(|e| ModelError::File {
-        path: path.to_path_buf(),
-        message: format!("cannot save weights: {e}"),
-    })
+    module
+        .save_into(&mut store)
+        .map_err(|e| error(e.to_string()))?;
+    file.commit().map_err(|e| error(e.to_string()))
 }
 
 /// Loads weights saved by [`save_weights`] into `module`, which must have the same structure:
