@@ -20,6 +20,20 @@ pub enum LrSchedule {
     },
 }
 
+/// What a gradient-clipping norm is measured over.
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum ClipScope {
+    /// The norm of all parameters' gradients taken together, as PyTorch's
+    /// `torch.nn.utils.clip_grad_norm_` and Keras's `global_clipnorm` measure it: when it exceeds
+    /// the limit, every gradient is scaled by the same factor `limit / (norm + 1e-6)`, so the
+    /// update keeps its direction.
+    Global,
+    /// Each parameter tensor's gradient on its own (burn-optim's `GradientClippingConfig::Norm`,
+    /// Keras's `clipnorm`): tensors are scaled by different factors, which changes the
+    /// direction of the update.
+    PerTensor,
+}
+
 /// A training run: the model, the objective and the optimisation settings.
 #[derive(Config, Debug)]
 pub struct TrainingConfig {
@@ -39,11 +53,15 @@ pub struct TrainingConfig {
     /// Learning-rate schedule.
     #[config(default = "LrSchedule::Cosine { final_fraction: 0.05 }")]
     pub lr_schedule: LrSchedule,
-    /// Clip gradients to this L2 norm (the exploding gradients of docs/design.md); burn-optim
-    /// clips each parameter tensor's gradient separately, not their global norm. `None` turns
-    /// clipping off.
+    /// Clip gradients to this L2 norm (the exploding gradients of docs/design.md), measured as
+    /// [`grad_clip_scope`](Self::grad_clip_scope) says. `None` turns clipping off.
     #[config(default = "Some(1.0)")]
     pub grad_clip_norm: Option<f32>,
+    /// Whether `grad_clip_norm` bounds the global norm of all gradients (the default, as in
+    /// PyTorch and Keras's `global_clipnorm`) or each parameter tensor's norm (burn-optim's own
+    /// clipping).
+    #[config(default = "ClipScope::Global")]
+    pub grad_clip_scope: ClipScope,
     /// Stop when the validation loss has not improved for this many epochs; `None` never stops early.
     #[config(default = "Some(15)")]
     pub early_stopping_patience: Option<usize>,

@@ -12,13 +12,18 @@
 
 pub mod artifacts;
 pub mod baseline;
+mod checkpoint;
+pub mod clipping;
 pub mod config;
 pub mod device;
 pub mod diagnostics;
+mod epochs;
 pub mod error;
+mod guard;
 pub mod history;
 pub mod learner;
 pub mod memory;
+mod metric_log;
 pub mod metrics;
 pub mod plot;
 pub mod predict;
@@ -29,7 +34,8 @@ pub mod throughput;
 
 pub use artifacts::{DataSchema, RunDir};
 pub use baseline::{describe_gain, gain_percent, last_step_forecast, majority_class};
-pub use config::{LrSchedule, TrainingConfig};
+pub use clipping::{GradientNorms, clip_global_norm};
+pub use config::{ClipScope, LrSchedule, TrainingConfig};
 pub use device::{Backend, quiet_headless_wgpu};
 pub use error::{Result, TrainError};
 pub use history::{EpochMetrics, accuracy_panel, loss_panel};
@@ -42,6 +48,9 @@ pub use report::{
     dataset_targets,
 };
 pub use task::{Objective, Trainable};
+
+/// Crash points in the writers and the training loop, for kill tests (see [`burn_rnn_io::crash`]).
+pub use burn_rnn_io::crash;
 
 // The README's example, compiled (and run unless marked `no_run`) with the doctests.
 #[cfg(doctest)]
