@@ -7,6 +7,14 @@ mod bad_inputs;
 mod common;
 #[path = "train/crash.rs"]
 mod crash;
+#[path = "train/fuzz_corpus.rs"]
+mod fuzz_corpus;
+#[path = "train/soak.rs"]
+mod soak;
+
+/// The allocator the examples and the command line install: the soak measures it.
+#[global_allocator]
+static ALLOCATOR: burn_rnn::train::CachingAllocator = burn_rnn::train::CachingAllocator;
 
 use std::path::Path;
 use std::process::Command;

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use burn::module::Module;
 use burn::store::{ApplyError, BurnpackStore, ModuleSnapshot};
-use burn::tensor::Device;
+use burn::tensor::{Bytes, Device};
 
 use crate::error::{ModelError, Result};
 use crate::head::{SequenceModel, SequenceModelConfig};
@@ -31,17 +31,25 @@ pub fn save_weights<M: Module>(module: &M, path: &Path) -> Result<()> {
 
 /// Loads weights saved by [`save_weights`] into `module`, which must have the same structure:
 /// a missing, extra or misshapen tensor is an error naming it.
-pub fn load_weights<M: Module>(mut module: M, path: &Path) -> Result<M> {
+pub fn load_weights<M: Module>(module: M, path: &Path) -> Result<M> {
     if !path.is_file() {
         return Err(ModelError::File {
             path: path.to_path_buf(),
             message: "no such weights file".into(),
         });
     }
+    let bytes = std::fs::read(path).map_err(|e| ModelError::File {
+        path: path.to_path_buf(),
+        message: format!("cannot read weights: {e}"),
+    })?;
+    load_weights_from_bytes(module, bytes, path)
+}
+
+/// [`load_weights`] from a file's content already in memory; `path` names it in errors.
+pub fn load_weights_from_bytes<M: Module>(mut module: M, bytes: Vec<u8>, path: &Path) -> Result<M> {
     // burn-store's own validation is off so that every problem is reported below, by tensor
     // name and in words; the file's header and data are still checked while reading.
-    let mut store = BurnpackStore::from_file(path)
-        .auto_extension(false)
+    let mut store = BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(bytes)))
         .allow_partial(true)
         .validate(false);
     let result = module.load_from(&mut store).map_err(|e| ModelError::File {

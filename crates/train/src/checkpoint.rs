@@ -159,7 +159,16 @@ pub(crate) fn read_part(dir: &Path, manifest: &Manifest, part: Part) -> Result<V
 fn verified_manifest(dir: &Path, epoch: usize) -> Result<Manifest, String> {
     let path = dir.join(manifest_name(epoch));
     let text = fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let manifest: Manifest = serde_json::from_str(&text)
+    let manifest = parse_manifest(&text, epoch, &path)?;
+    for part in Part::ALL {
+        read_part(dir, &manifest, part)?;
+    }
+    Ok(manifest)
+}
+
+/// Parses `epoch`'s manifest (read from `path`) and checks that it is one.
+pub(crate) fn parse_manifest(text: &str, epoch: usize, path: &Path) -> Result<Manifest, String> {
+    let manifest: Manifest = serde_json::from_str(text)
         .map_err(|e| format!("{} is not a valid manifest: {e}", path.display()))?;
     if manifest.version != MANIFEST_VERSION || manifest.epoch != epoch {
         return Err(format!(
@@ -176,9 +185,6 @@ fn verified_manifest(dir: &Path, epoch: usize) -> Result<Manifest, String> {
             manifest.history.len(),
             manifest.parts.len()
         ));
-    }
-    for part in Part::ALL {
-        read_part(dir, &manifest, part)?;
     }
     Ok(manifest)
 }

@@ -19,6 +19,8 @@ pub mod device;
 pub mod diagnostics;
 mod epochs;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod guard;
 pub mod history;
 pub mod learner;

@@ -41,7 +41,9 @@ mod test_support;
 mod wide;
 
 pub use layout::{LongCsvLayout, WideCsvLayout, WideFeature};
-pub use long::{read_long_csv, read_long_csv_from_reader, read_long_sequences};
+pub use long::{
+    read_long_csv, read_long_csv_from_reader, read_long_sequences, read_long_sequences_from_reader,
+};
 pub use missing::MissingValues;
 pub use table::MEMORY_SOURCE;
 pub use targets::CsvTarget;
