@@ -46,7 +46,10 @@ fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
 fn healthcare_beats_the_naive_forecast_and_the_majority_class() {
     let _serial = one_at_a_time();
     let dir = out_dir();
-    let report = healthcare::run(&args("healthcare --epochs 40 --quiet", dir.path())).unwrap();
+    // Seed 6 holds out 7 deteriorating patients of 20 (seed 42: 3), so that beating the
+    // majority class says something; which seeds do depends on the training order.
+    let report =
+        healthcare::run(&args("healthcare --epochs 40 --seed 6 --quiet", dir.path())).unwrap();
     let forecast = &report.forecast;
     assert_eq!(forecast.model.names.len(), 3);
     for j in 0..3 {

@@ -323,118 +323,79 @@ fn bad_input_on_every_surface_is_refused_clearly_without_damage() {
         }));
     }
 
-    // --- Resuming: nothing to resume, other settings, other data. ---
-    {
-        let (t, v) = (train_set.clone(), valid_set.clone());
-        let dir = scratch.join("empty-run");
-        std::fs::create_dir_all(&dir).unwrap();
-        cases.push(case(
-            "resume",
-            "an empty run directory",
-            &["nothing to resume", "no complete checkpoint"],
-            move || {
-                refused(train(
-                    &config(),
-                    &t,
-                    &v,
-                    &RunDir::new(&dir),
-                    &Device::flex(),
-                    TrainOptions {
-                        resume: true,
-                        ..QUIET
-                    },
-                ))
-            },
-        ));
-        let (t, v) = (train_set.clone(), valid_set.clone());
-        let dir = scratch.join("no-such-run");
-        cases.push(case(
-            "resume",
-            "a directory that does not exist",
-            &["nothing to resume", "does not exist"],
-            move || {
-                refused(train(
-                    &config(),
-                    &t,
-                    &v,
-                    &RunDir::new(&dir),
-                    &Device::flex(),
-                    TrainOptions {
-                        resume: true,
-                        ..QUIET
-                    },
-                ))
-            },
-        ));
-        let (t, v) = (train_set.clone(), valid_set.clone());
-        let dir = scratch.join("resume-other-lr");
-        copy_dir_all(&good_run, &dir);
-        cases.push(case(
-            "resume",
-            "another learning rate than the checkpoint's",
-            &["cannot resume", "learning_rate"],
-            move || {
-                refused(train(
-                    &config().with_learning_rate(0.1),
-                    &t,
-                    &v,
-                    &RunDir::new(&dir),
-                    &Device::flex(),
-                    TrainOptions {
-                        resume: true,
-                        ..QUIET
-                    },
-                ))
-            },
-        ));
-        let (t, v) = (train_set.clone(), valid_set.clone());
-        let dir = scratch.join("resume-other-data");
-        copy_dir_all(&good_run, &dir);
-        cases.push(case(
-            "resume",
-            "other training data than the checkpoint's",
-            &["cannot resume", "data differ"],
-            move || {
-                refused(train(
-                    &config(),
-                    &v,
-                    &t,
-                    &RunDir::new(&dir),
-                    &Device::flex(),
-                    TrainOptions {
-                        resume: true,
-                        ..QUIET
-                    },
-                ))
-            },
-        ));
-        let (t, v) = (train_set.clone(), valid_set.clone());
-        let dir = scratch.join("resume-all-damaged");
-        copy_dir_all(&good_run, &dir);
-        for entry in std::fs::read_dir(dir.join("checkpoints/checkpoint")).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().is_some_and(|e| e == "bpk") {
-                std::fs::write(&path, b"torn").unwrap();
-            }
+    // --- Resuming: nothing to resume, other settings, other data, every checkpoint damaged. ---
+    let empty = scratch.join("empty-run");
+    std::fs::create_dir_all(&empty).unwrap();
+    let damaged = scratch.join("resume-all-damaged");
+    copy_dir_all(&good_run, &damaged);
+    for entry in std::fs::read_dir(damaged.join("checkpoints/checkpoint")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "bpk") {
+            std::fs::write(&path, b"torn").unwrap();
         }
-        cases.push(case(
-            "resume",
+    }
+    let (other_lr, other_data) = (scratch.join("resume-lr"), scratch.join("resume-data"));
+    copy_dir_all(&good_run, &other_lr);
+    copy_dir_all(&good_run, &other_data);
+    let resumes: Vec<(&str, PathBuf, TrainingConfig, bool, Vec<&'static str>)> = vec![
+        (
+            "an empty run directory",
+            empty,
+            config(),
+            false,
+            vec!["nothing to resume", "no complete checkpoint"],
+        ),
+        (
+            "a directory that does not exist",
+            scratch.join("no-such-run"),
+            config(),
+            false,
+            vec!["nothing to resume", "does not exist"],
+        ),
+        (
+            "another learning rate than the checkpoint's",
+            other_lr,
+            config().with_learning_rate(0.1),
+            false,
+            vec!["cannot resume", "learning_rate"],
+        ),
+        (
+            "other training data than the checkpoint's",
+            other_data,
+            config(),
+            true,
+            vec!["cannot resume", "data differ"],
+        ),
+        (
             "every checkpoint damaged",
-            &["nothing to resume", "damaged"],
-            move || {
+            damaged,
+            config(),
+            false,
+            vec!["nothing to resume", "damaged"],
+        ),
+    ];
+    for (name, dir, resumed, swap, needles) in resumes {
+        let (t, v) = (train_set.clone(), valid_set.clone());
+        let (t, v) = if swap { (v, t) } else { (t, v) };
+        let options = TrainOptions {
+            resume: true,
+            ..QUIET
+        };
+        cases.push(Case {
+            surface: "resume",
+            input: name.into(),
+            needles,
+            run: Box::new(move || {
                 refused(train(
-                    &config(),
+                    &resumed,
                     &t,
                     &v,
                     &RunDir::new(&dir),
                     &Device::flex(),
-                    TrainOptions {
-                        resume: true,
-                        ..QUIET
-                    },
+                    options,
                 ))
-            },
-        ));
+            }),
+        });
     }
 
     // --- forward: shapes and lengths. ---
@@ -705,47 +666,20 @@ fn bad_input_on_every_surface_is_refused_clearly_without_damage() {
 
     // --- Normaliser JSON. ---
     let good_normalizer = std::fs::read_to_string(good_run.join("normalizer.json")).unwrap();
+    let scale = |value: &str| replace_array(&good_normalizer, "scale", value);
     let normalizer_json: Vec<(&str, String, &'static str)> = vec![
         ("an empty file", String::new(), "normalizer"),
         ("text", "scale everything by two".into(), "normalizer"),
-        (
-            "NaN written out",
-            good_normalizer.replacen("\"scale\": [", "\"scale\": [NaN, ", 1),
-            "normalizer",
-        ),
-        (
-            "a null scale",
-            replace_array(&good_normalizer, "scale", "null"),
-            "scale",
-        ),
-        (
-            "a zero scale",
-            replace_array(&good_normalizer, "scale", "[0.0]"),
-            "scale",
-        ),
-        (
-            "a negative scale",
-            replace_array(&good_normalizer, "scale", "[-1.0]"),
-            "scale",
-        ),
-        (
-            "a scale of 1e400",
-            replace_array(&good_normalizer, "scale", "[1e400]"),
-            "normalizer",
-        ),
-        (
-            "two scales for one offset",
-            replace_array(&good_normalizer, "scale", "[1.0, 2.0]"),
-            "scale",
-        ),
-        (
-            "no scales",
-            replace_array(&good_normalizer, "scale", "[]"),
-            "scale",
-        ),
+        ("NaN written out", scale("[NaN]"), "normalizer"),
+        ("a null scale", scale("null"), "scale"),
+        ("a zero scale", scale("[0.0]"), "scale"),
+        ("a negative scale", scale("[-1.0]"), "scale"),
+        ("a scale of 1e400", scale("[1e400]"), "normalizer"),
+        ("two scales for one offset", scale("[1.0, 2.0]"), "scale"),
+        ("no scales", scale("[]"), "scale"),
         (
             "truncated",
-            good_normalizer[..good_normalizer.len() / 2].to_string(),
+            good_normalizer[..good_normalizer.len() / 2].into(),
             "normalizer",
         ),
         (

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use burn::store::{BurnpackStore, ModuleStore};
 use burn::tensor::Device;
-use burn_rnn::data::synth::SineConfig;
+use burn_rnn::data::synth::{SineConfig, SplitMix64};
 use burn_rnn::data::{SplitFractions, split_random};
 use burn_rnn::model::{CellKind, RecurrentConfig, SequenceModelConfig};
 use burn_rnn::train::crash::{self, CrashSite};
@@ -151,22 +151,9 @@ fn run_child(dir: &Path, kill_at: Option<String>) -> Outcome {
     outcome(child(dir, kill_at).output().unwrap())
 }
 
-/// SplitMix64: the kill points are random but the same on every run of the test.
-struct Seeded(u64);
-
-impl Seeded {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// In `1..=n`.
-    fn point(&mut self, n: u64) -> u64 {
-        1 + self.next() % n.max(1)
-    }
+/// A point in `1..=n`, drawn from `rng`.
+fn point(rng: &mut SplitMix64, n: u64) -> u64 {
+    1 + rng.next_u64() % n.max(1)
 }
 
 /// Every tensor of a Burnpack file, by name (the parameter ids inside differ between runs).
@@ -255,7 +242,8 @@ fn killed_and_resumed_training_ends_bit_identical_to_an_uninterrupted_run() {
         reference.0
     );
 
-    let mut rng = Seeded(20_261_130);
+    // The kill points are random but the same on every run of the test.
+    let mut rng = SplitMix64::new(20_261_130);
     let mut kills: Vec<String> = Vec::new();
     let check = |name: String, dir: PathBuf, kills: &mut Vec<String>| {
         let last = run_child(&dir, None);
@@ -276,7 +264,7 @@ fn killed_and_resumed_training_ends_bit_identical_to_an_uninterrupted_run() {
         let site = if case % 2 == 0 { "step" } else { "write" };
         let total = if site == "step" { steps } else { writes };
         let dir = root.path().join(format!("case-{case}"));
-        let first = format!("{site}:{}", rng.point(total));
+        let first = format!("{site}:{}", point(&mut rng, total));
         assert_eq!(
             run_child(&dir, Some(first.clone())),
             Outcome::Killed,
@@ -284,9 +272,9 @@ fn killed_and_resumed_training_ends_bit_identical_to_an_uninterrupted_run() {
         );
         assert_nothing_torn(&dir);
         let mut name = first;
-        if rng.next() % 2 == 0 {
+        if rng.next_u64() % 2 == 0 {
             // Early enough to be reached by the resumed run.
-            let second = format!("{site}:{}", rng.point(total / 3));
+            let second = format!("{site}:{}", point(&mut rng, total / 3));
             if run_child(&dir, Some(second.clone())) == Outcome::Killed {
                 assert_nothing_torn(&dir);
                 name = format!("{name} then {second}");
@@ -298,7 +286,7 @@ fn killed_and_resumed_training_ends_bit_identical_to_an_uninterrupted_run() {
     for case in 0..6 {
         let dir = root.path().join(format!("external-{case}"));
         let mut process = child(&dir, None).spawn().unwrap();
-        let delay = Duration::from_micros(rng.next() % reference_time.as_micros() as u64);
+        let delay = Duration::from_micros(rng.next_u64() % reference_time.as_micros() as u64);
         std::thread::sleep(delay);
         let killed = process.try_wait().unwrap().is_none();
         process.kill().unwrap();

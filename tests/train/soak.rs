@@ -40,6 +40,28 @@ fn vitals_run(epochs: usize) -> (TrainingConfig, burn_rnn::data::DatasetSplit) {
     (config, split)
 }
 
+/// A short run of [`vitals_run`] written to a temporary directory, and its split.
+fn trained(epochs: usize) -> (tempfile::TempDir, burn_rnn::data::DatasetSplit) {
+    let (config, split) = vitals_run(epochs);
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = RunDir::new(dir.path());
+    train(
+        &config,
+        &split.train,
+        &split.valid,
+        &run_dir,
+        &Device::flex(),
+        QUIET,
+    )
+    .unwrap();
+    (dir, split)
+}
+
+const QUIET: TrainOptions = TrainOptions {
+    resume: false,
+    progress: Progress::Silent,
+};
+
 /// Samples the resident set size every `every` on a thread while `work` runs.
 fn sample_memory<T>(every: Duration, work: impl FnOnce() -> T) -> (T, Vec<(f64, f64)>) {
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -71,22 +93,8 @@ fn soak_training_memory() {
         .and_then(|m| m.parse().ok())
         .unwrap_or(15.0);
     // Time one epoch, then train for about `minutes`.
-    let (probe, split) = vitals_run(3);
-    let dir = tempfile::tempdir().unwrap();
-    let options = TrainOptions {
-        resume: false,
-        progress: Progress::Silent,
-    };
     let started = Instant::now();
-    train(
-        &probe,
-        &split.train,
-        &split.valid,
-        &RunDir::new(dir.path()),
-        &Device::flex(),
-        options,
-    )
-    .unwrap();
+    let (dir, _) = trained(3);
     let per_epoch = started.elapsed().as_secs_f64() / 3.0;
     let epochs = ((minutes * 60.0) / per_epoch).ceil() as usize;
     eprintln!("{per_epoch:.3} s per epoch: {epochs} epochs for {minutes} minutes");
@@ -98,7 +106,7 @@ fn soak_training_memory() {
             &split.valid,
             &RunDir::new(dir.path()),
             &Device::flex(),
-            options,
+            QUIET,
         )
         .unwrap()
     });
@@ -109,21 +117,7 @@ fn soak_training_memory() {
 #[test]
 #[ignore]
 fn soak_predict_memory() {
-    let (config, split) = vitals_run(2);
-    let dir = tempfile::tempdir().unwrap();
-    let options = TrainOptions {
-        resume: false,
-        progress: Progress::Silent,
-    };
-    train(
-        &config,
-        &split.train,
-        &split.valid,
-        &RunDir::new(dir.path()),
-        &Device::flex(),
-        options,
-    )
-    .unwrap();
+    let (dir, split) = trained(2);
     let predictor = Predictor::load(dir.path(), &Device::flex()).unwrap();
     let sequences: Vec<Vec<Vec<f32>>> = split.valid.sequences().into_iter().take(4).collect();
     let (_, samples) = sample_memory(Duration::from_secs(5), || {
@@ -149,21 +143,7 @@ fn report(what: &str, samples: &[(f64, f64)]) {
 
 #[test]
 fn a_predictor_shared_by_threads_answers_as_one_thread() {
-    let (config, split) = vitals_run(2);
-    let dir = tempfile::tempdir().unwrap();
-    let options = TrainOptions {
-        resume: false,
-        progress: Progress::Silent,
-    };
-    train(
-        &config,
-        &split.train,
-        &split.valid,
-        &RunDir::new(dir.path()),
-        &Device::flex(),
-        options,
-    )
-    .unwrap();
+    let (dir, split) = trained(2);
     let shared = Arc::new(Predictor::load(dir.path(), &Device::flex()).unwrap());
     let sequences = split.valid.sequences();
     let expected: Vec<Prediction> = shared.predict(&sequences).unwrap();

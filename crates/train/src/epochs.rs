@@ -15,6 +15,7 @@ use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataloader::{DataLoader, DataLoaderIterator, Progress};
 use burn::data::dataset::DatasetError;
 use burn::tensor::Device;
+use burn_rnn_data::synth::SplitMix64;
 use burn_rnn_data::{SequenceBatch, SequenceBatcher, SequenceDataset};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -75,13 +76,8 @@ pub(crate) fn epoch_order(len: usize, seed: u64, epoch: usize) -> Vec<usize> {
 /// A seed for `epoch` of a run seeded with `seed` (SplitMix64 of both, so that nearby seeds and
 /// epochs give unrelated streams).
 pub(crate) fn epoch_seed(seed: u64, epoch: usize) -> u64 {
-    fn mix(mut z: u64) -> u64 {
-        z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    mix(seed ^ mix(epoch as u64))
+    let epoch = SplitMix64::new(epoch as u64).next_u64();
+    SplitMix64::new(seed ^ epoch).next_u64()
 }
 
 impl DataLoader<SequenceBatch> for EpochLoader {

@@ -24,7 +24,7 @@ pub mod text;
 pub use healthcare::{
     DETERIORATION_CLASSES, HealthcareConfig, PatientCohort, PatientRecord, VITALS, vital_labels,
 };
-pub use memory::{MEMORY_FEATURES, MemoryTaskConfig, SIGN_CLASSES, uniform_noise};
+pub use memory::{MEMORY_FEATURES, MemoryTaskConfig, SIGN_CLASSES, SplitMix64, uniform_noise};
 pub use prices::{PriceConfig, PriceSeries, Regime, TRADING_DAYS_PER_YEAR, log_returns};
 pub use sine::{SineConfig, SineSample, SineWaves};
 pub use text::{
