@@ -401,45 +401,44 @@ fn bad_input_on_every_surface_is_refused_clearly_without_damage() {
     // --- forward: shapes and lengths. ---
     let model = Arc::new(config().model.init(&device).unwrap());
     let x = |b: usize, t: usize, d: usize| Tensor::<3>::zeros([b, t, d], &Device::flex());
-    let forward_cases: Vec<(&str, usize, usize, usize, Option<Vec<usize>>, &'static str)> = vec![
+    // (what, [B, T, D], lengths, words of the error)
+    type Forward = (&'static str, [usize; 3], Option<Vec<usize>>, &'static str);
+    let forward_cases: Vec<Forward> = vec![
         (
             "3 features for a model reading 1",
-            2,
-            5,
-            3,
+            [2, 5, 3],
             None,
             "[2, 5, 3]",
         ),
-        ("lengths longer than T", 2, 5, 1, Some(vec![6, 5]), "length"),
-        ("a zero length", 2, 5, 1, Some(vec![0, 5]), "length"),
+        (
+            "lengths longer than T",
+            [2, 5, 1],
+            Some(vec![6, 5]),
+            "length",
+        ),
+        ("a zero length", [2, 5, 1], Some(vec![0, 5]), "length"),
         (
             "3 lengths for a batch of 2",
-            2,
-            5,
-            1,
+            [2, 5, 1],
             Some(vec![5, 5, 5]),
             "length",
         ),
         (
             "1 length for a batch of 2",
-            2,
-            5,
-            1,
+            [2, 5, 1],
             Some(vec![5]),
             "length",
         ),
-        ("an empty batch (B = 0)", 0, 5, 1, None, "batch"),
-        ("no steps (T = 0)", 2, 0, 1, None, "time ≥ 1"),
+        ("an empty batch (B = 0)", [0, 5, 1], None, "batch"),
+        ("no steps (T = 0)", [2, 0, 1], None, "time ≥ 1"),
         (
             "no steps (T = 0) with lengths",
-            2,
-            0,
-            1,
+            [2, 0, 1],
             Some(vec![0, 0]),
             "time ≥ 1",
         ),
     ];
-    for (name, b, t, d, lengths, needle) in forward_cases {
+    for (name, [b, t, d], lengths, needle) in forward_cases {
         let (m1, m2) = (model.clone(), model.clone());
         let l1 = lengths.clone();
         cases.push(case("forward_many_to_one", name, &[needle], move || {
@@ -470,7 +469,8 @@ fn bad_input_on_every_surface_is_refused_clearly_without_damage() {
 
     // --- Predictions. ---
     let predictor = Arc::new(Predictor::load(&good_run, &device).unwrap());
-    let predict_cases: Vec<(&str, Vec<Vec<Vec<f32>>>, &'static str)> = vec![
+    type Sequences = Vec<Vec<Vec<f32>>>;
+    let predict_cases: Vec<(&str, Sequences, &'static str)> = vec![
         ("a sequence with no steps", vec![vec![]], "no steps"),
         (
             "a step with 2 features for 1",

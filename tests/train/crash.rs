@@ -211,20 +211,28 @@ fn assert_nothing_torn(run: &Path) {
     }
 }
 
+/// What two runs must share, bit for bit.
+#[derive(PartialEq)]
+struct RunResults {
+    /// The last epoch checkpointed.
+    last: usize,
+    /// Its weights, by tensor name.
+    final_weights: BTreeMap<String, Vec<u8>>,
+    /// The kept (best) model's weights.
+    kept: BTreeMap<String, Vec<u8>>,
+    /// `metrics.csv`.
+    metrics: String,
+}
+
 /// The final weights (last epoch's checkpoint and the kept model) and the metrics of a run.
-fn results(
-    run: &Path,
-) -> (
-    usize,
-    BTreeMap<String, Vec<u8>>,
-    BTreeMap<String, Vec<u8>>,
-    String,
-) {
+fn results(run: &Path) -> RunResults {
     let last = last_checkpoint(run);
-    let final_weights = tensors(&run.join(format!("checkpoints/checkpoint/model-{last}.bpk")));
-    let kept = tensors(&run.join("model.bpk"));
-    let metrics = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
-    (last, final_weights, kept, metrics)
+    RunResults {
+        last,
+        final_weights: tensors(&run.join(format!("checkpoints/checkpoint/model-{last}.bpk"))),
+        kept: tensors(&run.join("model.bpk")),
+        metrics: std::fs::read_to_string(run.join("metrics.csv")).unwrap(),
+    }
 }
 
 #[test]
@@ -239,7 +247,7 @@ fn killed_and_resumed_training_ends_bit_identical_to_an_uninterrupted_run() {
     let reference = results(&reference_dir);
     eprintln!(
         "reference: {} epochs, {steps} step and {writes} write crash points, {reference_time:?}",
-        reference.0
+        reference.last
     );
 
     // The kill points are random but the same on every run of the test.
@@ -252,10 +260,13 @@ fn killed_and_resumed_training_ends_bit_identical_to_an_uninterrupted_run() {
             "{name}: the last resume was {last:?}"
         );
         let got = results(&dir);
-        assert_eq!(got.0, reference.0, "{name}: last epoch");
-        assert!(got.1 == reference.1, "{name}: final weights differ");
-        assert!(got.2 == reference.2, "{name}: kept model differs");
-        assert_eq!(got.3, reference.3, "{name}: metrics differ");
+        assert_eq!(got.last, reference.last, "{name}: last epoch");
+        assert!(
+            got.final_weights == reference.final_weights,
+            "{name}: final weights differ"
+        );
+        assert!(got.kept == reference.kept, "{name}: kept model differs");
+        assert_eq!(got.metrics, reference.metrics, "{name}: metrics differ");
         kills.push(name);
     };
     // 12 kills at training batches and 12 inside atomic writes; half of the runs are killed a
@@ -272,7 +283,7 @@ fn killed_and_resumed_training_ends_bit_identical_to_an_uninterrupted_run() {
         );
         assert_nothing_torn(&dir);
         let mut name = first;
-        if rng.next_u64() % 2 == 0 {
+        if rng.next_u64().is_multiple_of(2) {
             // Early enough to be reached by the resumed run.
             let second = format!("{site}:{}", point(&mut rng, total / 3));
             if run_child(&dir, Some(second.clone())) == Outcome::Killed {

@@ -3,9 +3,11 @@
 //! burn-train's Learner hands each epoch's model, optimiser and learning-rate scheduler records
 //! to three checkpointers, which write them from three threads. [`PartCheckpointer`] writes each
 //! record atomically (`model-<e>.bpk`, `optim-<e>.bpk`, `scheduler-<e>.bpk`) and tells the
-//! [`CheckpointLedger`]; once all three are on disk and the epoch's metrics are in, the ledger
+//! [`CheckpointLedger`]. Each epoch's metrics go to `metrics-<e>.json` (atomically, and never
+//! rewritten or deleted). Once the three records are on disk and the metrics are in, the ledger
 //! writes the epoch's manifest `epoch-<e>.json` (atomically, last): the three files' sizes and
-//! CRC-32s, the run's history up to that epoch and a fingerprint of the data. An epoch without a
+//! CRC-32s, the CRC-32 of the metrics files of epochs `1..=e` taken in order, and a fingerprint of
+//! the data; so a checkpoint costs the same at epoch 10 and at epoch 10,000. An epoch without a
 //! manifest, or whose files do not match it, is not a checkpoint. Older checkpoints are deleted
 //! only after a newer one is committed; the last two and the best (lowest validation loss) stay.
 
@@ -76,8 +78,8 @@ pub(crate) struct Manifest {
     pub epoch: usize,
     /// The model, optimiser and scheduler files, in that order.
     pub parts: Vec<PartFile>,
-    /// The metrics of epochs `1..=epoch`.
-    pub history: Vec<EpochMetrics>,
+    /// The CRC-32 of the files `metrics-1.json` to `metrics-<epoch>.json`, one after another.
+    pub history_crc32: u32,
     /// The fingerprint of the (normalised) training and validation data.
     pub data: String,
 }
@@ -85,6 +87,36 @@ pub(crate) struct Manifest {
 /// The name of `epoch`'s manifest.
 fn manifest_name(epoch: usize) -> String {
     format!("epoch-{epoch}.json")
+}
+
+/// The name of the file of `epoch`'s metrics.
+fn metrics_name(epoch: usize) -> String {
+    format!("metrics-{epoch}.json")
+}
+
+/// The metrics of epochs `1..=manifest.epoch`, read from their files and checked against the
+/// manifest's CRC-32 of them.
+fn read_history(dir: &Path, manifest: &Manifest) -> Result<Vec<EpochMetrics>, String> {
+    let mut crc = burn_rnn_io::Crc32::new();
+    let mut history = Vec::with_capacity(manifest.epoch);
+    for epoch in 1..=manifest.epoch {
+        let path = dir.join(metrics_name(epoch));
+        let bytes = fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        crc.update(&bytes);
+        let metrics: EpochMetrics = serde_json::from_slice(&bytes)
+            .map_err(|e| format!("{} is not valid: {e}", path.display()))?;
+        if metrics.epoch != epoch {
+            return Err(format!("{} holds epoch {}", path.display(), metrics.epoch));
+        }
+        history.push(metrics);
+    }
+    if crc.finish() != manifest.history_crc32 {
+        return Err(format!(
+            "the metrics of epochs 1 to {} do not match their checksum in the manifest",
+            manifest.epoch
+        ));
+    }
+    Ok(history)
 }
 
 /// The epoch a checkpoint file or manifest belongs to.
@@ -155,15 +187,17 @@ pub(crate) fn read_part(dir: &Path, manifest: &Manifest, part: Part) -> Result<V
     Ok(bytes)
 }
 
-/// Reads and checks `epoch`'s manifest and the three files it lists.
-fn verified_manifest(dir: &Path, epoch: usize) -> Result<Manifest, String> {
+/// Reads and checks `epoch`'s manifest, the three files it lists and the metrics of every
+/// epoch up to it.
+fn verified_manifest(dir: &Path, epoch: usize) -> Result<(Manifest, Vec<EpochMetrics>), String> {
     let path = dir.join(manifest_name(epoch));
     let text = fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let manifest = parse_manifest(&text, epoch, &path)?;
     for part in Part::ALL {
         read_part(dir, &manifest, part)?;
     }
-    Ok(manifest)
+    let history = read_history(dir, &manifest)?;
+    Ok((manifest, history))
 }
 
 /// Parses `epoch`'s manifest (read from `path`) and checks that it is one.
@@ -178,11 +212,10 @@ pub(crate) fn parse_manifest(text: &str, epoch: usize, path: &Path) -> Result<Ma
             manifest.epoch
         ));
     }
-    if manifest.history.len() != epoch || manifest.parts.len() != Part::ALL.len() {
+    if manifest.parts.len() != Part::ALL.len() {
         return Err(format!(
-            "{} lists {} epochs of history and {} files, expected {epoch} and 3",
+            "{} lists {} files, expected 3",
             path.display(),
-            manifest.history.len(),
             manifest.parts.len()
         ));
     }
@@ -194,6 +227,8 @@ pub(crate) fn parse_manifest(text: &str, epoch: usize, path: &Path) -> Result<Ma
 pub(crate) struct ResumePoint {
     /// The checkpoint to resume from.
     pub manifest: Option<Manifest>,
+    /// The metrics of its epochs.
+    pub history: Vec<EpochMetrics>,
     /// Damaged checkpoints that were passed over, newest first.
     pub skipped: Vec<String>,
 }
@@ -217,8 +252,9 @@ pub(crate) fn resume_point(dir: &Path) -> io::Result<ResumePoint> {
     }
     for epoch in epochs.into_iter().rev() {
         match verified_manifest(dir, epoch) {
-            Ok(manifest) => {
+            Ok((manifest, history)) => {
                 point.manifest = Some(manifest);
+                point.history = history;
                 break;
             }
             Err(problem) => point.skipped.push(format!(
@@ -242,6 +278,10 @@ struct LedgerState {
     pending: BTreeMap<usize, Pending>,
     committed: BTreeSet<usize>,
     history: Vec<EpochMetrics>,
+    /// The CRC-32 of the metrics files so far, continued epoch after epoch.
+    crc: burn_rnn_io::Crc32,
+    /// `history_crcs[i]`: the CRC-32 of the metrics files of epochs `1..=i + 1`.
+    history_crcs: Vec<u32>,
 }
 
 #[derive(Default)]
@@ -251,19 +291,23 @@ struct Pending {
 }
 
 impl CheckpointLedger {
-    /// A ledger for the checkpoints in `dir`, continuing from `resumed` when there is one; `data`
-    /// is the data fingerprint recorded in each manifest.
+    /// A ledger for the checkpoints in `dir`, continuing from `resumed` (its manifest and its
+    /// epochs' metrics) when there is one; `data` is the data fingerprint recorded in each
+    /// manifest.
     pub(crate) fn new(
         dir: PathBuf,
         data: String,
-        resumed: Option<&Manifest>,
+        resumed: Option<(&Manifest, &[EpochMetrics])>,
     ) -> io::Result<Arc<Self>> {
         fs::create_dir_all(&dir)?;
         burn_rnn_io::remove_stale_temp_files(&dir)?;
         let mut state = LedgerState::default();
-        if let Some(manifest) = resumed {
-            state.history = manifest.history.clone();
+        if let Some((manifest, history)) = resumed {
             state.committed.insert(manifest.epoch);
+            for metrics in history {
+                let bytes = fs::read(dir.join(metrics_name(metrics.epoch)))?;
+                state.record_metrics(metrics.clone(), &bytes);
+            }
         }
         Ok(Arc::new(Self {
             dir,
@@ -281,13 +325,14 @@ impl CheckpointLedger {
         self.lock().history.clone()
     }
 
-    /// Epoch `metrics.epoch` has ended with these metrics; its checkpoint commits once its
-    /// records are written.
+    /// Epoch `metrics.epoch` has ended with these metrics: writes them, and its checkpoint
+    /// commits once its records are written too.
     fn end_epoch(&self, metrics: EpochMetrics) -> io::Result<()> {
-        let mut state = self.lock();
         let epoch = metrics.epoch;
-        state.history.truncate(epoch.saturating_sub(1));
-        state.history.push(metrics);
+        let bytes = serde_json::to_vec_pretty(&metrics).map_err(io::Error::other)?;
+        burn_rnn_io::write_atomic(self.dir.join(metrics_name(epoch)), &bytes)?;
+        let mut state = self.lock();
+        state.record_metrics(metrics, &bytes);
         state.pending.entry(epoch).or_default().metrics_in = true;
         self.try_commit(&mut state, epoch)
     }
@@ -319,7 +364,7 @@ impl CheckpointLedger {
             version: MANIFEST_VERSION,
             epoch,
             parts,
-            history: state.history[..epoch.min(state.history.len())].to_vec(),
+            history_crc32: state.history_crcs[epoch - 1],
             data: self.data.clone(),
         };
         let json = serde_json::to_string_pretty(&manifest).map_err(io::Error::other)?;
@@ -358,6 +403,16 @@ impl CheckpointLedger {
     /// The directory of the checkpoint files.
     pub(crate) fn dir(&self) -> &Path {
         &self.dir
+    }
+}
+
+impl LedgerState {
+    /// Adds the epoch after the last one to the history; `bytes` is its metrics file.
+    fn record_metrics(&mut self, metrics: EpochMetrics, bytes: &[u8]) {
+        debug_assert_eq!(metrics.epoch, self.history.len() + 1);
+        self.crc.update(bytes);
+        self.history_crcs.push(self.crc.clone().finish());
+        self.history.push(metrics);
     }
 }
 
@@ -482,7 +537,7 @@ mod tests {
         ledger.save_part(1, Part::Scheduler, b"step").unwrap();
         let point = resume_point(dir.path()).unwrap();
         let manifest = point.manifest.unwrap();
-        assert_eq!((manifest.epoch, manifest.history.len()), (1, 1));
+        assert_eq!((manifest.epoch, point.history.len()), (1, 1));
         assert_eq!(
             read_part(dir.path(), &manifest, Part::Optimizer).unwrap(),
             b"moments"
@@ -501,7 +556,15 @@ mod tests {
             .filter_map(|n| epoch_of(n))
             .collect();
         assert_eq!(epochs, BTreeSet::from([2, 4, 5]));
-        assert_eq!(names(dir.path()).len(), 12);
+        let metrics = names(dir.path())
+            .iter()
+            .filter(|n| n.starts_with("metrics-"))
+            .count();
+        assert_eq!(
+            (names(dir.path()).len(), metrics),
+            (17, 5),
+            "every epoch's metrics stay"
+        );
     }
 
     #[test]
@@ -528,6 +591,38 @@ mod tests {
             "{:?}",
             point.skipped
         );
+    }
+
+    #[test]
+    fn damaged_metrics_make_every_later_checkpoint_unusable() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = CheckpointLedger::new(dir.path().into(), "data".into(), None).unwrap();
+        write_epoch(&ledger, 1, 0.5);
+        write_epoch(&ledger, 2, 0.4);
+        let point = resume_point(dir.path()).unwrap();
+        assert_eq!(point.history.len(), 2);
+        assert_eq!(point.history[1].valid_loss, 0.4);
+        let path = dir.path().join("metrics-2.json");
+        let text = fs::read_to_string(&path).unwrap().replace("0.4", "0.3");
+        fs::write(&path, text).unwrap();
+        let point = resume_point(dir.path()).unwrap();
+        assert_eq!(point.manifest.unwrap().epoch, 1);
+        assert!(point.skipped[0].contains("checksum"), "{:?}", point.skipped);
+        // A ledger resumed from epoch 1 continues the checksum: epoch 2 commits again.
+        let (manifest, history) = (
+            resume_point(dir.path()).unwrap().manifest.unwrap(),
+            point.history,
+        );
+        let ledger = CheckpointLedger::new(
+            dir.path().into(),
+            "data".into(),
+            Some((&manifest, &history)),
+        )
+        .unwrap();
+        write_epoch(&ledger, 2, 0.35);
+        let point = resume_point(dir.path()).unwrap();
+        assert_eq!(point.manifest.unwrap().epoch, 2);
+        assert_eq!(point.history[1].valid_loss, 0.35);
     }
 
     #[test]

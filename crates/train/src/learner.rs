@@ -136,11 +136,11 @@ pub fn train(
     let fingerprint = data_fingerprint(&[&train_set, &valid_set]);
 
     let checkpoints = dir.checkpoints();
-    let (resumed, warnings) = if options.resume {
-        let (manifest, warnings) = find_resume_point(dir, config, &fingerprint)?;
-        (Some(manifest), warnings)
+    let (resumed, history, warnings) = if options.resume {
+        let (manifest, history, warnings) = find_resume_point(dir, config, &fingerprint)?;
+        (Some(manifest), history, warnings)
     } else {
-        (None, Vec::new())
+        (None, Vec::new(), Vec::new())
     };
     if options.progress != Progress::Silent {
         for warning in &warnings {
@@ -158,11 +158,11 @@ pub fn train(
     let ledger = CheckpointLedger::new(
         checkpoints.join("checkpoint"),
         fingerprint,
-        resumed.as_ref(),
+        resumed.as_ref().map(|m| (m, history.as_slice())),
     )
     .map_err(|e| io_error(&checkpoints, e))?;
     let finished = resumed.as_ref().is_some_and(|m| {
-        m.epoch >= config.num_epochs || stops_early(&m.history, config.early_stopping_patience)
+        m.epoch >= config.num_epochs || stops_early(&history, config.early_stopping_patience)
     });
     let mae_outputs = mae_outputs(&schema, &normalizer);
     if !finished {
@@ -318,13 +318,14 @@ impl EarlyStoppingStrategy for StopEarly {
     }
 }
 
-/// The newest good checkpoint of the run in `dir`, after checking that it was made with these
-/// settings and this data; with a sentence for each damaged checkpoint passed over.
+/// The newest good checkpoint of the run in `dir` and the metrics of its epochs, after checking
+/// that it was made with these settings and this data; with a sentence for each damaged
+/// checkpoint passed over.
 fn find_resume_point(
     dir: &RunDir,
     config: &TrainingConfig,
     fingerprint: &str,
-) -> Result<(Manifest, Vec<String>)> {
+) -> Result<(Manifest, Vec<EpochMetrics>, Vec<String>)> {
     let checkpoints = dir.checkpoints().join("checkpoint");
     let point = resume_point(&checkpoints).map_err(|e| io_error(&checkpoints, e))?;
     let nothing = |reason: String| TrainError::NothingToResume {
@@ -361,10 +362,10 @@ fn find_resume_point(
     }
     let warnings = point
         .skipped
-        .into_iter()
+        .iter()
         .map(|problem| format!("{problem}; resuming from epoch {}", manifest.epoch))
         .collect();
-    Ok((manifest, warnings))
+    Ok((manifest, point.history, warnings))
 }
 
 /// The top-level settings of `config` that differ from `saved`, other than `num_epochs`.
