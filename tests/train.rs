@@ -25,8 +25,9 @@ use burn_rnn::data::synth::{HealthcareConfig, PatientCohort};
 use burn_rnn::data::{SequenceDataset, SplitFractions};
 use burn_rnn::model::{CellKind, RecurrentConfig, SequenceModelConfig};
 use burn_rnn::train::{
-    DataSchema, LrSchedule, Objective, Prediction, Predictor, Progress, RegressionReport, RunDir,
-    TrainError, TrainOptions, TrainedRun, TrainingConfig, last_step_forecast, train,
+    ClipScope, DataSchema, LrSchedule, Objective, Prediction, Predictor, Progress,
+    RegressionReport, RunDir, TrainError, TrainOptions, TrainedRun, TrainingConfig,
+    last_step_forecast, train,
 };
 
 const QUIET: TrainOptions = TrainOptions {
@@ -242,6 +243,22 @@ fn saved_artifacts_reproduce_the_predictions() {
         "loss.png",
     ] {
         assert!(dir.path().join(file).is_file(), "{file} missing");
+    }
+}
+
+#[test]
+fn both_clipping_scopes_train() {
+    let (train_set, valid_set) = vitals();
+    for scope in [ClipScope::Global, ClipScope::PerTensor] {
+        let config = forecast_config(3).with_grad_clip_scope(Some(scope));
+        let dir = tempfile::tempdir().unwrap();
+        let run = train_on_flex(&config, &train_set, &valid_set, dir.path()).unwrap();
+        let (first, last) = (&run.history[0], &run.history[2]);
+        assert!(
+            last.train_loss < first.train_loss,
+            "{scope:?}: {:?}",
+            run.history
+        );
     }
 }
 

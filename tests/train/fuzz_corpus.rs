@@ -55,6 +55,33 @@ fn fuzz_corpus_and_regressions_replay_without_panics() {
     );
 }
 
+/// CI does not build the fuzz crate (nightly and AddressSanitizer compile all of Burn again:
+/// 24 minutes on two cores); this keeps it in step with the bodies instead: each target in
+/// `fuzz/Cargo.toml` has its file, which calls the body of its name, and its seeds.
+#[test]
+fn every_fuzz_target_calls_its_body_and_has_seeds() {
+    let manifest = std::fs::read_to_string(fuzz_dir().join("Cargo.toml")).unwrap();
+    let declared: Vec<&str> = manifest
+        .lines()
+        .filter_map(|l| l.strip_prefix("name = \""))
+        .filter_map(|l| l.strip_suffix('"'))
+        .filter(|name| *name != "burn-rnn-fuzz")
+        .collect();
+    let names: Vec<&str> = TARGETS.iter().map(|(name, _)| *name).collect();
+    assert_eq!(declared, names, "fuzz/Cargo.toml's [[bin]]s");
+    for name in names {
+        let source = fuzz_dir().join("fuzz_targets").join(format!("{name}.rs"));
+        let text = std::fs::read_to_string(&source).unwrap();
+        let call = format!("burn_rnn_train::fuzzing::{name}(data)");
+        assert!(
+            text.contains(&call),
+            "{} does not call {call}",
+            source.display()
+        );
+        assert!(manifest.contains(&format!("path = \"fuzz_targets/{name}.rs\"")));
+    }
+}
+
 /// Writes the seeds of `fuzz/corpus/` (run once by hand: `cargo test --release --test train --
 /// --ignored write_fuzz_seeds`).
 #[test]

@@ -325,6 +325,19 @@ impl CheckpointLedger {
         self.lock().history.clone()
     }
 
+    /// The epoch of the last metrics in, if any.
+    pub(crate) fn last_epoch(&self) -> Option<usize> {
+        self.lock().history.last().map(|e| e.epoch)
+    }
+
+    /// Whether the run ends after `epoch`: it was not recorded (its loss was not finite), or
+    /// early stopping with `patience` ends it ([`stops_early`]).
+    pub(crate) fn stops_after(&self, epoch: usize, patience: Option<usize>) -> bool {
+        let state = self.lock();
+        state.history.last().map(|e| e.epoch) != Some(epoch)
+            || stops_early(&state.history, patience)
+    }
+
     /// Epoch `metrics.epoch` has ended with these metrics: writes them, and its checkpoint
     /// commits once its records are written too.
     fn end_epoch(&self, metrics: EpochMetrics) -> io::Result<()> {

@@ -57,11 +57,12 @@ pub struct TrainingConfig {
     /// [`grad_clip_scope`](Self::grad_clip_scope) says. `None` turns clipping off.
     #[config(default = "Some(1.0)")]
     pub grad_clip_norm: Option<f32>,
-    /// Whether `grad_clip_norm` bounds the global norm of all gradients (the default, as in
-    /// PyTorch and Keras's `global_clipnorm`) or each parameter tensor's norm (burn-optim's own
-    /// clipping).
-    #[config(default = "ClipScope::Global")]
-    pub grad_clip_scope: ClipScope,
+    /// Whether `grad_clip_norm` bounds the global norm of all gradients (`None`, the default,
+    /// or `Some(ClipScope::Global)`: as PyTorch and Keras's `global_clipnorm` do) or each
+    /// parameter tensor's norm (`Some(ClipScope::PerTensor)`: burn-optim's own clipping). An
+    /// `Option` so that configs saved before the setting existed still load.
+    #[config(default = "None")]
+    pub grad_clip_scope: Option<ClipScope>,
     /// Stop when the validation loss has not improved for this many epochs; `None` never stops early.
     #[config(default = "Some(15)")]
     pub early_stopping_patience: Option<usize>,
@@ -98,6 +99,11 @@ impl TrainingConfig {
             SequenceModelConfig::new(recurrent, kind.outputs()),
             Objective::for_target(kind),
         )
+    }
+
+    /// What `grad_clip_norm` is measured over ([`ClipScope::Global`] unless set).
+    pub fn clip_scope(&self) -> ClipScope {
+        self.grad_clip_scope.unwrap_or(ClipScope::Global)
     }
 
     /// Checks every value, naming the one at fault.
@@ -181,6 +187,18 @@ mod tests {
         assert_eq!(config.objective, Objective::PerStepRegression);
         assert_eq!(config.model.recurrent.d_input, 2);
         config.validate().unwrap();
+    }
+
+    #[test]
+    fn configs_saved_before_the_clip_scope_existed_still_load() {
+        let mut json = serde_json::to_value(config()).unwrap();
+        json.as_object_mut().unwrap().remove("grad_clip_scope");
+        let back: TrainingConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(back.clip_scope(), ClipScope::Global);
+        let per_tensor = config().with_grad_clip_scope(Some(ClipScope::PerTensor));
+        let json = serde_json::to_string(&per_tensor).unwrap();
+        let back: TrainingConfig = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.clip_scope(), ClipScope::PerTensor);
     }
 
     #[test]

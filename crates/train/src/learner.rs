@@ -220,7 +220,7 @@ impl Epochs<'_> {
             interrupter.clone(),
             config
                 .grad_clip_norm
-                .map(|norm| (norm, config.grad_clip_scope)),
+                .map(|norm| (norm, config.clip_scope())),
         );
         // The weights are replaced by the checkpoint's when resuming; initialising them anyway
         // builds the module the checkpoint is loaded into.
@@ -243,7 +243,7 @@ impl Epochs<'_> {
         let train_loader = loader(train_set, Some(config.seed), Phase::Train);
         let valid_loader = loader(valid_set, None, Phase::Valid);
 
-        let per_tensor = match config.grad_clip_scope {
+        let per_tensor = match config.clip_scope() {
             ClipScope::PerTensor => config.grad_clip_norm.map(GradientClippingConfig::Norm),
             // Clipped by the training step itself (`StepGuard`).
             ClipScope::Global => None,
@@ -290,7 +290,7 @@ impl Epochs<'_> {
                 what: divergence.what,
                 value: divergence.value,
                 learning_rate: config.learning_rate,
-                last_good: self.ledger.history().last().map(|e| e.epoch),
+                last_good: self.ledger.last_epoch(),
                 checkpoint_dir: self.ledger.dir().to_path_buf(),
             });
         }
@@ -313,8 +313,7 @@ struct StopEarly {
 
 impl EarlyStoppingStrategy for StopEarly {
     fn should_stop(&mut self, epoch: usize, _store: &EventStoreClient) -> bool {
-        let history = self.ledger.history();
-        history.last().map(|e| e.epoch) != Some(epoch) || stops_early(&history, self.patience)
+        self.ledger.stops_after(epoch, self.patience)
     }
 }
 
