@@ -486,6 +486,8 @@ impl<R: Checkpoint> burn::train::checkpoint::Checkpointer<R> for PartCheckpointe
 /// saved, so the last good checkpoint survives a divergence.
 pub(crate) struct CommitEachEpoch {
     pub ledger: Arc<CheckpointLedger>,
+    /// The run's metric log (also registered with burn's store).
+    pub log: crate::metric_log::EpochMetricLog,
     /// The regression outputs whose real-unit validation MAE is logged.
     pub mae_outputs: Vec<String>,
 }
@@ -496,7 +498,7 @@ impl CheckpointingStrategy for CommitEachEpoch {
         epoch: usize,
         store: &EventStoreClient,
     ) -> Vec<CheckpointingAction> {
-        let metrics = EpochMetrics::from_store(epoch, store, &self.mae_outputs);
+        let metrics = self.log.metrics(epoch, store, &self.mae_outputs);
         if !(metrics.train_loss.is_finite() && metrics.valid_loss.is_finite()) {
             return Vec::new();
         }

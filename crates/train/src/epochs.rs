@@ -115,8 +115,11 @@ impl DataLoader<SequenceBatch> for EpochLoader {
     fn slice(&self, start: usize, end: usize) -> Arc<dyn DataLoader<SequenceBatch>> {
         let end = end.min(self.indices.len());
         let start = start.min(end);
+        // A slice (one device's share in burn's multi-device strategies) counts its own passes.
+        let next_epoch = self.next_epoch.load(Ordering::SeqCst);
         Arc::new(Self {
             indices: Arc::new(self.indices[start..end].to_vec()),
+            next_epoch: Arc::new(AtomicUsize::new(next_epoch)),
             ..self.clone()
         })
     }

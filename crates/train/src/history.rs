@@ -3,12 +3,10 @@
 
 use std::path::Path;
 
-use burn::train::metric::store::{Aggregate, EventStoreClient, Split};
 use serde::{Deserialize, Serialize};
 
 use crate::artifacts::io_error;
 use crate::error::Result;
-use crate::metrics::mae_metric_name;
 use crate::plot::{Panel, Series};
 
 /// The metrics of one epoch (1-based); accuracies only for classification.
@@ -26,33 +24,6 @@ pub struct EpochMetrics {
     pub valid_accuracy: Option<f64>,
     /// Validation MAE of each regression output in real units, `(output name, MAE)`.
     pub valid_mae: Vec<(String, f64)>,
-}
-
-impl EpochMetrics {
-    /// Epoch `epoch`'s metrics from burn-train's metric store: the mean training and
-    /// validation loss, the accuracies when they were logged, and the real-unit validation MAE
-    /// of each of `mae_outputs`. A metric the store lacks reads as NaN (a loss) or is left out.
-    pub(crate) fn from_store(
-        epoch: usize,
-        store: &EventStoreClient,
-        mae_outputs: &[String],
-    ) -> Self {
-        let read =
-            |name: &str, split: Split| store.find_metric(name, epoch, Aggregate::Mean, &split);
-        Self {
-            epoch,
-            train_loss: read("Loss", Split::Train).unwrap_or(f64::NAN),
-            valid_loss: read("Loss", Split::Valid).unwrap_or(f64::NAN),
-            train_accuracy: read("Accuracy", Split::Train),
-            valid_accuracy: read("Accuracy", Split::Valid),
-            valid_mae: mae_outputs
-                .iter()
-                .filter_map(|name| {
-                    read(&mae_metric_name(name), Split::Valid).map(|value| (name.clone(), value))
-                })
-                .collect(),
-        }
-    }
 }
 
 /// Writes the history as CSV, atomically: `epoch,train_loss,valid_loss`, then

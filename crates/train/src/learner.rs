@@ -255,12 +255,14 @@ impl Epochs<'_> {
             PartCheckpointer::three(self.ledger, self.resumed);
         let mae_names: Vec<String> = self.mae_outputs.iter().map(|(n, _)| n.clone()).collect();
         let resume_from = self.resumed.map(|m| m.epoch);
+        let log = EpochMetricLog::default();
         let mut training = SupervisedTraining::new(self.ledger.dir(), train_loader, valid_loader)
             .metrics((LossMetric::new(),))
-            .with_metric_logger(EpochMetricLog::default())
+            .with_metric_logger(log.clone())
             .with_custom_checkpointers(model_part, optim_part, scheduler_part)
             .with_checkpointing_strategy(CommitEachEpoch {
                 ledger: self.ledger.clone(),
+                log,
                 mae_outputs: mae_names,
             })
             .early_stopping(StopEarly {
