@@ -1,8 +1,20 @@
 //! End-to-end training: learning on generated vitals, resume, artifacts, every backend, and the
 //! command line's errors.
 
+#[path = "train/bad_inputs.rs"]
+mod bad_inputs;
 #[path = "../crates/model/tests/common/mod.rs"]
 mod common;
+#[path = "train/crash.rs"]
+mod crash;
+#[path = "train/fuzz_corpus.rs"]
+mod fuzz_corpus;
+#[path = "train/soak.rs"]
+mod soak;
+
+/// The allocator the examples and the command line install: the soak measures it.
+#[global_allocator]
+static ALLOCATOR: burn_rnn::train::CachingAllocator = burn_rnn::train::CachingAllocator;
 
 use std::path::Path;
 use std::process::Command;
@@ -13,8 +25,9 @@ use burn_rnn::data::synth::{HealthcareConfig, PatientCohort};
 use burn_rnn::data::{SequenceDataset, SplitFractions};
 use burn_rnn::model::{CellKind, RecurrentConfig, SequenceModelConfig};
 use burn_rnn::train::{
-    DataSchema, LrSchedule, Objective, Prediction, Predictor, Progress, RegressionReport, RunDir,
-    TrainError, TrainOptions, TrainedRun, TrainingConfig, last_step_forecast, train,
+    ClipScope, DataSchema, LrSchedule, Objective, Prediction, Predictor, Progress,
+    RegressionReport, RunDir, TrainError, TrainOptions, TrainedRun, TrainingConfig,
+    last_step_forecast, train,
 };
 
 const QUIET: TrainOptions = TrainOptions {
@@ -234,6 +247,22 @@ fn saved_artifacts_reproduce_the_predictions() {
 }
 
 #[test]
+fn both_clipping_scopes_train() {
+    let (train_set, valid_set) = vitals();
+    for scope in [ClipScope::Global, ClipScope::PerTensor] {
+        let config = forecast_config(3).with_grad_clip_scope(Some(scope));
+        let dir = tempfile::tempdir().unwrap();
+        let run = train_on_flex(&config, &train_set, &valid_set, dir.path()).unwrap();
+        let (first, last) = (&run.history[0], &run.history[2]);
+        assert!(
+            last.train_loss < first.train_loss,
+            "{scope:?}: {:?}",
+            run.history
+        );
+    }
+}
+
+#[test]
 fn classification_reports_accuracy() {
     let (train_set, valid_set) = cohort(PatientCohort::deterioration_dataset);
     let config = TrainingConfig::new(
@@ -254,31 +283,73 @@ fn classification_reports_accuracy() {
 #[test]
 fn divergence_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint() {
     let (train_set, valid_set) = vitals();
-    // A relu Elman network with huge recurrent weights, no clipping and a huge learning rate.
+    // A relu Elman network whose recurrent weights are near the edge (h grows like their spectral
+    // radius to the power t), no clipping and a large learning rate: it trains for ten epochs,
+    // then Adam's steps push the weights over the edge and a gradient overflows f32.
     let config = TrainingConfig::new(
         SequenceModelConfig::new(
             RecurrentConfig::new(3, 16)
                 .with_cell(CellKind::Elman(burn_rnn::model::ElmanActivation::Relu))
-                // Recurrent weights this large make h grow like 20^t: the loss overflows f32.
                 .with_initializer(Some(burn::nn::Initializer::Uniform {
-                    min: -10.0,
-                    max: 10.0,
+                    min: -1.19,
+                    max: 1.19,
                 })),
             3,
         ),
         Objective::Regression,
     )
     .with_num_epochs(30)
-    .with_learning_rate(1.0)
+    .with_learning_rate(0.5)
     .with_lr_schedule(LrSchedule::Constant)
-    .with_grad_clip_norm(None);
+    .with_grad_clip_norm(None)
+    .with_early_stopping_patience(None);
     let dir = tempfile::tempdir().unwrap();
     let error = train_on_flex(&config, &train_set, &valid_set, dir.path()).unwrap_err();
-    let TrainError::Diverged { epoch, .. } = &error else {
+    let TrainError::Diverged {
+        epoch,
+        batch,
+        what,
+        value,
+        last_good,
+        ..
+    } = &error
+    else {
         panic!("expected a divergence error, got {error}");
     };
+    // Stopped at the batch where it happened, naming it and the quantity.
     let message = error.to_string();
-    assert!(message.contains("smaller learning rate"), "{message}");
+    eprintln!("{message}");
+    assert!(!value.is_finite(), "{message}");
+    assert!(*batch >= 1, "{message}");
+    for words in [
+        format!("epoch {epoch}, batch {batch}"),
+        format!("the {what} became"),
+        "smaller learning rate".into(),
+    ] {
+        assert!(message.contains(&words), "`{words}` not in: {message}");
+    }
+    assert!(
+        what == "training loss" || what.starts_with("gradient norm of `model."),
+        "{what}"
+    );
+    if let Some(good) = last_good {
+        assert_eq!(*good, epoch - 1);
+        // The last good checkpoint is intact: a resumed run starts from it (and diverges
+        // again at the same batch, deterministically).
+        let again = train(
+            &config,
+            &train_set,
+            &valid_set,
+            &RunDir::new(dir.path()),
+            &Device::flex(),
+            TrainOptions {
+                resume: true,
+                ..QUIET
+            },
+        )
+        .unwrap_err();
+        assert_eq!(again.to_string(), message);
+    }
     let checkpoints: Vec<_> = std::fs::read_dir(dir.path().join("checkpoints/checkpoint"))
         .map(|d| {
             d.filter_map(|e| e.ok())
@@ -290,6 +361,7 @@ fn divergence_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint() {
         let number: usize = name
             .trim_start_matches(|c: char| !c.is_ascii_digit())
             .trim_end_matches(".bpk")
+            .trim_end_matches(".json")
             .parse()
             .unwrap();
         assert!(

@@ -31,8 +31,9 @@ pub const TIME_COLUMN: &str = "time";
 /// ```
 pub fn write_long_csv(path: impl AsRef<Path>, data: &SequenceDataset) -> Result<()> {
     let path = path.as_ref();
-    let file = std::fs::File::create(path).map_err(|e| io_error(path, e.to_string()))?;
-    write_long_csv_to(file, data).map_err(|message| io_error(path, message))
+    let mut bytes = Vec::new();
+    write_long_csv_to(&mut bytes, data).map_err(|message| io_error(path, message))?;
+    burn_rnn_io::write_atomic(path, &bytes).map_err(|e| io_error(path, e.to_string()))
 }
 
 /// Like [`write_long_csv`], with each sample's target on every one of its rows, the file that

@@ -299,10 +299,11 @@ impl Normalizer {
         Ok(normalizer)
     }
 
-    /// Writes the normalizer as JSON to `path`.
+    /// Writes the normalizer as JSON to `path`, atomically (a crash leaves the old file or the
+    /// new one, never a torn one).
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
-        std::fs::write(path, self.to_json()?).map_err(|e| DataError::Io {
+        burn_rnn_io::write_atomic(path, self.to_json()?.as_bytes()).map_err(|e| DataError::Io {
             path: path.to_path_buf(),
             message: format!("cannot write normalizer: {e}"),
         })

@@ -29,7 +29,17 @@ impl TensorFile {
             path: path.clone(),
             message: format!("cannot read: {e}"),
         })?;
-        let file = Self { path, bytes };
+        Self::from_bytes(path, bytes)
+    }
+
+    /// A file's content already in memory; `path` names it in errors. The header is checked
+    /// against the bytes (every tensor inside them), so nothing larger than `bytes` is ever
+    /// allocated, whatever sizes the header claims.
+    pub fn from_bytes(path: impl Into<PathBuf>, bytes: Vec<u8>) -> Result<Self> {
+        let file = Self {
+            path: path.into(),
+            bytes,
+        };
         file.parse()?;
         Ok(file)
     }
@@ -225,7 +235,9 @@ impl TensorWriter {
                     .map_err(|e| file_error(format!("cannot encode `{name}`: {e}")))
             })
             .collect::<Result<Vec<_>>>()?;
-        safetensors::serialize_to_file(views, None, path)
+        let bytes = safetensors::serialize(views, None)
+            .map_err(|e| file_error(format!("cannot encode: {e}")))?;
+        burn_rnn_io::write_atomic(path, &bytes)
             .map_err(|e| file_error(format!("cannot write: {e}")))
     }
 }

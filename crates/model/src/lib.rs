@@ -43,7 +43,7 @@ pub use drivers::{gpu_kernel_launches, set_gpu_kernels};
 pub use error::{ModelError, Result};
 pub use head::{SequenceModel, SequenceModelConfig};
 pub use import::TensorFile;
-pub use persist::{load_weights, save_weights};
+pub use persist::{load_weights, load_weights_from_bytes, save_weights};
 pub use recurrent::{Recurrent, RecurrentConfig, RecurrentLayer, RecurrentOutput, RecurrentState};
 
 /// The README's example, compiled and run as a doctest.

@@ -7,35 +7,49 @@ use std::path::Path;
 
 use burn::module::Module;
 use burn::store::{ApplyError, BurnpackStore, ModuleSnapshot};
-use burn::tensor::Device;
+use burn::tensor::{Bytes, Device};
 
 use crate::error::{ModelError, Result};
 use crate::head::{SequenceModel, SequenceModelConfig};
 
-/// Writes `module`'s weights to `path` (a `.bpk` file), replacing any file already there.
+/// Writes `module`'s weights to `path` (a `.bpk` file), replacing any file already there
+/// atomically: a crash leaves the old file or the new one, never a torn one.
 pub fn save_weights<M: Module>(module: &M, path: &Path) -> Result<()> {
-    let mut store = BurnpackStore::from_file(path)
+    let error = |message: String| ModelError::File {
+        path: path.to_path_buf(),
+        message: format!("cannot save weights: {message}"),
+    };
+    let file = burn_rnn_io::AtomicFile::new(path).map_err(|e| error(e.to_string()))?;
+    let mut store = BurnpackStore::from_file(file.path())
         .overwrite(true)
         .auto_extension(false);
-    module.save_into(&mut store).map_err(|e| ModelError::File {
-        path: path.to_path_buf(),
-        message: format!("cannot save weights: {e}"),
-    })
+    module
+        .save_into(&mut store)
+        .map_err(|e| error(e.to_string()))?;
+    file.commit().map_err(|e| error(e.to_string()))
 }
 
 /// Loads weights saved by [`save_weights`] into `module`, which must have the same structure:
 /// a missing, extra or misshapen tensor is an error naming it.
-pub fn load_weights<M: Module>(mut module: M, path: &Path) -> Result<M> {
+pub fn load_weights<M: Module>(module: M, path: &Path) -> Result<M> {
     if !path.is_file() {
         return Err(ModelError::File {
             path: path.to_path_buf(),
             message: "no such weights file".into(),
         });
     }
+    let bytes = std::fs::read(path).map_err(|e| ModelError::File {
+        path: path.to_path_buf(),
+        message: format!("cannot read weights: {e}"),
+    })?;
+    load_weights_from_bytes(module, bytes, path)
+}
+
+/// [`load_weights`] from a file's content already in memory; `path` names it in errors.
+pub fn load_weights_from_bytes<M: Module>(mut module: M, bytes: Vec<u8>, path: &Path) -> Result<M> {
     // burn-store's own validation is off so that every problem is reported below, by tensor
     // name and in words; the file's header and data are still checked while reading.
-    let mut store = BurnpackStore::from_file(path)
-        .auto_extension(false)
+    let mut store = BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(bytes)))
         .allow_partial(true)
         .validate(false);
     let result = module.load_from(&mut store).map_err(|e| ModelError::File {

@@ -6,9 +6,13 @@
 //! <dir>/normalizer.json  statistics the inputs (and regression targets) were scaled with
 //! <dir>/model.bpk        the trained weights (Burnpack, burn-store)
 //! <dir>/metrics.csv      loss (and accuracy) per epoch, training and validation
-//! <dir>/checkpoints/     burn-train's per-epoch checkpoints (resume)
+//! <dir>/checkpoints/checkpoint/  per-epoch checkpoints (resume): model-<e>.bpk, optim-<e>.bpk,
+//!                        scheduler-<e>.bpk and the manifest epoch-<e>.json that commits them
 //! <dir>/*.png            plots
 //! ```
+//!
+//! Every file is written atomically (a temporary file, `fsync`, rename, `fsync` of the
+//! directory): a crash leaves the old version or the new one, never a torn file.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -134,7 +138,7 @@ impl RunDir {
         self.root.join("metrics.csv")
     }
 
-    /// `checkpoints/`, burn-train's artifact directory.
+    /// `checkpoints/`: the per-epoch checkpoints, under `checkpoints/checkpoint/`.
     pub fn checkpoints(&self) -> PathBuf {
         self.root.join("checkpoints")
     }
@@ -172,9 +176,15 @@ impl RunDir {
         read_json(&self.schema())
     }
 
-    /// Reads the normalizer.
+    /// Reads the normalizer, checking its values (finite offsets, positive finite scales, as
+    /// many as the features and targets).
     pub fn read_normalizer(&self) -> Result<Normalizer> {
-        read_json(&self.normalizer())
+        let path = self.normalizer();
+        let text = fs::read_to_string(&path).map_err(|e| io_error(&path, e))?;
+        Normalizer::from_json(&text).map_err(|e| TrainError::Io {
+            path,
+            message: e.to_string(),
+        })
     }
 
     /// Saves the trained weights.
@@ -192,13 +202,13 @@ impl RunDir {
     }
 }
 
-/// Writes `value` as pretty JSON.
+/// Writes `value` as pretty JSON, atomically.
 pub(crate) fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
     let json = serde_json::to_string_pretty(value).map_err(|e| TrainError::Io {
         path: path.to_path_buf(),
         message: format!("cannot serialise: {e}"),
     })?;
-    fs::write(path, json).map_err(|e| io_error(path, e))
+    burn_rnn_io::write_atomic(path, json.as_bytes()).map_err(|e| io_error(path, e))
 }
 
 /// Reads JSON, naming the file and the problem on failure.

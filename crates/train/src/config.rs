@@ -20,6 +20,20 @@ pub enum LrSchedule {
     },
 }
 
+/// What a gradient-clipping norm is measured over.
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum ClipScope {
+    /// The norm of all parameters' gradients taken together, as PyTorch's
+    /// `torch.nn.utils.clip_grad_norm_` and Keras's `global_clipnorm` measure it: when it exceeds
+    /// the limit, every gradient is scaled by the same factor `limit / (norm + 1e-6)`, so the
+    /// update keeps its direction.
+    Global,
+    /// Each parameter tensor's gradient on its own (burn-optim's `GradientClippingConfig::Norm`,
+    /// Keras's `clipnorm`): tensors are scaled by different factors, which changes the
+    /// direction of the update.
+    PerTensor,
+}
+
 /// A training run: the model, the objective and the optimisation settings.
 #[derive(Config, Debug)]
 pub struct TrainingConfig {
@@ -39,11 +53,16 @@ pub struct TrainingConfig {
     /// Learning-rate schedule.
     #[config(default = "LrSchedule::Cosine { final_fraction: 0.05 }")]
     pub lr_schedule: LrSchedule,
-    /// Clip gradients to this L2 norm (the exploding gradients of docs/design.md); burn-optim
-    /// clips each parameter tensor's gradient separately, not their global norm. `None` turns
-    /// clipping off.
+    /// Clip gradients to this L2 norm (the exploding gradients of docs/design.md), measured as
+    /// [`grad_clip_scope`](Self::grad_clip_scope) says. `None` turns clipping off.
     #[config(default = "Some(1.0)")]
     pub grad_clip_norm: Option<f32>,
+    /// Whether `grad_clip_norm` bounds the global norm of all gradients (`None`, the default,
+    /// or `Some(ClipScope::Global)`: as PyTorch and Keras's `global_clipnorm` do) or each
+    /// parameter tensor's norm (`Some(ClipScope::PerTensor)`: burn-optim's own clipping). An
+    /// `Option` so that configs saved before the setting existed still load.
+    #[config(default = "None")]
+    pub grad_clip_scope: Option<ClipScope>,
     /// Stop when the validation loss has not improved for this many epochs; `None` never stops early.
     #[config(default = "Some(15)")]
     pub early_stopping_patience: Option<usize>,
@@ -80,6 +99,11 @@ impl TrainingConfig {
             SequenceModelConfig::new(recurrent, kind.outputs()),
             Objective::for_target(kind),
         )
+    }
+
+    /// What `grad_clip_norm` is measured over ([`ClipScope::Global`] unless set).
+    pub fn clip_scope(&self) -> ClipScope {
+        self.grad_clip_scope.unwrap_or(ClipScope::Global)
     }
 
     /// Checks every value, naming the one at fault.
@@ -163,6 +187,18 @@ mod tests {
         assert_eq!(config.objective, Objective::PerStepRegression);
         assert_eq!(config.model.recurrent.d_input, 2);
         config.validate().unwrap();
+    }
+
+    #[test]
+    fn configs_saved_before_the_clip_scope_existed_still_load() {
+        let mut json = serde_json::to_value(config()).unwrap();
+        json.as_object_mut().unwrap().remove("grad_clip_scope");
+        let back: TrainingConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(back.clip_scope(), ClipScope::Global);
+        let per_tensor = config().with_grad_clip_scope(Some(ClipScope::PerTensor));
+        let json = serde_json::to_string(&per_tensor).unwrap();
+        let back: TrainingConfig = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.clip_scope(), ClipScope::PerTensor);
     }
 
     #[test]

@@ -53,21 +53,50 @@ pub enum TrainError {
         message: String,
     },
 
-    /// Training diverged.
+    /// Training diverged: a loss or a gradient stopped being finite.
     #[error(
-        "training diverged at epoch {epoch}: the {what} became {value}. Try a smaller learning rate (now {learning_rate}) or a tighter gradient clipping norm; the last good checkpoint is kept in {checkpoint_dir}"
+        "training diverged at epoch {epoch}, batch {batch}: the {what} became {value}. Try a smaller learning rate (now {learning_rate}) or a tighter gradient clipping norm; {}",
+        last_good_words(*last_good, checkpoint_dir)
     )]
     Diverged {
-        /// The epoch (1-based) in which the loss stopped being finite.
+        /// The epoch (1-based) in which it happened.
         epoch: usize,
-        /// Which quantity (training loss, validation loss).
+        /// The batch of that epoch (1-based) at which it happened.
+        batch: usize,
+        /// Which quantity: `training loss`, `validation loss`, or `gradient norm (...)`.
         what: String,
         /// Its value (NaN or inf).
         value: f64,
         /// The learning rate in use.
         learning_rate: f64,
-        /// Where the last good checkpoint is.
+        /// The epoch of the last good checkpoint, which is kept; `None` when no epoch had ended.
+        last_good: Option<usize>,
+        /// The checkpoint directory.
         checkpoint_dir: PathBuf,
+    },
+
+    /// `resume` was asked for but the run directory holds no complete checkpoint.
+    #[error(
+        "nothing to resume in {}: {reason}; train without resume (--resume) to start a fresh run",
+        dir.display()
+    )]
+    NothingToResume {
+        /// The run directory.
+        dir: PathBuf,
+        /// What was found instead.
+        reason: String,
+    },
+
+    /// The run directory's checkpoint was made by another run: other settings or other data.
+    #[error(
+        "cannot resume {}: {what}; resume with the same settings and data, or train without resume to start afresh",
+        dir.display()
+    )]
+    ResumeMismatch {
+        /// The run directory.
+        dir: PathBuf,
+        /// What differs.
+        what: String,
     },
 
     /// burn-train reported a failure (data loading, checkpointing, workers).
@@ -82,6 +111,17 @@ pub enum TrainError {
     /// (the message says what was expected).
     #[error("invalid input: {0}")]
     InvalidInput(String),
+}
+
+/// How a divergence message names the checkpoint that survives.
+fn last_good_words(last_good: Option<usize>, dir: &std::path::Path) -> String {
+    match last_good {
+        Some(epoch) => format!(
+            "the last good checkpoint (epoch {epoch}) is kept in {}",
+            dir.display()
+        ),
+        None => "no epoch had ended, so there is no checkpoint to go back to".into(),
+    }
 }
 
 /// Shorthand for results of this crate.

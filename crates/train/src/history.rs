@@ -1,14 +1,12 @@
 //! Per-epoch metrics of a run, read back from burn-train's metric logs, written as CSV and
 //! drawn as charts.
 
-use std::fs;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use crate::artifacts::io_error;
 use crate::error::Result;
-use crate::metrics::mae_metric_name;
 use crate::plot::{Panel, Series};
 
 /// The metrics of one epoch (1-based); accuracies only for classification.
@@ -28,58 +26,9 @@ pub struct EpochMetrics {
     pub valid_mae: Vec<(String, f64)>,
 }
 
-/// Reads `<dir>/{train,valid}/epoch-<k>/<metric>.log` for k = 1, 2, ... while they exist;
-/// `mae_outputs` names the outputs whose real-unit validation MAE was logged.
-pub fn read_history(dir: &Path, mae_outputs: &[String]) -> Result<Vec<EpochMetrics>> {
-    let mut history = Vec::new();
-    for epoch in 1.. {
-        let read = |split: &str, metric: &str| {
-            final_value(
-                &dir.join(split)
-                    .join(format!("epoch-{epoch}"))
-                    // burn-train's file logger writes spaces as underscores.
-                    .join(format!("{}.log", metric.replace(' ', "_"))),
-            )
-        };
-        let (Some(train_loss), Some(valid_loss)) = (read("train", "Loss")?, read("valid", "Loss")?)
-        else {
-            break;
-        };
-        history.push(EpochMetrics {
-            epoch,
-            train_loss,
-            valid_loss,
-            train_accuracy: read("train", "Accuracy")?,
-            valid_accuracy: read("valid", "Accuracy")?,
-            valid_mae: mae_outputs
-                .iter()
-                .filter_map(|name| match read("valid", &mae_metric_name(name)) {
-                    Ok(Some(value)) => Some(Ok((name.clone(), value))),
-                    Ok(None) => None,
-                    Err(e) => Some(Err(e)),
-                })
-                .collect::<Result<_>>()?,
-        });
-    }
-    Ok(history)
-}
-
-/// The epoch value of a metric log: its last line, `value,final`. `None` if the file is absent
-/// or the split did not finish.
-fn final_value(path: &Path) -> Result<Option<f64>> {
-    if !path.is_file() {
-        return Ok(None);
-    }
-    let text = fs::read_to_string(path).map_err(|e| io_error(path, e))?;
-    Ok(text
-        .lines()
-        .rev()
-        .find_map(|line| line.strip_suffix(",final"))
-        .and_then(|value| value.trim().parse::<f64>().ok()))
-}
-
-/// Writes the history as CSV: `epoch,train_loss,valid_loss`, then `train_accuracy,valid_accuracy`
-/// (classification) or one `valid_mae <output>` column per output (regression).
+/// Writes the history as CSV, atomically: `epoch,train_loss,valid_loss`, then
+/// `train_accuracy,valid_accuracy` (classification) or one `valid_mae <output>` column per
+/// output (regression).
 pub fn write_history_csv(path: &Path, history: &[EpochMetrics]) -> Result<()> {
     let with_accuracy = history.iter().any(|e| e.valid_accuracy.is_some());
     let mae_names: Vec<String> = history
@@ -95,7 +44,7 @@ pub fn write_history_csv(path: &Path, history: &[EpochMetrics]) -> Result<()> {
         header.extend(["train_accuracy".to_string(), "valid_accuracy".into()]);
     }
     header.extend(mae_names.iter().map(|name| format!("valid_mae {name}")));
-    let mut out = csv::Writer::from_path(path).map_err(|e| csv_io_error(path, e))?;
+    let mut out = csv::Writer::from_writer(Vec::new());
     out.write_record(&header)
         .map_err(|e| csv_io_error(path, e))?;
     for e in history {
@@ -111,7 +60,10 @@ pub fn write_history_csv(path: &Path, history: &[EpochMetrics]) -> Result<()> {
         row.extend(e.valid_mae.iter().map(|(_, value)| value.to_string()));
         out.write_record(&row).map_err(|e| csv_io_error(path, e))?;
     }
-    out.flush().map_err(|e| io_error(path, e))
+    let bytes = out
+        .into_inner()
+        .map_err(|e| io_error(path, e.into_error()))?;
+    burn_rnn_io::write_atomic(path, &bytes).map_err(|e| io_error(path, e))
 }
 
 /// `(epoch, value)` points of the epochs for which `value` gives one.
@@ -192,27 +144,13 @@ mod tests {
     }
 
     #[test]
-    fn reads_final_lines_until_an_epoch_is_missing() {
+    fn writes_the_history_as_csv() {
         let dir = tempfile::tempdir().unwrap();
-        for (epoch, train, valid) in [(1, "0.5", "0.6"), (2, "0.25", "NaN")] {
-            for (split, value) in [("train", train), ("valid", valid)] {
-                let d = dir.path().join(split).join(format!("epoch-{epoch}"));
-                fs::create_dir_all(&d).unwrap();
-                fs::write(d.join("Loss.log"), format!("0.9,4\n{value},final\n")).unwrap();
-            }
-        }
-        let history = read_history(dir.path(), &[]).unwrap();
-        assert_eq!(history.len(), 2);
-        assert_eq!(history[0].train_loss, 0.5);
-        assert!(history[1].valid_loss.is_nan());
-        assert_eq!(history[0].valid_accuracy, None);
-
+        let mut history = vec![epoch(1, None), epoch(2, None)];
+        history[1].valid_loss = f64::NAN;
         let csv = dir.path().join("metrics.csv");
         write_history_csv(&csv, &history).unwrap();
-        let text = fs::read_to_string(csv).unwrap();
-        assert!(
-            text.starts_with("epoch,train_loss,valid_loss\n1,0.5,0.6\n"),
-            "{text}"
-        );
+        let text = std::fs::read_to_string(csv).unwrap();
+        assert_eq!(text, "epoch,train_loss,valid_loss\n1,1,2\n2,0.5,NaN\n");
     }
 }

@@ -2,31 +2,34 @@
 //! Adam with gradient clipping and a learning-rate schedule, a checkpoint every epoch (resume),
 //! early stopping, and a clear error when the loss stops being finite.
 
-use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
+use std::sync::Arc;
 
-use burn::data::dataloader::DataLoaderBuilder;
 use burn::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
 use burn::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
 use burn::module::Module;
 use burn::optim::AdamConfig;
 use burn::optim::grad_clipping::GradientClippingConfig;
-use burn::tensor::Device;
-use burn::train::checkpoint::{CheckpointingAction, CheckpointingStrategy};
-use burn::train::metric::store::{Aggregate, Direction, EventStoreClient, Split};
+use burn::store::ModuleRecord;
+use burn::tensor::{Bytes, Device};
+use burn::train::metric::store::EventStoreClient;
 use burn::train::metric::{AccuracyMetric, LossMetric};
-use burn::train::{
-    EarlyStoppingStrategy, Interrupter, Learner, MetricEarlyStoppingStrategy, StoppingCondition,
-    SupervisedTraining,
-};
-use burn_rnn_data::{NormalizationKind, Normalizer, Scaling, SequenceBatcher, SequenceDataset};
+use burn::train::{EarlyStoppingStrategy, Interrupter, Learner, SupervisedTraining};
+use burn_rnn_data::{NormalizationKind, Normalizer, Scaling, SequenceDataset, Target};
 use burn_rnn_model::SequenceModel;
 
 use crate::artifacts::{DataSchema, RunDir, io_error};
-use crate::config::{LrSchedule, TrainingConfig};
+use crate::checkpoint::{
+    CheckpointLedger, CommitEachEpoch, Manifest, Part, PartCheckpointer, best_epoch, read_part,
+    resume_point, stops_early,
+};
+use crate::config::{ClipScope, LrSchedule, TrainingConfig};
+use crate::epochs::EpochLoader;
 use crate::error::{Result, TrainError};
-use crate::history::{EpochMetrics, epoch_points, loss_panel, read_history, write_history_csv};
+use crate::guard::{Phase, StepGuard};
+use crate::history::{EpochMetrics, epoch_points, loss_panel, write_history_csv};
+use crate::metric_log::EpochMetricLog;
 use crate::metrics::{MAX_MAE_METRICS, RealUnitMae};
 use crate::plot::{Panel, Series, write_png};
 use crate::predict::Predictor;
@@ -36,7 +39,11 @@ use crate::task::{Objective, Trainable};
 /// Options of a run that are not hyper-parameters.
 #[derive(Debug, Clone, Copy)]
 pub struct TrainOptions {
-    /// Continue from the last checkpoint in the run directory instead of starting afresh.
+    /// Continue from the newest good checkpoint in the run directory instead of starting afresh.
+    /// The run then ends exactly as an uninterrupted one would (on flex: the same weights, bit
+    /// for bit, and the same metrics). A directory without a checkpoint is an error
+    /// ([`TrainError::NothingToResume`]), as are other settings or data than the checkpoint's
+    /// ([`TrainError::ResumeMismatch`]); only `num_epochs` may change, to extend a run.
     pub resume: bool,
     /// How progress is shown.
     pub progress: Progress,
@@ -66,6 +73,11 @@ pub struct TrainedRun {
     pub schema: DataSchema,
     /// Where everything was written.
     pub dir: RunDir,
+    /// The epoch of the checkpoint the run resumed from, if it was resumed.
+    pub resumed_from: Option<usize>,
+    /// What resuming had to pass over: damaged checkpoints, newest first (also printed to
+    /// stderr unless progress is silent).
+    pub warnings: Vec<String>,
 }
 
 /// Trains `config.model` on `train_set`, validating on `valid_set`, and writes the run to `dir`
@@ -120,113 +132,56 @@ pub fn train(
     let normalizer = fit_normalizer(config, train_set)?;
     let train_set = normalizer.apply(train_set)?;
     let valid_set = normalizer.apply(valid_set)?;
+    let schema = DataSchema::of(&train_set);
+    let fingerprint = data_fingerprint(&[&train_set, &valid_set]);
 
     let checkpoints = dir.checkpoints();
-    let resume_from = if options.resume {
-        latest_checkpoint(&checkpoints)?
+    let (resumed, history, warnings) = if options.resume {
+        let (manifest, history, warnings) = find_resume_point(dir, config, &fingerprint)?;
+        (Some(manifest), history, warnings)
     } else {
-        None
+        (None, Vec::new(), Vec::new())
     };
-    if resume_from.is_none() && checkpoints.exists() {
-        // A fresh run: old checkpoints and metric logs would be mistaken for this run's.
+    if options.progress != Progress::Silent {
+        for warning in &warnings {
+            eprintln!("warning: {warning}");
+        }
+    }
+    if resumed.is_none() && checkpoints.exists() {
+        // A fresh run: old checkpoints would be mistaken for this run's.
         fs::remove_dir_all(&checkpoints).map_err(|e| io_error(&checkpoints, e))?;
     }
-    let schema = DataSchema::of(&train_set);
+    dir.create()?;
+    burn_rnn_io::remove_stale_temp_files(dir.root()).map_err(|e| io_error(dir.root(), e))?;
     dir.write_setup(config, &schema, &normalizer)?;
 
-    device.seed(config.seed);
-    let model = config.model.init(&device.clone().autodiff())?;
-    let trainable = Trainable {
-        model,
-        objective: config.objective,
-    };
-
-    let batches_per_epoch = train_set.len().div_ceil(config.batch_size);
-    let train_loader = DataLoaderBuilder::new(SequenceBatcher::for_dataset(&train_set))
-        .batch_size(config.batch_size)
-        .shuffle(config.seed)
-        .build(train_set);
-    let valid_loader = DataLoaderBuilder::new(SequenceBatcher::for_dataset(&valid_set))
-        .batch_size(config.batch_size)
-        .build(valid_set);
-
-    let optimizer = AdamConfig::new()
-        .with_grad_clipping(config.grad_clip_norm.map(GradientClippingConfig::Norm))
-        .init();
-    let scheduler = lr_scheduler(config, batches_per_epoch)?;
-
-    let interrupter = Interrupter::new();
-    let patience = config.early_stopping_patience.map(|n_epochs| {
-        MetricEarlyStoppingStrategy::new(
-            &LossMetric::new(),
-            Aggregate::Mean,
-            Direction::Lowest,
-            Split::Valid,
-            StoppingCondition::NoImprovementSince { n_epochs },
-        )
+    let ledger = CheckpointLedger::new(
+        checkpoints.join("checkpoint"),
+        fingerprint,
+        resumed.as_ref().map(|m| (m, history.as_slice())),
+    )
+    .map_err(|e| io_error(&checkpoints, e))?;
+    let finished = resumed.as_ref().is_some_and(|m| {
+        m.epoch >= config.num_epochs || stops_early(&history, config.early_stopping_patience)
     });
-    let mut training = SupervisedTraining::new(&checkpoints, train_loader, valid_loader)
-        .metrics((LossMetric::new(),))
-        .with_default_checkpointers()
-        .with_checkpointing_strategy(KeepBestAndLast::default())
-        .early_stopping(StopOnPatienceOrDivergence {
-            patience,
-            interrupter: interrupter.clone(),
-        })
-        .with_interrupter(interrupter.clone())
-        .with_application_logger(None)
-        .renderer(renderer(options.progress, interrupter, resume_from))
-        .num_epochs(config.num_epochs);
-    if config.objective == Objective::Classification {
-        training = training
-            .metric_train_numeric(AccuracyMetric::new())
-            .metric_valid_numeric(AccuracyMetric::new());
-    }
     let mae_outputs = mae_outputs(&schema, &normalizer);
-    for (column, (name, scale)) in mae_outputs.iter().enumerate() {
-        training = training.metric_valid_numeric(RealUnitMae::new(name, column, *scale));
-    }
-    if let Some(epoch) = resume_from {
-        training = training.checkpoint(epoch);
-    }
-    let result = training.launch(Learner::new(trainable, optimizer, scheduler));
-    if let Some(error) = result.error {
-        return Err(TrainError::Training(error.to_string()));
+    if !finished {
+        let run = Epochs {
+            config,
+            ledger: &ledger,
+            resumed: resumed.as_ref(),
+            mae_outputs: &mae_outputs,
+            progress: options.progress,
+        };
+        run.launch(train_set, valid_set, device)?;
     }
 
-    let mae_names: Vec<String> = mae_outputs.into_iter().map(|(name, _)| name).collect();
-    let history = read_history(&checkpoints, &mae_names)?;
+    let history = ledger.history();
     write_history_csv(&dir.metrics(), &history)?;
     plot_history(&dir.file("loss.png"), &history)?;
-    if let Some((epoch, what, value)) = first_non_finite(&history) {
-        return Err(TrainError::Diverged {
-            epoch,
-            what: what.into(),
-            value,
-            learning_rate: config.learning_rate,
-            checkpoint_dir: checkpoints.join("checkpoint"),
-        });
-    }
-    let best = history
-        .iter()
-        .min_by(|a, b| a.valid_loss.total_cmp(&b.valid_loss))
+    let best_epoch = best_epoch(&history)
         .ok_or_else(|| TrainError::Training("no epoch was completed".into()))?;
-    let best_epoch = best.epoch;
-
-    let path = checkpoints
-        .join("checkpoint")
-        .join(format!("model-{best_epoch}.bpk"));
-    let fresh = Trainable {
-        model: config.model.init(device)?,
-        objective: config.objective,
-    };
-    let model = fresh
-        .try_load_file(&path)
-        .map_err(|e| TrainError::Io {
-            path: path.clone(),
-            message: format!("cannot load the best checkpoint: {e}"),
-        })?
-        .model;
+    let model = load_checkpointed_model(config, ledger.dir(), best_epoch, device)?;
     dir.write_model(&model)?;
     Ok(TrainedRun {
         model,
@@ -235,7 +190,254 @@ pub fn train(
         best_epoch,
         schema,
         dir: dir.clone(),
+        resumed_from: resumed.map(|m| m.epoch),
+        warnings,
     })
+}
+
+/// The epochs a run still has to train, on burn-train's Learner.
+struct Epochs<'a> {
+    config: &'a TrainingConfig,
+    ledger: &'a Arc<CheckpointLedger>,
+    resumed: Option<&'a Manifest>,
+    /// The regression outputs with a real-unit validation MAE, and their normaliser scales.
+    mae_outputs: &'a [(String, f64)],
+    progress: Progress,
+}
+
+impl Epochs<'_> {
+    /// Trains from the epoch after the resumed checkpoint (or the first) to the end, early
+    /// stopping or divergence; each epoch's checkpoint is committed to the ledger.
+    fn launch(
+        self,
+        train_set: SequenceDataset,
+        valid_set: SequenceDataset,
+        device: &Device,
+    ) -> Result<()> {
+        let config = self.config;
+        let interrupter = Interrupter::new();
+        let guard = StepGuard::new(
+            interrupter.clone(),
+            config
+                .grad_clip_norm
+                .map(|norm| (norm, config.clip_scope())),
+        );
+        // The weights are replaced by the checkpoint's when resuming; initialising them anyway
+        // builds the module the checkpoint is loaded into.
+        device.seed(config.seed);
+        let model = config.model.init(&device.clone().autodiff())?;
+        let trainable = Trainable::new(model, config.objective).with_guard(guard.clone());
+
+        let first_epoch = self.resumed.map_or(0, |m| m.epoch) + 1;
+        let batches_per_epoch = train_set.len().div_ceil(config.batch_size);
+        let loader = |data, shuffle, phase| {
+            Arc::new(EpochLoader::new(
+                data,
+                config.batch_size,
+                shuffle,
+                phase,
+                first_epoch,
+                guard.clone(),
+            ))
+        };
+        let train_loader = loader(train_set, Some(config.seed), Phase::Train);
+        let valid_loader = loader(valid_set, None, Phase::Valid);
+
+        let per_tensor = match config.clip_scope() {
+            ClipScope::PerTensor => config.grad_clip_norm.map(GradientClippingConfig::Norm),
+            // Clipped by the training step itself (`StepGuard`).
+            ClipScope::Global => None,
+        };
+        let optimizer = AdamConfig::new().with_grad_clipping(per_tensor).init();
+        let scheduler = lr_scheduler(config, batches_per_epoch)?;
+
+        let [model_part, optim_part, scheduler_part] =
+            PartCheckpointer::three(self.ledger, self.resumed);
+        let mae_names: Vec<String> = self.mae_outputs.iter().map(|(n, _)| n.clone()).collect();
+        let resume_from = self.resumed.map(|m| m.epoch);
+        let log = EpochMetricLog::default();
+        let mut training = SupervisedTraining::new(self.ledger.dir(), train_loader, valid_loader)
+            .metrics((LossMetric::new(),))
+            .with_metric_logger(log.clone())
+            .with_custom_checkpointers(model_part, optim_part, scheduler_part)
+            .with_checkpointing_strategy(CommitEachEpoch {
+                ledger: self.ledger.clone(),
+                log,
+                mae_outputs: mae_names,
+            })
+            .early_stopping(StopEarly {
+                ledger: self.ledger.clone(),
+                patience: config.early_stopping_patience,
+            })
+            .with_interrupter(interrupter.clone())
+            .with_application_logger(None)
+            .renderer(renderer(self.progress, interrupter, resume_from))
+            .num_epochs(config.num_epochs);
+        if config.objective == Objective::Classification {
+            training = training
+                .metric_train_numeric(AccuracyMetric::new())
+                .metric_valid_numeric(AccuracyMetric::new());
+        }
+        for (column, (name, scale)) in self.mae_outputs.iter().enumerate() {
+            training = training.metric_valid_numeric(RealUnitMae::new(name, column, *scale));
+        }
+        if let Some(epoch) = resume_from {
+            training = training.checkpoint(epoch);
+        }
+        let result = training.launch(Learner::new(trainable, optimizer, scheduler));
+        if let Some(divergence) = guard.divergence() {
+            return Err(TrainError::Diverged {
+                epoch: divergence.epoch,
+                batch: divergence.batch,
+                what: divergence.what,
+                value: divergence.value,
+                learning_rate: config.learning_rate,
+                last_good: self.ledger.last_epoch(),
+                checkpoint_dir: self.ledger.dir().to_path_buf(),
+            });
+        }
+        if let Some(error) = result.error {
+            return Err(TrainError::Training(error.to_string()));
+        }
+        Ok(())
+    }
+}
+
+/// Early stopping decided from the run's whole history (see [`stops_early`]), so that a resumed
+/// run stops where an uninterrupted one does; burn's own strategy keeps its best epoch in memory
+/// and would start counting afresh. Also stops when an epoch was not checkpointed (its loss was
+/// not finite).
+#[derive(Clone)]
+struct StopEarly {
+    ledger: Arc<CheckpointLedger>,
+    patience: Option<usize>,
+}
+
+impl EarlyStoppingStrategy for StopEarly {
+    fn should_stop(&mut self, epoch: usize, _store: &EventStoreClient) -> bool {
+        self.ledger.stops_after(epoch, self.patience)
+    }
+}
+
+/// The newest good checkpoint of the run in `dir` and the metrics of its epochs, after checking
+/// that it was made with these settings and this data; with a sentence for each damaged
+/// checkpoint passed over.
+fn find_resume_point(
+    dir: &RunDir,
+    config: &TrainingConfig,
+    fingerprint: &str,
+) -> Result<(Manifest, Vec<EpochMetrics>, Vec<String>)> {
+    let checkpoints = dir.checkpoints().join("checkpoint");
+    let point = resume_point(&checkpoints).map_err(|e| io_error(&checkpoints, e))?;
+    let nothing = |reason: String| TrainError::NothingToResume {
+        dir: dir.root().to_path_buf(),
+        reason,
+    };
+    let Some(manifest) = point.manifest else {
+        return Err(nothing(if !point.skipped.is_empty() {
+            format!("no checkpoint is usable: {}", point.skipped.join("; "))
+        } else if !dir.root().is_dir() {
+            "the directory does not exist".into()
+        } else {
+            "it holds no complete checkpoint (a run stopped before its first epoch ended leaves none)"
+                .into()
+        }));
+    };
+    let mismatch = |what: String| TrainError::ResumeMismatch {
+        dir: dir.root().to_path_buf(),
+        what,
+    };
+    let saved = dir.read_training_config()?;
+    let differing = differing_settings(&saved, config)?;
+    if !differing.is_empty() {
+        return Err(mismatch(format!(
+            "its checkpoint was trained with other settings ({})",
+            differing.join(", ")
+        )));
+    }
+    if manifest.data != fingerprint {
+        return Err(mismatch(
+            "the training or validation data differ from the data its checkpoint was trained on"
+                .into(),
+        ));
+    }
+    let warnings = point
+        .skipped
+        .iter()
+        .map(|problem| format!("{problem}; resuming from epoch {}", manifest.epoch))
+        .collect();
+    Ok((manifest, point.history, warnings))
+}
+
+/// The top-level settings of `config` that differ from `saved`, other than `num_epochs`.
+fn differing_settings(saved: &TrainingConfig, config: &TrainingConfig) -> Result<Vec<String>> {
+    let as_json = |c: &TrainingConfig| {
+        serde_json::to_value(c).map_err(|e| TrainError::InvalidConfig(e.to_string()))
+    };
+    let (saved, current) = (as_json(saved)?, as_json(config)?);
+    let (Some(saved), Some(current)) = (saved.as_object(), current.as_object()) else {
+        return Ok(vec!["the whole configuration".into()]);
+    };
+    Ok(current
+        .iter()
+        .filter(|(key, value)| {
+            key.as_str() != "num_epochs" && saved.get(key.as_str()) != Some(value)
+        })
+        .map(|(key, value)| {
+            let before = saved
+                .get(key.as_str())
+                .map_or("none".into(), |v| v.to_string());
+            format!("{key}: {before}, now {value}")
+        })
+        .collect())
+}
+
+/// A CRC-32 of the datasets' shapes, samples and targets, written in hexadecimal.
+fn data_fingerprint(datasets: &[&SequenceDataset]) -> String {
+    let mut crc = burn_rnn_io::Crc32::new();
+    for data in datasets {
+        for n in [data.len(), data.num_steps(), data.num_features()] {
+            crc.update(&(n as u64).to_le_bytes());
+        }
+        for sample in data.samples() {
+            crc.update(sample.id.as_bytes());
+            crc.update(&(sample.length as u64).to_le_bytes());
+            for v in &sample.values {
+                crc.update(&v.to_le_bytes());
+            }
+            let target: &[f32] = match &sample.target {
+                Target::Regression(values) | Target::PerStep(values) => values,
+                Target::Class(class) => {
+                    crc.update(&(*class as u64).to_le_bytes());
+                    &[]
+                }
+            };
+            for v in target {
+                crc.update(&v.to_le_bytes());
+            }
+        }
+    }
+    format!("crc32:{:08x}", crc.finish())
+}
+
+/// The model weights of `epoch`'s checkpoint in `dir`, checked against its manifest.
+fn load_checkpointed_model(
+    config: &TrainingConfig,
+    dir: &Path,
+    epoch: usize,
+    device: &Device,
+) -> Result<SequenceModel> {
+    let manifest_path = dir.join(format!("epoch-{epoch}.json"));
+    let error = |message: String| TrainError::Io {
+        path: manifest_path.clone(),
+        message: format!("cannot load the best checkpoint (epoch {epoch}): {message}"),
+    };
+    let manifest: Manifest = crate::artifacts::read_json(&manifest_path)?;
+    let bytes = read_part(dir, &manifest, Part::Model).map_err(error)?;
+    let record =
+        ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)).map_err(|e| error(e.to_string()))?;
+    let fresh = Trainable::new(config.model.init(device)?, config.objective);
+    Ok(fresh.load_record(record).model)
 }
 
 impl TrainedRun {
@@ -358,105 +560,6 @@ fn lr_scheduler(config: &TrainingConfig, batches_per_epoch: usize) -> Result<Mod
         .with_min_lr(config.learning_rate * final_fraction)
         .init()
         .map_err(|e| TrainError::InvalidConfig(format!("learning-rate schedule: {e}"))),
-    }
-}
-
-/// The epoch of the newest checkpoint under `dir`, if any.
-fn latest_checkpoint(dir: &Path) -> Result<Option<usize>> {
-    Ok(checkpoint_epochs(dir)?.into_iter().max())
-}
-
-/// Epochs with a saved model under `<dir>/checkpoint/`.
-fn checkpoint_epochs(dir: &Path) -> Result<BTreeSet<usize>> {
-    let folder = dir.join("checkpoint");
-    if !folder.is_dir() {
-        return Ok(BTreeSet::new());
-    }
-    let entries = fs::read_dir(&folder).map_err(|e| io_error(&folder, e))?;
-    Ok(entries
-        .filter_map(|entry| entry.ok())
-        .filter_map(|entry| {
-            let name = entry.file_name().into_string().ok()?;
-            name.strip_prefix("model-")?
-                .strip_suffix(".bpk")?
-                .parse()
-                .ok()
-        })
-        .collect())
-}
-
-/// The first epoch whose training or validation loss is NaN or infinite.
-fn first_non_finite(history: &[EpochMetrics]) -> Option<(usize, &'static str, f64)> {
-    history.iter().find_map(|e| {
-        if !e.train_loss.is_finite() {
-            Some((e.epoch, "training loss", e.train_loss))
-        } else if !e.valid_loss.is_finite() {
-            Some((e.epoch, "validation loss", e.valid_loss))
-        } else {
-            None
-        }
-    })
-}
-
-fn epoch_is_finite(epoch: usize, store: &EventStoreClient) -> bool {
-    [Split::Train, Split::Valid].iter().all(|split| {
-        store
-            .find_metric("Loss", epoch, Aggregate::Mean, split)
-            .is_none_or(f64::is_finite)
-    })
-}
-
-/// Keeps the last and the best (lowest validation loss) checkpoints; an epoch whose loss is not
-/// finite is never saved, so the last good checkpoint survives a divergence.
-#[derive(Default)]
-struct KeepBestAndLast {
-    saved: BTreeSet<usize>,
-}
-
-impl CheckpointingStrategy for KeepBestAndLast {
-    fn checkpointing(
-        &mut self,
-        epoch: usize,
-        store: &EventStoreClient,
-    ) -> Vec<CheckpointingAction> {
-        if !epoch_is_finite(epoch, store) {
-            return Vec::new();
-        }
-        let best = store.find_epoch("Loss", Aggregate::Mean, Direction::Lowest, &Split::Valid);
-        let mut actions = vec![CheckpointingAction::Save];
-        let stale: Vec<usize> = self
-            .saved
-            .iter()
-            .copied()
-            .filter(|&e| Some(e) != best && e != epoch)
-            .collect();
-        for old in stale {
-            self.saved.remove(&old);
-            actions.push(CheckpointingAction::Delete(old));
-        }
-        self.saved.insert(epoch);
-        actions
-    }
-}
-
-/// Early stopping on the validation loss (when patience is set), and an immediate stop when
-/// the loss is NaN or infinite.
-#[derive(Clone)]
-struct StopOnPatienceOrDivergence {
-    patience: Option<MetricEarlyStoppingStrategy>,
-    interrupter: Interrupter,
-}
-
-impl EarlyStoppingStrategy for StopOnPatienceOrDivergence {
-    fn should_stop(&mut self, epoch: usize, store: &EventStoreClient) -> bool {
-        if !epoch_is_finite(epoch, store) {
-            self.interrupter
-                .stop(Some("the loss is no longer finite (training diverged)"));
-            return true;
-        }
-        self.patience
-            .as_mut()
-            .is_some_and(|patience| patience.should_stop(epoch, store))
     }
 }
 

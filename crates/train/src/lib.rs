@@ -15,15 +15,22 @@
 
 pub mod artifacts;
 pub mod baseline;
+mod checkpoint;
+pub mod clipping;
 pub mod command;
 pub mod config;
 pub mod device;
 pub mod diagnostics;
+mod epochs;
 pub mod error;
 pub mod evaluate;
+#[doc(hidden)]
+pub mod fuzzing;
+mod guard;
 pub mod history;
 pub mod learner;
 pub mod memory;
+mod metric_log;
 pub mod metrics;
 pub mod plot;
 pub mod predict;
@@ -40,7 +47,8 @@ pub use command::{
     EvaluateOptions, ModelSpec, PredictionTable, RunData, RunEvaluation, SpecOutcome, TrainSpec,
     TrainingSpec, default_run_dir, evaluate_run, predict_file,
 };
-pub use config::{LrSchedule, TrainingConfig};
+pub use clipping::{GradientNorms, clip_global_norm};
+pub use config::{ClipScope, LrSchedule, TrainingConfig};
 pub use device::{Backend, quiet_headless_wgpu};
 pub use error::{Result, TrainError};
 pub use evaluate::{BaselineErrors, ClassMetrics, ClassScores, Evaluation, OutputErrors};
@@ -54,6 +62,9 @@ pub use report::{
     dataset_targets,
 };
 pub use task::{Objective, Trainable};
+
+/// Crash points in the writers and the training loop, for kill tests (see [`burn_rnn_io::crash`]).
+pub use burn_rnn_io::crash;
 
 // The README's example, compiled (and run unless marked `no_run`) with the doctests.
 #[cfg(doctest)]

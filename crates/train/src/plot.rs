@@ -152,16 +152,31 @@ pub fn write_png(path: &Path, title: &str, panels: &[Panel], columns: usize) -> 
     let columns = columns.clamp(1, panels.len());
     let rows = panels.len().div_ceil(columns);
     let size = (560 * columns as u32, 380 * rows as u32 + 50);
+    // Drawn into a temporary file beside the target, then renamed over it.
+    let file = burn_rnn_io::AtomicFile::new(path).map_err(|e| io(e.to_string()))?;
+    draw_grid(file.path(), size, title, panels, (rows, columns)).map_err(io)?;
+    file.commit()
+        .map_err(|e| io(format!("cannot write the PNG: {e}")))
+}
+
+/// Draws the panels on a `rows × columns` grid into a PNG at `path`.
+fn draw_grid(
+    path: &Path,
+    size: (u32, u32),
+    title: &str,
+    panels: &[Panel],
+    (rows, columns): (usize, usize),
+) -> std::result::Result<(), String> {
     let root = BitMapBackend::new(path, size).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| io(e.to_string()))?;
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
     let root = root
         .titled(title, ("sans-serif", 26))
-        .map_err(|e| io(e.to_string()))?;
+        .map_err(|e| e.to_string())?;
     for (area, panel) in root.split_evenly((rows, columns)).iter().zip(panels) {
-        draw_panel(area, panel).map_err(|e| io(e.to_string()))?;
+        draw_panel(area, panel).map_err(|e| e.to_string())?;
     }
     root.present()
-        .map_err(|e| io(format!("cannot write the PNG: {e}")))
+        .map_err(|e| format!("cannot write the PNG: {e}"))
 }
 
 /// One chart per feature of sample `index` of a many-to-many forecasting dataset, whose target

@@ -12,6 +12,8 @@ use burn::train::{
 use burn_rnn_data::{BatchTargets, SequenceBatch, TargetKind};
 use burn_rnn_model::SequenceModel;
 
+use crate::guard::StepGuard;
+
 /// What the network learns to predict; follows from the dataset's target kind.
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
 pub enum Objective {
@@ -47,6 +49,10 @@ pub struct Trainable {
     /// What it is trained for.
     #[module(skip)]
     pub objective: Objective,
+    /// Inside [`train`](crate::train): stops the run at a non-finite loss or gradient and clips
+    /// by the global norm. Without it, a step is a plain backward pass.
+    #[module(skip)]
+    pub(crate) guard: Option<StepGuard>,
 }
 
 /// The prediction, target and loss of one batch, adapted to burn-train's metrics.
@@ -58,6 +64,21 @@ pub enum StepOutput {
 }
 
 impl Trainable {
+    /// `model` trained for `objective`.
+    pub fn new(model: SequenceModel, objective: Objective) -> Self {
+        Self {
+            model,
+            objective,
+            guard: None,
+        }
+    }
+
+    /// The same, with the checks and clipping of a run of [`train`](crate::train).
+    pub(crate) fn with_guard(mut self, guard: StepGuard) -> Self {
+        self.guard = Some(guard);
+        self
+    }
+
     /// Forward pass and loss for one batch. The model's shape checks were done when the data
     /// and the model were matched (see `learner::check_fit`), so a failure here is a bug.
     pub fn forward_batch(&self, batch: SequenceBatch) -> StepOutput {
@@ -127,8 +148,19 @@ impl TrainStep for Trainable {
 
     fn step(&self, batch: SequenceBatch) -> TrainOutput<StepOutput> {
         let output = self.forward_batch(batch);
-        let grads = output.loss().backward();
-        TrainOutput::new(self, grads, output)
+        let Some(guard) = &self.guard else {
+            let grads = output.loss().backward();
+            return TrainOutput::new(self, grads, output);
+        };
+        // No gradients when the step diverged: the optimiser then changes nothing, and the run
+        // stops before the epoch is checkpointed.
+        let grads = guard
+            .train_gradients(self, &output.loss())
+            .unwrap_or_default();
+        TrainOutput {
+            grads,
+            item: output,
+        }
     }
 }
 
@@ -137,7 +169,11 @@ impl InferenceStep for Trainable {
     type Output = StepOutput;
 
     fn step(&self, batch: SequenceBatch) -> StepOutput {
-        self.forward_batch(batch)
+        let output = self.forward_batch(batch);
+        if let Some(guard) = &self.guard {
+            guard.check_valid_loss(&output.loss());
+        }
+        output
     }
 }
 

@@ -67,9 +67,29 @@ pub fn read_long_sequences(
     features: &[&str],
 ) -> Result<Vec<(String, Vec<Vec<f32>>)>> {
     let path = path.as_ref();
+    sequences(open(path)?, path.to_path_buf(), id, time, features)
+}
+
+/// [`read_long_sequences`] from `reader`; errors show the path as `<memory>`.
+pub fn read_long_sequences_from_reader(
+    reader: impl Read,
+    id: &str,
+    time: &str,
+    features: &[&str],
+) -> Result<Vec<(String, Vec<Vec<f32>>)>> {
+    sequences(reader, PathBuf::from(MEMORY_SOURCE), id, time, features)
+}
+
+fn sequences(
+    reader: impl Read,
+    path: PathBuf,
+    id: &str,
+    time: &str,
+    features: &[&str],
+) -> Result<Vec<(String, Vec<Vec<f32>>)>> {
     let layout = LongCsvLayout::new(id, time, features, CsvTarget::PerStep(Vec::new()));
     non_empty(&layout.features, "feature columns")?;
-    let table = Table::read(open(path)?, path.to_path_buf())?;
+    let table = Table::read(reader, path)?;
     Ok(long_samples(&table, &layout, None)?
         .into_iter()
         .map(|sample| {

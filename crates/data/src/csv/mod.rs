@@ -51,7 +51,9 @@ mod wide;
 pub use forecast::{ForecastIndex, ForecastWindow};
 pub use infer::{DataHints, TARGET_NAMES, inspect_csv};
 pub use layout::{LongCsvLayout, WideCsvLayout, WideFeature};
-pub use long::{read_long_csv, read_long_csv_from_reader, read_long_sequences};
+pub use long::{
+    read_long_csv, read_long_csv_from_reader, read_long_sequences, read_long_sequences_from_reader,
+};
 pub use long_samples::ONE_SERIES;
 pub use missing::MissingValues;
 pub use spec::{DataSpec, ForecastWindows, Format, SpecData, SpecInputs, Task};

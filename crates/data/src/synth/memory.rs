@@ -47,7 +47,7 @@ impl MemoryTaskConfig {
         let mut rng = SplitMix64(self.seed);
         let samples = (0..self.samples)
             .map(|i| {
-                let positive = rng.next() & 1 == 1;
+                let positive = rng.next_u64() & 1 == 1;
                 let mut values = Vec::with_capacity(self.steps * 2);
                 values.extend([if positive { 1.0 } else { -1.0 }, 1.0]);
                 for _ in 1..self.steps {
@@ -78,11 +78,25 @@ pub fn uniform_noise(len: usize, seed: u64) -> Vec<f32> {
     (0..len).map(|_| rng.uniform()).collect()
 }
 
-/// SplitMix64 (Steele, Lea and Flood 2014).
-struct SplitMix64(u64);
+/// SplitMix64 (Steele, Lea and Flood 2014): a tiny random generator whose stream is fixed by
+/// its seed on every platform and version (unlike `rand`'s `StdRng`).
+///
+/// ```
+/// use burn_rnn_data::synth::SplitMix64;
+/// let mut rng = SplitMix64::new(0);
+/// assert_eq!(rng.next_u64(), 0xE220_A839_7B1D_CDAF);
+/// ```
+#[derive(Debug, Clone)]
+pub struct SplitMix64(u64);
 
 impl SplitMix64 {
-    fn next(&mut self) -> u64 {
+    /// A generator seeded with `seed`.
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -91,8 +105,8 @@ impl SplitMix64 {
     }
 
     /// Uniform in (−1, 1), from the top 24 bits.
-    fn uniform(&mut self) -> f32 {
-        ((self.next() >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    pub fn uniform(&mut self) -> f32 {
+        ((self.next_u64() >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
     }
 }
 
@@ -133,7 +147,7 @@ mod tests {
     #[test]
     fn the_seed_fixes_the_numbers() {
         // SplitMix64's first output for seed 0 (Vigna's reference implementation).
-        assert_eq!(SplitMix64(0).next(), 0xE220_A839_7B1D_CDAF);
+        assert_eq!(SplitMix64(0).next_u64(), 0xE220_A839_7B1D_CDAF);
         assert_eq!(uniform_noise(3, 9), uniform_noise(3, 9));
         assert_ne!(uniform_noise(3, 9), uniform_noise(3, 10));
         assert!(MemoryTaskConfig::new(0, 5, 0).generate().is_err());

@@ -30,7 +30,7 @@ pub use demand::{DemandConfig, DemandRow, write_demand_csv};
 pub use healthcare::{
     DETERIORATION_CLASSES, HealthcareConfig, PatientCohort, PatientRecord, VITALS, vital_labels,
 };
-pub use memory::{MEMORY_FEATURES, MemoryTaskConfig, SIGN_CLASSES, uniform_noise};
+pub use memory::{MEMORY_FEATURES, MemoryTaskConfig, SIGN_CLASSES, SplitMix64, uniform_noise};
 pub use prices::{PriceConfig, PriceSeries, Regime, TRADING_DAYS_PER_YEAR, log_returns};
 pub use sine::{SineConfig, SineSample, SineWaves};
 pub use speech::{DIGITS, SpeechConfig, Utterance, espeak_available, speech_dataset};

@@ -153,8 +153,8 @@ impl Vocabulary {
         Ok(Self { tokens, ids })
     }
 
-    /// Writes the vocabulary to `path` as JSON (`{"tokens": [...]}`), to encode new texts the
-    /// way the training texts were. Errors name the file.
+    /// Writes the vocabulary to `path` as JSON (`{"tokens": [...]}`), atomically, to encode new
+    /// texts the way the training texts were. Errors name the file.
     pub fn save(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
         let path = path.as_ref();
         let io = |message: String| DataError::Io {
@@ -162,7 +162,7 @@ impl Vocabulary {
             message,
         };
         let json = serde_json::to_string(self).map_err(|e| io(e.to_string()))?;
-        std::fs::write(path, json).map_err(|e| io(e.to_string()))
+        burn_rnn_io::write_atomic(path, json.as_bytes()).map_err(|e| io(e.to_string()))
     }
 
     /// Reads a vocabulary written by [`Vocabulary::save`]. Errors name the file and what is

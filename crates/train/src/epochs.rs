@@ -1,0 +1,225 @@
+//! The data loaders of a run: each pass over a split is one epoch, and the training split's
+//! order in epoch `e` is drawn from `(seed, e)` alone.
+//!
+//! burn's `DataLoaderBuilder::shuffle(seed)` keeps one random generator for the whole run and
+//! advances it at every pass; the Learner does not checkpoint it, so a resumed run would see
+//! epoch 1's order again. Here a pass knows its epoch number (counted from the epoch the run
+//! starts or resumes at), so a resumed run sees exactly the batches an uninterrupted one does.
+//! The start of a training pass also reseeds the device's random generator from `(seed, e)`, for
+//! the same reason (dropout masks).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use burn::data::dataloader::batcher::Batcher;
+use burn::data::dataloader::{DataLoader, DataLoaderIterator, Progress};
+use burn::data::dataset::DatasetError;
+use burn::tensor::Device;
+use burn_rnn_data::synth::SplitMix64;
+use burn_rnn_data::{SequenceBatch, SequenceBatcher, SequenceDataset};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+
+use crate::guard::{Phase, StepGuard};
+
+/// A loader over one split whose passes are numbered epochs.
+#[derive(Clone)]
+pub(crate) struct EpochLoader {
+    dataset: Arc<SequenceDataset>,
+    /// The samples this loader serves (all, or a slice of them), in dataset order.
+    indices: Arc<Vec<usize>>,
+    batcher: SequenceBatcher,
+    batch_size: usize,
+    device: Device,
+    /// `Some(seed)` to shuffle each epoch (and reseed the device) from `(seed, epoch)`.
+    shuffle: Option<u64>,
+    phase: Phase,
+    /// The epoch the next pass serves; shared by the copies burn makes with `to_device`.
+    next_epoch: Arc<AtomicUsize>,
+    guard: StepGuard,
+}
+
+impl EpochLoader {
+    /// A loader for `phase` over `dataset` whose first pass is epoch `first_epoch`.
+    pub(crate) fn new(
+        dataset: SequenceDataset,
+        batch_size: usize,
+        shuffle: Option<u64>,
+        phase: Phase,
+        first_epoch: usize,
+        guard: StepGuard,
+    ) -> Self {
+        let indices = (0..dataset.len()).collect();
+        Self {
+            batcher: SequenceBatcher::for_dataset(&dataset),
+            dataset: Arc::new(dataset),
+            indices: Arc::new(indices),
+            batch_size: batch_size.max(1),
+            device: Device::default(),
+            shuffle,
+            phase,
+            next_epoch: Arc::new(AtomicUsize::new(first_epoch)),
+            guard,
+        }
+    }
+}
+
+/// The order of `len` samples in `epoch` of a run seeded with `seed`: a permutation that
+/// depends on nothing else.
+pub(crate) fn epoch_order(len: usize, seed: u64, epoch: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..len).collect();
+    order.shuffle(&mut StdRng::seed_from_u64(epoch_seed(seed, epoch)));
+    order
+}
+
+/// A seed for `epoch` of a run seeded with `seed` (SplitMix64 of both, so that nearby seeds and
+/// epochs give unrelated streams).
+pub(crate) fn epoch_seed(seed: u64, epoch: usize) -> u64 {
+    let epoch = SplitMix64::new(epoch as u64).next_u64();
+    SplitMix64::new(seed ^ epoch).next_u64()
+}
+
+impl DataLoader<SequenceBatch> for EpochLoader {
+    fn iter<'a>(&'a self) -> Box<dyn DataLoaderIterator<SequenceBatch> + 'a> {
+        let epoch = self.next_epoch.fetch_add(1, Ordering::SeqCst);
+        self.guard.start_epoch(self.phase, epoch);
+        let order = match self.shuffle {
+            Some(seed) => {
+                self.device.seed(epoch_seed(seed, epoch));
+                epoch_order(self.indices.len(), seed, epoch)
+                    .into_iter()
+                    .map(|i| self.indices[i])
+                    .collect()
+            }
+            None => self.indices.to_vec(),
+        };
+        Box::new(EpochBatches {
+            loader: self,
+            order,
+            position: 0,
+        })
+    }
+
+    fn num_items(&self) -> usize {
+        self.indices.len()
+    }
+
+    fn to_device(&self, device: &Device) -> Arc<dyn DataLoader<SequenceBatch>> {
+        Arc::new(Self {
+            device: device.clone(),
+            ..self.clone()
+        })
+    }
+
+    fn slice(&self, start: usize, end: usize) -> Arc<dyn DataLoader<SequenceBatch>> {
+        let end = end.min(self.indices.len());
+        let start = start.min(end);
+        // A slice (one device's share in burn's multi-device strategies) counts its own passes.
+        let next_epoch = self.next_epoch.load(Ordering::SeqCst);
+        Arc::new(Self {
+            indices: Arc::new(self.indices[start..end].to_vec()),
+            next_epoch: Arc::new(AtomicUsize::new(next_epoch)),
+            ..self.clone()
+        })
+    }
+}
+
+/// One pass: batches of the epoch's order.
+struct EpochBatches<'a> {
+    loader: &'a EpochLoader,
+    order: Vec<usize>,
+    position: usize,
+}
+
+impl Iterator for EpochBatches<'_> {
+    type Item = Result<SequenceBatch, DatasetError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.position >= self.order.len() {
+            return None;
+        }
+        let end = (self.position + self.loader.batch_size).min(self.order.len());
+        let samples = self.loader.dataset.samples();
+        let items = self.order[self.position..end]
+            .iter()
+            .map(|&i| samples[i].clone())
+            .collect();
+        self.position = end;
+        Some(Ok(self.loader.batcher.batch(items, &self.loader.device)))
+    }
+}
+
+impl DataLoaderIterator<SequenceBatch> for EpochBatches<'_> {
+    fn progress(&self) -> Progress {
+        Progress::new(self.position, self.order.len(), Some("items".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::train::Interrupter;
+    use burn_rnn_data::{SequenceSample, Target, TargetKind};
+
+    use super::*;
+
+    fn data(n: usize) -> SequenceDataset {
+        let samples = (0..n)
+            .map(|i| SequenceSample {
+                id: format!("s{i}"),
+                values: vec![i as f32],
+                length: 1,
+                target: Target::Regression(vec![i as f32]),
+            })
+            .collect();
+        SequenceDataset::new(samples, 1, 1, TargetKind::Regression { outputs: 1 }).unwrap()
+    }
+
+    fn ids(loader: &EpochLoader) -> Vec<String> {
+        loader
+            .iter()
+            .flat_map(|batch| batch.unwrap().ids)
+            .collect::<Vec<_>>()
+    }
+
+    fn loader(first_epoch: usize, shuffle: Option<u64>) -> EpochLoader {
+        let guard = StepGuard::new(Interrupter::new(), None);
+        EpochLoader::new(data(10), 3, shuffle, Phase::Train, first_epoch, guard)
+    }
+
+    #[test]
+    fn an_epoch_order_depends_only_on_seed_and_epoch() {
+        let uninterrupted = loader(1, Some(7));
+        let orders: Vec<Vec<String>> = (0..4).map(|_| ids(&uninterrupted)).collect();
+        assert_ne!(orders[0], orders[1], "each epoch has its own order");
+        // A run resumed at epoch 3 sees epoch 3's order, and epoch 4's after it.
+        let resumed = loader(3, Some(7));
+        assert_eq!(ids(&resumed), orders[2]);
+        assert_eq!(ids(&resumed), orders[3]);
+        assert_ne!(
+            ids(&loader(1, Some(8))),
+            orders[0],
+            "another seed, another order"
+        );
+        let mut sorted = orders[0].clone();
+        sorted.sort_by_key(|id| id[1..].parse::<usize>().unwrap());
+        assert_eq!(
+            sorted,
+            ids(&loader(1, None)),
+            "a permutation of every sample"
+        );
+    }
+
+    #[test]
+    fn batches_cover_the_split_and_report_progress() {
+        let loader = loader(1, None);
+        let mut iter = loader.iter();
+        let sizes: Vec<usize> = std::iter::from_fn(|| iter.next())
+            .map(|b| b.unwrap().lengths.len())
+            .collect();
+        assert_eq!(sizes, [3, 3, 3, 1]);
+        assert!(iter.progress().is_completed());
+        assert_eq!(loader.num_items(), 10);
+        assert_eq!(loader.slice(2, 5).num_items(), 3);
+    }
+}

@@ -1,0 +1,6 @@
+#![no_main]
+//! `burn_rnn_train::fuzzing::safetensors` on arbitrary bytes.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let _ = burn_rnn_train::fuzzing::safetensors(data);
+});

@@ -1,0 +1,175 @@
+//! Soak and concurrency: resident memory over a long training run and over 100,000 predictions
+//! (both `#[ignore]`d: run by hand, figures in the README's Reliability section), and a
+//! `Predictor` shared by threads answering as one thread does.
+//!
+//! ```text
+//! BURN_RNN_SOAK_MINUTES=15 cargo test --release --test train -- --ignored soak --nocapture --test-threads 1
+//! ```
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use burn::tensor::Device;
+use burn_rnn::data::synth::{HealthcareConfig, PatientCohort};
+use burn_rnn::data::{SplitFractions, split_random};
+use burn_rnn::model::{CellKind, RecurrentConfig};
+use burn_rnn::train::{
+    Prediction, Predictor, Progress, RunDir, TrainOptions, TrainingConfig, train,
+};
+
+/// The resident set size of this process, in MiB (Linux).
+fn resident_mib() -> f64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: f64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0.0);
+    pages * 4096.0 / (1024.0 * 1024.0)
+}
+
+/// The healthcare example's forecasting task: 100 patients, GRU of 32 units.
+fn vitals_run(epochs: usize) -> (TrainingConfig, burn_rnn::data::DatasetSplit) {
+    let cohort = HealthcareConfig::default().generate().unwrap();
+    let data = PatientCohort::forecasting_per_step_dataset(&cohort).unwrap();
+    let split = split_random(&data, SplitFractions::train_valid(0.8), 7).unwrap();
+    let recurrent = RecurrentConfig::new(data.num_features(), 32).with_cell(CellKind::Gru);
+    let config = TrainingConfig::for_dataset(&data, recurrent)
+        .with_num_epochs(epochs)
+        .with_early_stopping_patience(None);
+    (config, split)
+}
+
+/// A short run of [`vitals_run`] written to a temporary directory, and its split.
+fn trained(epochs: usize) -> (tempfile::TempDir, burn_rnn::data::DatasetSplit) {
+    let (config, split) = vitals_run(epochs);
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = RunDir::new(dir.path());
+    train(
+        &config,
+        &split.train,
+        &split.valid,
+        &run_dir,
+        &Device::flex(),
+        QUIET,
+    )
+    .unwrap();
+    (dir, split)
+}
+
+const QUIET: TrainOptions = TrainOptions {
+    resume: false,
+    progress: Progress::Silent,
+};
+
+/// Samples the resident set size every `every` on a thread while `work` runs.
+fn sample_memory<T>(every: Duration, work: impl FnOnce() -> T) -> (T, Vec<(f64, f64)>) {
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = done.clone();
+    let start = Instant::now();
+    let sampler = std::thread::spawn(move || {
+        let mut samples = vec![(0.0, resident_mib())];
+        while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(200));
+            let elapsed = start.elapsed().as_secs_f64();
+            if elapsed - samples.last().unwrap().0 >= every.as_secs_f64() {
+                samples.push((elapsed, resident_mib()));
+                eprintln!("{:>8.0} s  {:>8.1} MiB", elapsed, samples.last().unwrap().1);
+            }
+        }
+        samples.push((start.elapsed().as_secs_f64(), resident_mib()));
+        samples
+    });
+    let result = work();
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    (result, sampler.join().unwrap())
+}
+
+#[test]
+#[ignore]
+fn soak_training_memory() {
+    let minutes: f64 = std::env::var("BURN_RNN_SOAK_MINUTES")
+        .ok()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(15.0);
+    // Time one epoch, then train for about `minutes`.
+    let started = Instant::now();
+    let (dir, _) = trained(3);
+    let per_epoch = started.elapsed().as_secs_f64() / 3.0;
+    let epochs = ((minutes * 60.0) / per_epoch).ceil() as usize;
+    eprintln!("{per_epoch:.3} s per epoch: {epochs} epochs for {minutes} minutes");
+    let (config, split) = vitals_run(epochs);
+    let (run, samples) = sample_memory(Duration::from_secs(30), || {
+        train(
+            &config,
+            &split.train,
+            &split.valid,
+            &RunDir::new(dir.path()),
+            &Device::flex(),
+            QUIET,
+        )
+        .unwrap()
+    });
+    report("training", &samples);
+    assert_eq!(run.history.len(), epochs);
+}
+
+#[test]
+#[ignore]
+fn soak_predict_memory() {
+    let (dir, split) = trained(2);
+    let predictor = Predictor::load(dir.path(), &Device::flex()).unwrap();
+    let sequences: Vec<Vec<Vec<f32>>> = split.valid.sequences().into_iter().take(4).collect();
+    let (_, samples) = sample_memory(Duration::from_secs(5), || {
+        for _ in 0..100_000 {
+            predictor.predict(&sequences).unwrap();
+        }
+    });
+    report("100,000 predict calls (4 sequences each)", &samples);
+}
+
+/// Prints the samples' summary: after the first tenth (warm-up), the lowest and highest RSS.
+fn report(what: &str, samples: &[(f64, f64)]) {
+    let warm = &samples[samples.len() / 10..];
+    let low = warm.iter().map(|s| s.1).fold(f64::INFINITY, f64::min);
+    let high = warm.iter().map(|s| s.1).fold(0.0, f64::max);
+    eprintln!(
+        "{what}: {:.0} s, RSS {:.1} MiB at start, {low:.1}–{high:.1} MiB after warm-up, {:.1} MiB at the end",
+        samples.last().unwrap().0,
+        samples[0].1,
+        samples.last().unwrap().1
+    );
+}
+
+#[test]
+fn a_predictor_shared_by_threads_answers_as_one_thread() {
+    let (dir, split) = trained(2);
+    let shared = Arc::new(Predictor::load(dir.path(), &Device::flex()).unwrap());
+    let sequences = split.valid.sequences();
+    let expected: Vec<Prediction> = shared.predict(&sequences).unwrap();
+    let sequences = Arc::new(sequences);
+    let threads: Vec<_> = (0..4)
+        .map(|i| {
+            let (shared, sequences) = (shared.clone(), sequences.clone());
+            let dir = dir.path().to_path_buf();
+            std::thread::spawn(move || {
+                // Threads 0 and 1 share one predictor; 2 and 3 load their own.
+                let own;
+                let predictor = if i < 2 {
+                    shared.as_ref()
+                } else {
+                    own = Predictor::load(&dir, &Device::flex()).unwrap();
+                    &own
+                };
+                (0..20)
+                    .map(|_| predictor.predict(&sequences).unwrap())
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    for thread in threads {
+        for answer in thread.join().unwrap() {
+            assert_eq!(answer, expected);
+        }
+    }
+}
