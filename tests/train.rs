@@ -452,7 +452,7 @@ fn command_line_predicts_and_reports_bad_input_clearly() {
     let run_arg = run_path.to_str().unwrap();
     let input_arg = input.to_str().unwrap();
 
-    let (ok, stdout, stderr) = cli(&["predict", "--run", run_arg, "--input", input_arg]);
+    let (ok, stdout, stderr) = cli(&["predict", "--run", run_arg, "--data", input_arg]);
     assert!(ok, "{stderr}");
     let expected = values_of(
         predictor
@@ -477,7 +477,7 @@ fn command_line_predicts_and_reports_bad_input_clearly() {
     // from Wayland's client library, which wgpu's probe loads (they appear without the fix).
     if common::backends().iter().any(|(b, _)| b.name == "wgpu") {
         let output = Command::new(env!("CARGO_BIN_EXE_burn-rnn"))
-            .args(["predict", "--run", run_arg, "--input", input_arg])
+            .args(["predict", "--run", run_arg, "--data", input_arg])
             .args(["--device", "wgpu"])
             .env_remove("XDG_RUNTIME_DIR")
             .output()
@@ -494,7 +494,7 @@ fn command_line_predicts_and_reports_bad_input_clearly() {
             "predict",
             "--run",
             run.to_str().unwrap(),
-            "--input",
+            "--data",
             input_arg,
         ];
         args.extend(extra);
