@@ -43,11 +43,11 @@ pub use artifacts::{DataSchema, RunDir};
 pub use baseline::{
     NaiveForecast, describe_gain, gain_percent, last_step_forecast, majority_class, mean_forecast,
 };
+pub use clipping::{GradientNorms, clip_global_norm};
 pub use command::{
     EvaluateOptions, ModelSpec, PredictionTable, RunData, RunEvaluation, SpecOutcome, TrainSpec,
     TrainingSpec, default_run_dir, evaluate_run, predict_file,
 };
-pub use clipping::{GradientNorms, clip_global_norm};
 pub use config::{ClipScope, LrSchedule, TrainingConfig};
 pub use device::{Backend, quiet_headless_wgpu};
 pub use error::{Result, TrainError};
