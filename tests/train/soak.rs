@@ -128,16 +128,27 @@ fn soak_predict_memory() {
     report("100,000 predict calls (4 sequences each)", &samples);
 }
 
-/// Prints the samples' summary: after the first tenth (warm-up), the lowest and highest RSS.
+/// Growth of the resident set after warm-up that still counts as flat, in MiB: the caching
+/// allocator keeps freed blocks, so the set may step up once or twice, but it must not climb.
+const FLAT_MIB: f64 = 32.0;
+
+/// Prints the samples' summary (after the first tenth, the warm-up: the lowest and highest
+/// RSS) and fails when the set grew by more than [`FLAT_MIB`] after warm-up.
 fn report(what: &str, samples: &[(f64, f64)]) {
     let warm = &samples[samples.len() / 10..];
     let low = warm.iter().map(|s| s.1).fold(f64::INFINITY, f64::min);
     let high = warm.iter().map(|s| s.1).fold(0.0, f64::max);
     eprintln!(
-        "{what}: {:.0} s, RSS {:.1} MiB at start, {low:.1}–{high:.1} MiB after warm-up, {:.1} MiB at the end",
+        "{what}: {:.0} s, {} samples, RSS {:.1} MiB at start, {low:.1}–{high:.1} MiB after warm-up, {:.1} MiB at the end",
         samples.last().unwrap().0,
+        samples.len(),
         samples[0].1,
         samples.last().unwrap().1
+    );
+    assert!(
+        high - warm[0].1 <= FLAT_MIB,
+        "{what}: RSS grew from {:.1} to {high:.1} MiB after warm-up",
+        warm[0].1
     );
 }
 
