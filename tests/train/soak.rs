@@ -28,9 +28,14 @@ fn resident_mib() -> f64 {
     pages * 4096.0 / (1024.0 * 1024.0)
 }
 
-/// The healthcare example's forecasting task: 100 patients, GRU of 32 units.
-fn vitals_run(epochs: usize) -> (TrainingConfig, burn_rnn::data::DatasetSplit) {
-    let cohort = HealthcareConfig::default().generate().unwrap();
+/// The healthcare example's forecasting task for `patients` patients, GRU of 32 units.
+fn vitals_run(epochs: usize, patients: usize) -> (TrainingConfig, burn_rnn::data::DatasetSplit) {
+    let cohort = HealthcareConfig {
+        patients,
+        ..HealthcareConfig::default()
+    }
+    .generate()
+    .unwrap();
     let data = PatientCohort::forecasting_per_step_dataset(&cohort).unwrap();
     let split = split_random(&data, SplitFractions::train_valid(0.8), 7).unwrap();
     let recurrent = RecurrentConfig::new(data.num_features(), 32).with_cell(CellKind::Gru);
@@ -41,8 +46,8 @@ fn vitals_run(epochs: usize) -> (TrainingConfig, burn_rnn::data::DatasetSplit) {
 }
 
 /// A short run of [`vitals_run`] written to a temporary directory, and its split.
-fn trained(epochs: usize) -> (tempfile::TempDir, burn_rnn::data::DatasetSplit) {
-    let (config, split) = vitals_run(epochs);
+fn trained(epochs: usize, patients: usize) -> (tempfile::TempDir, burn_rnn::data::DatasetSplit) {
+    let (config, split) = vitals_run(epochs, patients);
     let dir = tempfile::tempdir().unwrap();
     let run_dir = RunDir::new(dir.path());
     train(
@@ -92,13 +97,16 @@ fn soak_training_memory() {
         .ok()
         .and_then(|m| m.parse().ok())
         .unwrap_or(15.0);
-    // Time one epoch, then train for about `minutes`.
+    // 5,000 patients: an epoch of about a second, so that an hour is thousands of epochs of
+    // realistic size rather than a hundred thousand tiny ones. Time one epoch, then train for
+    // about `minutes`.
+    const PATIENTS: usize = 5_000;
     let started = Instant::now();
-    let (dir, _) = trained(3);
+    let (dir, _) = trained(3, PATIENTS);
     let per_epoch = started.elapsed().as_secs_f64() / 3.0;
     let epochs = ((minutes * 60.0) / per_epoch).ceil() as usize;
     eprintln!("{per_epoch:.3} s per epoch: {epochs} epochs for {minutes} minutes");
-    let (config, split) = vitals_run(epochs);
+    let (config, split) = vitals_run(epochs, PATIENTS);
     let (run, samples) = sample_memory(Duration::from_secs(30), || {
         train(
             &config,
@@ -117,10 +125,10 @@ fn soak_training_memory() {
 #[test]
 #[ignore]
 fn soak_predict_memory() {
-    let (dir, split) = trained(2);
+    let (dir, split) = trained(2, 100);
     let predictor = Predictor::load(dir.path(), &Device::flex()).unwrap();
     let sequences: Vec<Vec<Vec<f32>>> = split.valid.sequences().into_iter().take(4).collect();
-    let (_, samples) = sample_memory(Duration::from_secs(5), || {
+    let (_, samples) = sample_memory(Duration::from_millis(200), || {
         for _ in 0..100_000 {
             predictor.predict(&sequences).unwrap();
         }
@@ -154,7 +162,7 @@ fn report(what: &str, samples: &[(f64, f64)]) {
 
 #[test]
 fn a_predictor_shared_by_threads_answers_as_one_thread() {
-    let (dir, split) = trained(2);
+    let (dir, split) = trained(2, 100);
     let shared = Arc::new(Predictor::load(dir.path(), &Device::flex()).unwrap());
     let sequences = split.valid.sequences();
     let expected: Vec<Prediction> = shared.predict(&sequences).unwrap();
