@@ -163,7 +163,7 @@ pub fn run(args: &Args) -> Result<Report> {
         args.out.display()
     );
     println!(
-        "predict from a saved run: cargo run --release --bin burn-rnn -- predict --run {} --input {}",
+        "predict from a saved run: cargo run --release --bin burn-rnn -- predict --run {} --data {}",
         args.out.join("deterioration").display(),
         vitals_csv.display()
     );
