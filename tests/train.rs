@@ -11,6 +11,8 @@ mod crash;
 mod fuzz_corpus;
 #[path = "train/soak.rs"]
 mod soak;
+#[path = "train/stateful.rs"]
+mod stateful;
 
 /// The allocator the examples and the command line install: the soak measures it.
 #[global_allocator]

@@ -28,6 +28,10 @@ pub struct SequenceBatch {
     pub targets: BatchTargets,
     /// The ids of the samples, in batch order.
     pub ids: Vec<String>,
+    /// Stateful training only (see [`crate::streams`]): per row, whether it continues the same
+    /// row of the previous batch, whose final state it then starts from. `None` for independent
+    /// samples, which start from zeros.
+    pub carry: Option<Vec<bool>>,
 }
 
 /// The targets of a batch, by kind.
@@ -166,6 +170,7 @@ impl Batcher<SequenceSample, SequenceBatch> for SequenceBatcher {
             lengths,
             targets,
             ids,
+            carry: None,
         }
     }
 }

@@ -4,6 +4,7 @@ use burn::data::dataset::{Dataset, DatasetError};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DataError, Result};
+use crate::streams::Streams;
 
 /// What a sample is asked to predict.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -68,6 +69,9 @@ pub struct SequenceDataset {
     target_kind: TargetKind,
     feature_names: Vec<String>,
     target_names: Vec<String>,
+    /// How the samples form streams for stateful training, if they do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    streams: Option<Streams>,
 }
 
 impl SequenceDataset {
@@ -143,6 +147,7 @@ impl SequenceDataset {
             target_names: (0..target_kind.outputs())
                 .map(|k| format!("y{k}"))
                 .collect(),
+            streams: None,
         })
     }
 
@@ -212,7 +217,22 @@ impl SequenceDataset {
         &self.target_names
     }
 
-    /// A dataset of the samples at `indices` (in that order), keeping shapes and names.
+    /// The same samples laid out as streams for stateful training (see [`crate::streams`]):
+    /// sample `k·S + i` is window `k` of stream `i`. Checked against the samples; usually made by
+    /// [`crate::stream_windows`].
+    pub fn with_streams(mut self, streams: Streams) -> Result<Self> {
+        streams.check(self.samples.len())?;
+        self.streams = Some(streams);
+        Ok(self)
+    }
+
+    /// The stream layout of a stateful dataset; `None` for independent samples.
+    pub fn streams(&self) -> Option<&Streams> {
+        self.streams.as_ref()
+    }
+
+    /// A dataset of the samples at `indices` (in that order), keeping shapes and names (not a
+    /// stream layout: the order changes).
     pub fn subset(&self, indices: &[usize]) -> Result<Self> {
         let mut samples = Vec::with_capacity(indices.len());
         for &i in indices {
@@ -229,6 +249,7 @@ impl SequenceDataset {
         }
         Ok(Self {
             samples,
+            streams: None,
             ..self.clone_without_samples()
         })
     }
@@ -285,6 +306,7 @@ impl SequenceDataset {
         Ok(Self {
             samples,
             num_steps: steps,
+            streams: None,
             ..self.clone_without_samples()
         })
     }
@@ -327,6 +349,7 @@ impl SequenceDataset {
             target_kind: self.target_kind,
             feature_names: self.feature_names.clone(),
             target_names: self.target_names.clone(),
+            streams: self.streams.clone(),
         }
     }
 }

@@ -28,6 +28,7 @@ pub mod memory;
 pub mod normalize;
 pub mod pad;
 pub mod split;
+pub mod streams;
 pub mod synth;
 pub mod windows;
 
@@ -47,6 +48,7 @@ pub use pad::{Padded, PaddedSequence, Truncation, pad_sequences};
 pub use split::{
     DatasetSplit, SplitFractions, SplitIndices, split_chronological, split_random, split_windows,
 };
+pub use streams::{StreamSpec, Streams, stream_windows};
 pub use synth::{
     HealthcareConfig, MemoryTaskConfig, PatientCohort, PatientRecord, PriceConfig, PriceSeries,
     Regime, SentimentCorpus, SentimentSplit, SineConfig, SineWaves, TokenEncoding, Vocabulary,

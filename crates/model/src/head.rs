@@ -61,8 +61,7 @@ impl SequenceModel {
         input: Tensor<3>,
         lengths: Option<&[usize]>,
     ) -> Result<Tensor<2>> {
-        let out = self.recurrent.forward(input, None, lengths)?;
-        Ok(self.head.forward(self.recurrent.last_hidden(&out.state)))
+        Ok(self.forward_many_to_one_from(input, None, lengths)?.0)
     }
 
     /// Many-to-many: `input` `[B, T, D]` → `[B, T, K]`, a prediction at every step. At padded
@@ -72,8 +71,33 @@ impl SequenceModel {
         input: Tensor<3>,
         lengths: Option<&[usize]>,
     ) -> Result<Tensor<3>> {
-        let out = self.recurrent.forward(input, None, lengths)?;
-        Ok(self.head.forward(out.output))
+        Ok(self.forward_many_to_many_from(input, None, lengths)?.0)
+    }
+
+    /// [`forward_many_to_one`](Self::forward_many_to_one) from a given initial `state`
+    /// (zeros when `None`), also returning the final state: what stateful training carries from
+    /// one window of a long series to the next.
+    pub fn forward_many_to_one_from(
+        &self,
+        input: Tensor<3>,
+        state: Option<RecurrentState>,
+        lengths: Option<&[usize]>,
+    ) -> Result<(Tensor<2>, RecurrentState)> {
+        let out = self.recurrent.forward(input, state, lengths)?;
+        let prediction = self.head.forward(self.recurrent.last_hidden(&out.state));
+        Ok((prediction, out.state))
+    }
+
+    /// [`forward_many_to_many`](Self::forward_many_to_many) from a given initial `state`
+    /// (zeros when `None`), also returning the final state.
+    pub fn forward_many_to_many_from(
+        &self,
+        input: Tensor<3>,
+        state: Option<RecurrentState>,
+        lengths: Option<&[usize]>,
+    ) -> Result<(Tensor<3>, RecurrentState)> {
+        let out = self.recurrent.forward(input, state, lengths)?;
+        Ok((self.head.forward(out.output), out.state))
     }
 
     /// Streaming: one step `[B, D]` → prediction `[B, K]` and the state for the next call.

@@ -81,7 +81,8 @@ impl TrainingConfig {
     /// A run that fits `data`: `recurrent` under a head with as many outputs as the data's
     /// targets need (K values, or one logit per class), trained for the objective they call for.
     /// `recurrent` reads the data's features, `RecurrentConfig::new(data.num_features(), H)`;
-    /// a mismatch is reported by [`train`](crate::train). Other settings are the defaults.
+    /// a mismatch is reported by [`train`](crate::train). Other settings are the defaults, except
+    /// that data laid out in streams (stateful training) sets the batch size to their count.
     ///
     /// ```
     /// # use burn_rnn_data::synth::HealthcareConfig;
@@ -95,10 +96,15 @@ impl TrainingConfig {
     /// ```
     pub fn for_dataset(data: &SequenceDataset, recurrent: RecurrentConfig) -> Self {
         let kind = data.target_kind();
-        Self::new(
+        let config = Self::new(
             SequenceModelConfig::new(recurrent, kind.outputs()),
             Objective::for_target(kind),
-        )
+        );
+        match data.streams() {
+            // Stateful data: one window of each stream per batch.
+            Some(streams) => config.with_batch_size(streams.count),
+            None => config,
+        }
     }
 
     /// What `grad_clip_norm` is measured over ([`ClipScope::Global`] unless set).

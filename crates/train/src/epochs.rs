@@ -51,6 +51,8 @@ impl EpochLoader {
         guard: StepGuard,
     ) -> Self {
         let indices = (0..dataset.len()).collect();
+        // Stateful data comes in streams: one window of each stream per batch, in order.
+        let batch_size = dataset.streams().map_or(batch_size, |s| s.count);
         Self {
             batcher: SequenceBatcher::for_dataset(&dataset),
             dataset: Arc::new(dataset),
@@ -85,6 +87,10 @@ impl DataLoader<SequenceBatch> for EpochLoader {
         let epoch = self.next_epoch.fetch_add(1, Ordering::SeqCst);
         self.guard.start_epoch(self.phase, epoch);
         let order = match self.shuffle {
+            Some(seed) if self.dataset.streams().is_some() => {
+                self.device.seed(epoch_seed(seed, epoch));
+                self.indices.to_vec()
+            }
             Some(seed) => {
                 self.device.seed(epoch_seed(seed, epoch));
                 epoch_order(self.indices.len(), seed, epoch)
@@ -145,8 +151,16 @@ impl Iterator for EpochBatches<'_> {
             .iter()
             .map(|&i| samples[i].clone())
             .collect();
+        let mut batch = self.loader.batcher.batch(items, &self.loader.device);
+        if let Some(streams) = self.loader.dataset.streams() {
+            let carry = self.order[self.position..end]
+                .iter()
+                .map(|&i| streams.continues[i])
+                .collect();
+            batch.carry = Some(carry);
+        }
         self.position = end;
-        Some(Ok(self.loader.batcher.batch(items, &self.loader.device)))
+        Some(Ok(batch))
     }
 }
 

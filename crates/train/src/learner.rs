@@ -539,6 +539,21 @@ fn check_fit(config: &TrainingConfig, data: &SequenceDataset, split: &str) -> Re
             config.objective
         )));
     }
+    if let Some(streams) = data.streams() {
+        if config.model.recurrent.bidirectional {
+            return Err(TrainError::InvalidConfig(format!(
+                "the {split} data is laid out in streams for stateful training, which carries \
+                 the state forward in time; a bidirectional model cannot"
+            )));
+        }
+        if split == "training" && config.batch_size != streams.count {
+            return Err(TrainError::InvalidConfig(format!(
+                "the training data is laid out in {} streams for stateful training: set \
+                 batch_size to {} (TrainingConfig::for_dataset does)",
+                streams.count, streams.count
+            )));
+        }
+    }
     let outputs = data.target_kind().outputs();
     if outputs != config.model.d_output {
         return Err(TrainError::InvalidConfig(format!(

@@ -1,16 +1,18 @@
 //! The training objectives: a [`SequenceModel`] wrapped with its loss, as burn-train's Learner
 //! wants it (`TrainStep` for training, `InferenceStep` for validation).
 
+use std::sync::{Arc, Mutex};
+
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::loss::{CrossEntropyLossConfig, MseLoss, Reduction};
-use burn::tensor::{ExecutionError, Int, Tensor, TensorData};
+use burn::tensor::{Device, ExecutionError, Int, Tensor, TensorData};
 use burn::train::metric::{AccuracyInput, Adaptor, LossInput};
 use burn::train::{
     ClassificationOutput, InferenceStep, ItemLazy, RegressionOutput, TrainOutput, TrainStep,
 };
 use burn_rnn_data::{BatchTargets, SequenceBatch, TargetKind};
-use burn_rnn_model::SequenceModel;
+use burn_rnn_model::{RecurrentState, SequenceModel};
 
 use crate::guard::StepGuard;
 
@@ -53,6 +55,51 @@ pub struct Trainable {
     /// by the global norm. Without it, a step is a plain backward pass.
     #[module(skip)]
     pub(crate) guard: Option<StepGuard>,
+    /// The final states of each phase's last stateful batch (see [`SequenceBatch::carry`]).
+    #[module(skip)]
+    carried: CarriedStates,
+}
+
+/// Where a batch's carried state is kept: training and validation each carry their own, and
+/// a direct call to [`Trainable::forward_batch`] a third.
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    Train = 0,
+    Valid = 1,
+    Direct = 2,
+}
+
+/// The final states of the last stateful batch per [`Slot`], detached from the graph: the
+/// next batch of the same streams starts from them (truncated backpropagation through time).
+/// Clones share them, as the Learner's copy of the model for validation must.
+#[derive(Debug, Clone, Default)]
+struct CarriedStates(Arc<Mutex<[Option<RecurrentState>; 3]>>);
+
+impl CarriedStates {
+    /// The state a batch with these `carry` flags starts from: the stored one with the rows
+    /// that start a new series zeroed; `None` (zeros) when nothing is stored for this batch size.
+    fn start(&self, slot: Slot, carry: &[bool], device: &Device) -> Option<RecurrentState> {
+        let stored = self.0.lock().expect("a carried state")[slot as usize].clone()?;
+        let [_, batch, _] = stored.hidden.dims();
+        if batch != carry.len() || !carry.iter().any(|&c| c) {
+            return None;
+        }
+        let flags: Vec<f32> = carry.iter().map(|&c| if c { 1.0 } else { 0.0 }).collect();
+        let keep = Tensor::<3>::from_data(TensorData::new(flags, [1, batch, 1]), device);
+        Some(RecurrentState {
+            hidden: stored.hidden * keep.clone(),
+            cell: stored.cell.map(|c| c * keep),
+        })
+    }
+
+    /// Keeps `state`, cut from the graph, for the next batch of `slot`.
+    fn keep(&self, slot: Slot, state: RecurrentState) {
+        let detached = RecurrentState {
+            hidden: state.hidden.detach(),
+            cell: state.cell.map(Tensor::detach),
+        };
+        self.0.lock().expect("a carried state")[slot as usize] = Some(detached);
+    }
 }
 
 /// The prediction, target and loss of one batch, adapted to burn-train's metrics.
@@ -70,6 +117,7 @@ impl Trainable {
             model,
             objective,
             guard: None,
+            carried: CarriedStates::default(),
         }
     }
 
@@ -80,41 +128,59 @@ impl Trainable {
     }
 
     /// Forward pass and loss for one batch. The model's shape checks were done when the data
-    /// and the model were matched (see `learner::check_fit`), so a failure here is a bug.
+    /// and the model were matched (see `learner::check_fit`), so a failure here is a bug. A
+    /// stateful batch (`carry` set) starts from the final state of the previous one passed here.
     pub fn forward_batch(&self, batch: SequenceBatch) -> StepOutput {
+        self.forward_in(Slot::Direct, batch)
+    }
+
+    fn forward_in(&self, slot: Slot, batch: SequenceBatch) -> StepOutput {
+        const CHECKED: &str = "batch shapes were checked against the model before training";
         let lengths = batch.lengths.clone();
-        match (self.objective, batch.targets) {
+        let device = batch.inputs.device();
+        let start = batch
+            .carry
+            .as_ref()
+            .and_then(|carry| self.carried.start(slot, carry, &device));
+        let (output, state) = match (self.objective, batch.targets) {
             (Objective::Regression, BatchTargets::Regression(targets)) => {
-                let output = self
+                let (output, state) = self
                     .model
-                    .forward_many_to_one(batch.inputs, Some(&lengths))
-                    .expect("batch shapes were checked against the model before training");
+                    .forward_many_to_one_from(batch.inputs, start, Some(&lengths))
+                    .expect(CHECKED);
                 let loss = MseLoss::new().forward(output.clone(), targets.clone(), Reduction::Mean);
-                StepOutput::Regression(RegressionOutput::new(loss, output, targets))
+                let output = RegressionOutput::new(loss, output, targets);
+                (StepOutput::Regression(output), state)
             }
             (Objective::Classification, BatchTargets::Classes(targets)) => {
-                let output = self
+                let (output, state) = self
                     .model
-                    .forward_many_to_one(batch.inputs, Some(&lengths))
-                    .expect("batch shapes were checked against the model before training");
+                    .forward_many_to_one_from(batch.inputs, start, Some(&lengths))
+                    .expect(CHECKED);
                 let loss = CrossEntropyLossConfig::new()
                     .init(&output.device())
                     .forward(output.clone(), targets.clone());
-                StepOutput::Classification(ClassificationOutput::new(loss, output, targets))
+                let output = ClassificationOutput::new(loss, output, targets);
+                (StepOutput::Classification(output), state)
             }
             (Objective::PerStepRegression, BatchTargets::PerStep(targets)) => {
-                let output = self
+                let (output, state) = self
                     .model
-                    .forward_many_to_many(batch.inputs, Some(&lengths))
-                    .expect("batch shapes were checked against the model before training");
+                    .forward_many_to_many_from(batch.inputs, start, Some(&lengths))
+                    .expect(CHECKED);
                 let (loss, output, targets) = masked_mse(output, targets, &lengths);
-                StepOutput::Regression(RegressionOutput::new(loss, output, targets))
+                let output = RegressionOutput::new(loss, output, targets);
+                (StepOutput::Regression(output), state)
             }
             (objective, _) => panic!(
                 "a batch with targets of another kind reached a {objective:?} model; \
                  build the Trainable with Objective::for_target(dataset.target_kind())"
             ),
+        };
+        if batch.carry.is_some() {
+            self.carried.keep(slot, state);
         }
+        output
     }
 }
 
@@ -147,7 +213,7 @@ impl TrainStep for Trainable {
     type Output = StepOutput;
 
     fn step(&self, batch: SequenceBatch) -> TrainOutput<StepOutput> {
-        let output = self.forward_batch(batch);
+        let output = self.forward_in(Slot::Train, batch);
         let Some(guard) = &self.guard else {
             let grads = output.loss().backward();
             return TrainOutput::new(self, grads, output);
@@ -169,7 +235,7 @@ impl InferenceStep for Trainable {
     type Output = StepOutput;
 
     fn step(&self, batch: SequenceBatch) -> StepOutput {
-        let output = self.forward_batch(batch);
+        let output = self.forward_in(Slot::Valid, batch);
         if let Some(guard) = &self.guard {
             guard.check_valid_loss(&output.loss());
         }
