@@ -14,6 +14,8 @@ mod activations;
 mod bench;
 #[path = "../examples/demand.rs"]
 mod demand;
+#[path = "../examples/demand_stateful.rs"]
+mod demand_stateful;
 #[path = "../examples/gradients.rs"]
 mod gradients;
 #[path = "../examples/healthcare.rs"]
@@ -373,4 +375,21 @@ fn bad_flags_of_every_example_are_refused_clearly() {
     }
     eprintln!("{} bad example flags", cases.len());
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn stateful_training_beats_stateless_on_short_demand_windows() {
+    let _serial = one_at_a_time();
+    let dir = out_dir();
+    let line = "demand_stateful --window 1 --epochs 10 --quiet";
+    let scores = demand_stateful::run(&args(line, dir.path())).unwrap();
+    // The full run (2-day windows, 30 epochs): 5.68 stateful, 6.18 stateless, 9.36 seasonal naive.
+    assert!(
+        scores.stateful < 0.95 * scores.stateless,
+        "stateful {scores:?}"
+    );
+    assert!(scores.stateless < scores.seasonal_naive, "{scores:?}");
+    for run in ["stateless", "stateful"] {
+        assert!(dir.path().join(run).join("model.bpk").is_file(), "{run}");
+    }
 }

@@ -157,7 +157,10 @@ fn stateful_training_tracks_a_level_beyond_its_windows() {
     let stateless = fit(&config, &all(&train_set), &all(&valid_set));
     eprintln!("validation loss: stateful {stateful:.4}, stateless {stateless:.4}");
     // Targets are z-scored: 1.0 is the loss of predicting their mean.
-    assert!(stateful < 0.5 * stateless, "stateful {stateful}, stateless {stateless}");
+    assert!(
+        stateful < 0.5 * stateless,
+        "stateful {stateful}, stateless {stateless}"
+    );
 
     // Stateful data and a model or batch size it cannot take are refused clearly.
     let dir = tempfile::tempdir().unwrap();
