@@ -1,5 +1,6 @@
 //! PyTorch interchange: load and save `nn.RNN` / `nn.LSTM` / `nn.GRU` (and `nn.Linear` head)
-//! weights as `.safetensors` under PyTorch's own names (`weight_ih_l0`, `bias_hh_l1_reverse`, ...).
+//! weights as `.safetensors` under PyTorch's own names (`weight_ih_l0`, `bias_hh_l1_reverse`,
+//! `weight_hr_l0` for an LSTM with `proj_size`, ...).
 //!
 //! PyTorch stores `weight_ih` as `[gates·H, d_in]`; this crate keeps the transpose. The gate
 //! order (`i, f, g, o` for LSTM, `r, z, n` for GRU) is the same on both sides, so no reordering.
@@ -172,9 +173,15 @@ fn suffix(layer: usize, direction: usize) -> String {
 
 /// Whether `name` (after the prefix) looks like a recurrent weight PyTorch would write.
 fn is_recurrent_name(name: &str) -> bool {
-    ["weight_ih_l", "weight_hh_l", "bias_ih_l", "bias_hh_l"]
-        .iter()
-        .any(|p| name.starts_with(p))
+    [
+        "weight_ih_l",
+        "weight_hh_l",
+        "weight_hr_l",
+        "bias_ih_l",
+        "bias_hh_l",
+    ]
+    .iter()
+    .any(|p| name.starts_with(p))
 }
 
 /// A tensor's values as a host `Vec<f32>`.
@@ -248,24 +255,30 @@ impl Recurrent {
     /// Loads from an already opened [`TensorFile`]; see [`load_pytorch`](Self::load_pytorch).
     pub fn load_from_file(mut self, file: &TensorFile, prefix: &str) -> Result<Self> {
         let dirs = self.directions();
-        let gh = self.cell.gates() * self.d_hidden;
+        let (hidden, state) = (self.d_hidden, self.d_state());
+        let gh = self.cell.gates() * hidden;
         let device = self.layers[0].input_weight.val().device();
         let has_bias = self.layers[0].input_bias.is_some();
+        let projected = self.proj_size > 0;
         let mut expected = Vec::new();
         for layer in 0..self.num_layers {
             let d_in = if layer == 0 {
                 self.d_input
             } else {
-                dirs * self.d_hidden
+                dirs * state
             };
             for direction in 0..dirs {
                 let s = suffix(layer, direction);
                 let name = |base: &str| format!("{prefix}{base}{s}");
                 let weights = &mut self.layers[layer * dirs + direction];
                 weights.input_weight = file.transposed(&name("weight_ih"), gh, d_in, &device)?;
-                weights.hidden_weight =
-                    file.transposed(&name("weight_hh"), gh, self.d_hidden, &device)?;
+                weights.hidden_weight = file.transposed(&name("weight_hh"), gh, state, &device)?;
                 expected.extend([name("weight_ih"), name("weight_hh")]);
+                if projected {
+                    let r = file.transposed(&name("weight_hr"), state, hidden, &device)?;
+                    weights.projection = Some(r);
+                    expected.push(name("weight_hr"));
+                }
                 if has_bias {
                     weights.input_bias = Some(file.vector(&name("bias_ih"), gh, &device)?);
                     weights.hidden_bias = Some(file.vector(&name("bias_hh"), gh, &device)?);
@@ -280,9 +293,9 @@ impl Recurrent {
             return Err(file.weights_error(
                 &name,
                 format!(
-                    "not used by this module ({} layer(s), {} direction(s), bias {}): \
-                     the file was saved from a different configuration",
-                    self.num_layers, dirs, has_bias
+                    "not used by this module ({} layer(s), {} direction(s), bias {}, \
+                     proj_size {}): the file was saved from a different configuration",
+                    self.num_layers, dirs, has_bias, self.proj_size
                 ),
             ));
         }
@@ -301,12 +314,16 @@ impl Recurrent {
         let dirs = self.directions();
         for (index, weights) in self.layers.iter().enumerate() {
             let s = suffix(index / dirs, index % dirs);
-            for (base, param) in [
-                ("weight_ih", &weights.input_weight),
-                ("weight_hh", &weights.hidden_weight),
-            ] {
-                let (values, shape) = host_transposed(param.val());
-                writer.push(format!("{prefix}{base}{s}"), shape.to_vec(), &values);
+            let matrices = [
+                ("weight_ih", Some(&weights.input_weight)),
+                ("weight_hh", Some(&weights.hidden_weight)),
+                ("weight_hr", weights.projection.as_ref()),
+            ];
+            for (base, param) in matrices {
+                if let Some(param) = param {
+                    let (values, shape) = host_transposed(param.val());
+                    writer.push(format!("{prefix}{base}{s}"), shape.to_vec(), &values);
+                }
             }
             for (base, param) in [
                 ("bias_ih", &weights.input_bias),

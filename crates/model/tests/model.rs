@@ -18,7 +18,7 @@ fn fixtures() -> String {
     std::env::var("BURN_RNN_FIXTURES")
         .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/pytorch").into())
 }
-const CASES: [&str; 13] = [
+const CASES: [&str; 16] = [
     "elman_tanh_1layer",
     "elman_relu_1layer",
     "elman_tanh_3layers",
@@ -32,6 +32,9 @@ const CASES: [&str; 13] = [
     "elman_tanh_padded",
     "lstm_padded",
     "gru_padded",
+    "lstm_proj_2layers",
+    "lstm_proj_bidirectional_initial_state",
+    "lstm_proj_padded",
 ];
 /// Stated tolerances (f32, absolute): outputs and states, gradients.
 const OUTPUT_TOL: f32 = 1e-5;
@@ -56,6 +59,7 @@ fn fixture_config(file: &TensorFile) -> RecurrentConfig {
         .with_cell(cell)
         .with_num_layers(int("num_layers"))
         .with_bidirectional(meta["bidirectional"].as_bool().unwrap())
+        .with_proj_size(meta["proj_size"].as_u64().unwrap_or(0) as usize)
 }
 
 fn tensor<const D: usize>(file: &TensorFile, name: &str, device: &Device) -> Tensor<D> {
@@ -84,7 +88,9 @@ fn lengths(file: &TensorFile) -> Option<Vec<usize>> {
     })
 }
 
-fn check_case(name: &str, backend: Backend, device: &Device) {
+/// Checks one fixture on one backend; returns the largest difference seen in the outputs and
+/// states, and in the gradients.
+fn check_case(name: &str, backend: Backend, device: &Device) -> (f32, f32) {
     let path = format!("{}/{name}.safetensors", fixtures());
     let file = TensorFile::open(&path).unwrap();
     let config = fixture_config(&file);
@@ -101,25 +107,26 @@ fn check_case(name: &str, backend: Backend, device: &Device) {
 
     let what = |t: &str| format!("{name} on {backend}: {t}");
     let tol = tolerance(backend, OUTPUT_TOL);
-    assert_close(
+    let mut worst = (0.0f32, 0.0f32);
+    worst.0 = worst.0.max(assert_close(
         &what("output"),
         &values(out.output.clone()),
         &file.floats("output").unwrap().0,
         tol,
-    );
-    assert_close(
+    ));
+    worst.0 = worst.0.max(assert_close(
         &what("h_n"),
         &values(out.state.hidden.clone()),
         &file.floats("h_n").unwrap().0,
         tol,
-    );
+    ));
     if let Some(c) = &out.state.cell {
-        assert_close(
+        worst.0 = worst.0.max(assert_close(
             &what("c_n"),
             &values(c.clone()),
             &file.floats("c_n").unwrap().0,
             tol,
-        );
+        ));
     }
 
     // Inference (no autodiff) takes its own path on flex: the native input projection.
@@ -134,12 +141,12 @@ fn check_case(name: &str, backend: Backend, device: &Device) {
             lengths.as_deref(),
         )
         .unwrap();
-    assert_close(
+    worst.0 = worst.0.max(assert_close(
         &what("inference output"),
         &values(inference.output),
         &file.floats("output").unwrap().0,
         tol,
-    );
+    ));
 
     // The same scalar loss as the script: every output weighted by fixed random numbers.
     let mut loss = (out.output * tensor::<3>(&file, "loss.output_weight", &device)).sum()
@@ -157,12 +164,12 @@ fn check_case(name: &str, backend: Backend, device: &Device) {
 
     let gtol = tolerance(backend, GRAD_TOL);
     let grad = |t: Tensor<2>| values(t.grad(&grads).expect("weight has a gradient"));
-    assert_close(
+    worst.1 = worst.1.max(assert_close(
         &what("grad input"),
         &values(input.grad(&grads).unwrap()),
         &file.floats("grad.input").unwrap().0,
         gtol,
-    );
+    ));
     let dirs = config.directions();
     for (index, layer) in rnn.layers.iter().enumerate() {
         let suffix = if index % dirs == 1 {
@@ -170,14 +177,17 @@ fn check_case(name: &str, backend: Backend, device: &Device) {
         } else {
             format!("_l{}", index / dirs)
         };
-        for (base, param) in [
-            ("weight_ih", &layer.input_weight),
-            ("weight_hh", &layer.hidden_weight),
-        ] {
+        let matrices = [
+            ("weight_ih", Some(&layer.input_weight)),
+            ("weight_hh", Some(&layer.hidden_weight)),
+            ("weight_hr", layer.projection.as_ref()),
+        ];
+        for (base, param) in matrices.into_iter().filter_map(|(b, p)| Some((b, p?))) {
             let [rows, cols] = param.dims();
             let ours = transpose(&grad(param.val()), rows, cols);
             let key = format!("grad.{base}{suffix}");
-            assert_close(&what(&key), &ours, &file.floats(&key).unwrap().0, gtol);
+            let diff = assert_close(&what(&key), &ours, &file.floats(&key).unwrap().0, gtol);
+            worst.1 = worst.1.max(diff);
         }
         for (base, param) in [
             ("bias_ih", &layer.input_bias),
@@ -186,9 +196,11 @@ fn check_case(name: &str, backend: Backend, device: &Device) {
             let param = param.as_ref().unwrap();
             let ours = values(param.val().grad(&grads).unwrap());
             let key = format!("grad.{base}{suffix}");
-            assert_close(&what(&key), &ours, &file.floats(&key).unwrap().0, gtol);
+            let diff = assert_close(&what(&key), &ours, &file.floats(&key).unwrap().0, gtol);
+            worst.1 = worst.1.max(diff);
         }
     }
+    worst
 }
 
 #[test]
@@ -196,7 +208,11 @@ fn matches_pytorch_outputs_states_and_gradients_on_every_backend() {
     for (backend, device) in backends() {
         let launches = burn_rnn_model::gpu_kernel_launches();
         for case in CASES {
-            check_case(case, backend, &device);
+            let (outputs, gradients) = check_case(case, backend, &device);
+            eprintln!(
+                "{case} on {backend}: outputs and states within {outputs:.1e}, gradients \
+                 within {gradients:.1e}"
+            );
         }
         if backend.is_gpu() {
             // Each case ran its scans forward and backward as kernels, not the tensor scan.
@@ -242,7 +258,6 @@ struct Case {
 impl Case {
     /// `layers` of `cell` with `hidden` units, `batch` random sequences of `steps` steps of 3
     /// features and random start states, on `device` (with autodiff).
-    #[allow(clippy::too_many_arguments)]
     fn new(
         device: &Device,
         cell: CellKind,
@@ -251,25 +266,38 @@ impl Case {
         [batch, steps, hidden]: [usize; 3],
         lengths: Option<Vec<usize>>,
     ) -> Self {
-        let device = device.clone().autodiff();
-        let rnn = RecurrentConfig::new(3, hidden)
+        let config = RecurrentConfig::new(3, hidden)
             .with_cell(cell)
             .with_num_layers(layers)
-            .with_bidirectional(bidirectional)
-            .init(&device)
-            .unwrap();
+            .with_bidirectional(bidirectional);
+        Self::of(device, &config, [batch, steps], lengths)
+    }
+
+    /// The stack of `config` (3 input features), `batch` random sequences of `steps` steps and
+    /// random start states, on `device` (with autodiff).
+    fn of(
+        device: &Device,
+        config: &RecurrentConfig,
+        [batch, steps]: [usize; 2],
+        lengths: Option<Vec<usize>>,
+    ) -> Self {
+        let device = device.clone().autodiff();
+        let rnn = config.init(&device).unwrap();
         let x = random_input(batch, steps, 3, &device).require_grad();
-        let start = |seed: u64| {
+        let start = |seed: u64, width: usize| {
             device.seed(seed);
             Tensor::<3>::random(
-                [layers * rnn.directions(), batch, hidden],
+                [rnn.layers.len(), batch, width],
                 burn::tensor::Distribution::Normal(0.0, 0.5),
                 &device,
             )
             .require_grad()
         };
-        let h0 = start(11);
-        let c0 = cell.has_cell_state().then(|| start(12));
+        let h0 = start(11, rnn.d_state());
+        let c0 = config
+            .cell
+            .has_cell_state()
+            .then(|| start(12, config.d_hidden));
         Self {
             rnn,
             x,
@@ -333,6 +361,9 @@ impl Case {
         for layer in &rnn.layers {
             seen.push(values(layer.input_weight.val().grad(&grads).unwrap()));
             seen.push(values(layer.hidden_weight.val().grad(&grads).unwrap()));
+            if let Some(projection) = &layer.projection {
+                seen.push(values(projection.val().grad(&grads).unwrap()));
+            }
             for bias in [&layer.input_bias, &layer.hidden_bias] {
                 let bias = bias.as_ref().unwrap().val();
                 seen.push(values(bias.grad(&grads).unwrap()));
@@ -381,10 +412,64 @@ fn the_fused_recurrence_equals_the_step_by_step_reference() {
     }
 }
 
+/// An LSTM with a projection (`proj_size`) through the fused path against the step-by-step
+/// reference, on every backend: stacked (the layer above reads `dirs·P`), bidirectional and
+/// padded, with a shape large enough for the native scan's team of threads; and streamed one
+/// step at a time.
+#[test]
+fn a_projected_lstm_equals_the_step_by_step_reference() {
+    for (backend, device) in backends() {
+        for (batch, hidden, proj) in [(4, 8, 3), (64, 72, 40)] {
+            let padded: Vec<usize> = (0..batch).map(|b| [6, 3, 1, 5][b % 4]).collect();
+            for (bidirectional, lengths) in [(false, None), (true, Some(padded))] {
+                let config = RecurrentConfig::new(3, hidden)
+                    .with_cell(CellKind::Lstm)
+                    .with_num_layers(2)
+                    .with_bidirectional(bidirectional)
+                    .with_proj_size(proj);
+                let case = Case::of(&device, &config, [batch, 6], lengths);
+                let what = format!(
+                    "lstm proj {proj} on {backend}, batch {batch}, hidden {hidden}, \
+                     bidirectional {bidirectional}"
+                );
+                assert_eq!(case.rnn.d_output(), proj * config.directions());
+                let tol = tolerance(backend, 2e-5);
+                assert_same(&what, &case.observe(false), &case.observe(true), tol);
+            }
+        }
+        let rnn = RecurrentConfig::new(3, 6)
+            .with_cell(CellKind::Lstm)
+            .with_num_layers(2)
+            .with_proj_size(2)
+            .init(&device)
+            .unwrap();
+        let x = random_input(3, 5, 3, &device);
+        let full = rnn.forward(x.clone(), None, None).unwrap();
+        assert_eq!(full.output.dims(), [3, 5, 2]);
+        assert_eq!(full.state.hidden.dims(), [2, 3, 2]);
+        assert_eq!(full.state.cell.as_ref().unwrap().dims(), [2, 3, 6]);
+        let mut state = None;
+        let mut outputs = Vec::new();
+        for t in 0..5 {
+            let (out, next) = rnn
+                .step(
+                    x.clone().slice([0..3, t..t + 1, 0..3]).reshape([3, 3]),
+                    state,
+                )
+                .unwrap();
+            outputs.push(out);
+            state = Some(next);
+        }
+        let tol = tolerance(backend, 1e-6);
+        let streamed = values(Tensor::stack::<3>(outputs, 1));
+        assert_close("streamed projection", &streamed, &values(full.output), tol);
+    }
+}
+
 /// On wgpu the fused path runs the CubeCL scan kernels (proved by their launch count), and they
-/// give what the tensor scan gives, on ragged shapes: one step, one sequence, `H` not a
-/// multiple of the cube's units, a padded bidirectional stack; and over 500 steps against the
-/// CPU.
+/// give what the tensor scan gives, for every cell and a projected LSTM, on ragged shapes: one
+/// step, one sequence, `H` not a multiple of the cube's units, a padded bidirectional stack;
+/// and over 500 steps against the CPU.
 #[test]
 fn the_gpu_kernels_equal_the_tensor_scan() {
     let gpus: Vec<_> = backends().into_iter().filter(|(b, _)| b.is_gpu()).collect();
@@ -397,14 +482,29 @@ fn the_gpu_kernels_equal_the_tensor_scan() {
 }
 
 fn kernels_equal_the_tensor_scan(backend: Backend, device: &Device) {
-    for cell in all_cells() {
+    // Every cell, and an LSTM with a projection (`proj_size`: `P` about half of `H`).
+    let cells = all_cells().map(|cell| (cell, false));
+    for (cell, projected) in cells.into_iter().chain([(CellKind::Lstm, true)]) {
         let shapes = [
             (1, false, [1, 1, 5], None),
             (1, false, [3, 7, 40], None),
             (2, true, [9, 6, 33], Some(vec![6, 3, 1, 5, 6, 2, 4, 6, 1])),
         ];
-        for (layers, bidirectional, shape, lengths) in shapes {
-            let case = Case::new(device, cell, layers, bidirectional, shape, lengths);
+        let config = |layers: usize, bidirectional: bool, hidden: usize| {
+            RecurrentConfig::new(3, hidden)
+                .with_cell(cell)
+                .with_num_layers(layers)
+                .with_bidirectional(bidirectional)
+                .with_proj_size(if projected { hidden / 2 + 1 } else { 0 })
+        };
+        let name = format!(
+            "{}{}",
+            cell.name(),
+            if projected { " projected" } else { "" }
+        );
+        for (layers, bidirectional, [batch, steps, hidden], lengths) in shapes {
+            let config = config(layers, bidirectional, hidden);
+            let case = Case::of(device, &config, [batch, steps], lengths);
             let before = burn_rnn_model::gpu_kernel_launches();
             let kernels = case.observe(false);
             let launched = burn_rnn_model::gpu_kernel_launches() - before;
@@ -412,19 +512,19 @@ fn kernels_equal_the_tensor_scan(backend: Backend, device: &Device) {
             let expected = 2 * layers * (1 + bidirectional as usize);
             assert!(
                 launched >= expected as u64,
-                "{launched} launches, expected {expected}"
+                "{name}: {launched} launches, expected {expected}"
             );
             burn_rnn_model::set_gpu_kernels(false);
             let tensor_scan = case.observe(false);
             burn_rnn_model::set_gpu_kernels(true);
-            let what = format!("{} on {backend} {shape:?} layers {layers}", cell.name());
+            let what = format!("{name} on {backend} [{batch}, {steps}, {hidden}] layers {layers}");
             assert_same(&what, &kernels, &tensor_scan, 2e-5);
         }
         // Long sequences: the kernels against the native scan on the CPU.
-        let case = Case::new(device, cell, 1, false, [2, 500, 33], None);
+        let case = Case::of(device, &config(1, false, 33), [2, 500], None);
         let on_cpu = case.on(&Device::flex()).observe(false);
         assert_same(
-            &format!("{} over 500 steps", cell.name()),
+            &format!("{name} over 500 steps"),
             &case.observe(false),
             &on_cpu,
             1e-4,
@@ -541,19 +641,22 @@ fn many_to_one_reads_each_sequence_at_its_last_valid_step() {
 fn save_then_load_gives_identical_outputs() {
     let dir = tempfile::tempdir().unwrap();
     for (backend, device) in backends() {
-        for cell in all_cells() {
+        let cells = all_cells().map(|cell| (cell, 0));
+        for (cell, proj_size) in cells.into_iter().chain([(CellKind::Lstm, 3)]) {
             let config = SequenceModelConfig::new(
                 RecurrentConfig::new(3, 5)
                     .with_cell(cell)
                     .with_num_layers(2)
-                    .with_bidirectional(true),
+                    .with_bidirectional(true)
+                    .with_proj_size(proj_size),
                 2,
             );
             let model = config.init(&device).unwrap();
             let x = random_input(2, 4, 3, &device);
             let before = values(model.forward_many_to_many(x.clone(), None).unwrap());
 
-            let burnpack = dir.path().join(format!("{}-{backend}.bpk", cell.name()));
+            let name = format!("{}-{proj_size}-{backend}", cell.name());
+            let burnpack = dir.path().join(format!("{name}.bpk"));
             model.save(&burnpack).unwrap();
             let loaded = SequenceModel::load(&config, &burnpack, &device).unwrap();
             assert_eq!(
@@ -561,9 +664,7 @@ fn save_then_load_gives_identical_outputs() {
                 values(loaded.forward_many_to_many(x.clone(), None).unwrap())
             );
 
-            let torch = dir
-                .path()
-                .join(format!("{}-{backend}.safetensors", cell.name()));
+            let torch = dir.path().join(format!("{name}.safetensors"));
             model.save_pytorch(&torch).unwrap();
             let imported = config.init(&device).unwrap().load_pytorch(&torch).unwrap();
             assert_eq!(
@@ -576,29 +677,32 @@ fn save_then_load_gives_identical_outputs() {
 
 #[test]
 fn pytorch_export_uses_pytorch_names_and_layouts() {
-    let path = format!(
-        "{}/lstm_bidirectional_initial_state.safetensors",
-        fixtures()
-    );
-    let file = TensorFile::open(&path).unwrap();
-    let rnn = fixture_config(&file)
-        .init(&Device::flex())
-        .unwrap()
-        .load_pytorch(&path)
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("export.safetensors");
-    rnn.save_pytorch(&out).unwrap();
-    let exported = TensorFile::open(&out).unwrap();
-    let mut names = exported.names();
-    names.sort();
-    assert_eq!(names.len(), 16);
-    for name in names {
-        assert_eq!(
-            exported.floats(&name).unwrap(),
-            file.floats(&name).unwrap(),
-            "{name}"
-        );
+    // 2 layers × 2 directions × 4 tensors, and `weight_hr_l{k}` with a projection.
+    for (case, count) in [
+        ("lstm_bidirectional_initial_state", 16),
+        ("lstm_proj_bidirectional_initial_state", 20),
+    ] {
+        let path = format!("{}/{case}.safetensors", fixtures());
+        let file = TensorFile::open(&path).unwrap();
+        let rnn = fixture_config(&file)
+            .init(&Device::flex())
+            .unwrap()
+            .load_pytorch(&path)
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("export.safetensors");
+        rnn.save_pytorch(&out).unwrap();
+        let exported = TensorFile::open(&out).unwrap();
+        let mut names = exported.names();
+        names.sort();
+        assert_eq!(names.len(), count, "{case}: {names:?}");
+        for name in names {
+            assert_eq!(
+                exported.floats(&name).unwrap(),
+                file.floats(&name).unwrap(),
+                "{case}: {name}"
+            );
+        }
     }
 }
 
@@ -635,6 +739,20 @@ fn bad_configs_are_rejected_with_the_value_at_fault() {
     expect_err(
         SequenceModelConfig::new(RecurrentConfig::new(3, 4), 0).init(&device),
         &["d_output"],
+    );
+    expect_err(
+        RecurrentConfig::new(3, 4)
+            .with_cell(CellKind::Gru)
+            .with_proj_size(2)
+            .init(&device),
+        &["proj_size", "LSTM", "gru"],
+    );
+    expect_err(
+        RecurrentConfig::new(3, 4)
+            .with_cell(CellKind::Lstm)
+            .with_proj_size(4)
+            .init(&device),
+        &["proj_size", "smaller than d_hidden (4)", "got 4"],
     );
 }
 
@@ -719,6 +837,27 @@ fn mismatched_weight_files_name_the_tensor() {
             .load_pytorch(&path),
         &["weight_ih_l0", "[5, 3]", "[6, 3]"],
     );
+    // A projected LSTM's file into an LSTM without one, and the other way round.
+    let projected = format!("{}/lstm_proj_2layers.safetensors", fixtures());
+    let lstm = |hidden, proj| {
+        RecurrentConfig::new(3, hidden)
+            .with_cell(CellKind::Lstm)
+            .with_num_layers(2)
+            .with_proj_size(proj)
+            .init(&device)
+            .unwrap()
+    };
+    let unprojected = format!("{}/lstm_2layers.safetensors", fixtures());
+    for (rnn, file, words) in [
+        (lstm(5, 0), &projected, ["[20, 3]", "[20, 5]"]),
+        (lstm(5, 2), &projected, ["[20, 3]", "[20, 2]"]),
+        (lstm(4, 3), &unprojected, ["[16, 4]", "[16, 3]"]),
+    ] {
+        expect_err(
+            rnn.load_pytorch(file),
+            &["weight_hh_l0", words[0], words[1]],
+        );
+    }
     // An LSTM file into a GRU: four gates where three are expected.
     let lstm = format!("{}/lstm_2layers.safetensors", fixtures());
     expect_err(

@@ -35,7 +35,7 @@ pub fn hidden_gradient_norms(recurrent: &Recurrent, inputs: Vec<Tensor<2>>) -> R
             "gradients need an autodiff device (`device.autodiff()`)".into(),
         ));
     }
-    let shape = [1, 1, recurrent.d_hidden];
+    let shape = [1, 1, recurrent.d_state()];
     let mut state = recurrent.zero_state(1, &device);
     let mut probes = Vec::with_capacity(inputs.len() + 1);
     for input in inputs {
@@ -45,7 +45,7 @@ pub fn hidden_gradient_norms(recurrent: &Recurrent, inputs: Vec<Tensor<2>>) -> R
         state = recurrent.step(input, Some(state))?.1;
     }
     let probe = Tensor::<3>::zeros(shape, &device).require_grad();
-    let loss = (state.hidden + probe.clone()).sum() / (recurrent.d_hidden as f64).sqrt();
+    let loss = (state.hidden + probe.clone()).sum() / (recurrent.d_state() as f64).sqrt();
     probes.push(probe);
     let grads = loss.backward();
     let mut norms = Vec::with_capacity(probes.len());

@@ -71,6 +71,7 @@ impl Cell for Elman {
     const SEPARATE_INPUT: bool = false;
     const TAPE: usize = 0;
     const DIRECT: bool = false;
+    const PROJECTABLE: bool = false;
 
     fn step(&self, parts: StepParts, _previous: &TensorState, _keep: bool) -> TensorStep {
         let pre = parts.hidden;

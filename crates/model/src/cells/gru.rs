@@ -22,6 +22,7 @@ impl Cell for Gru {
     const SEPARATE_INPUT: bool = true;
     const TAPE: usize = 4;
     const DIRECT: bool = true;
+    const PROJECTABLE: bool = false;
 
     fn step(&self, parts: StepParts, previous: &TensorState, keep: bool) -> TensorStep {
         let input = parts.input.expect("a GRU step keeps its input part apart");

@@ -88,6 +88,12 @@ impl CellKind {
         with_cell!(*self, _cell: C => C::CELL_STATE)
     }
 
+    /// Whether the cell's output may be projected to fewer units (`proj_size`: LSTM only, as in
+    /// PyTorch).
+    pub fn supports_projection(&self) -> bool {
+        with_cell!(*self, _cell: C => C::PROJECTABLE)
+    }
+
     /// Whether the input and hidden biases must stay apart inside the step (GRU's `n` gate).
     /// For the others they are summed once per forward pass.
     pub(crate) fn separate_biases(&self) -> bool {
@@ -129,5 +135,10 @@ mod tests {
         assert_eq!(shape(CellKind::default()), (1, false, false));
         assert_eq!(shape(CellKind::Lstm), (4, true, false));
         assert_eq!(shape(CellKind::Gru), (3, false, true));
+        let projectable: Vec<_> = CellKind::ALL
+            .into_iter()
+            .filter(CellKind::supports_projection)
+            .collect();
+        assert_eq!(projectable, [CellKind::Lstm]);
     }
 }

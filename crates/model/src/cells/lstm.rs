@@ -22,6 +22,7 @@ impl Cell for Lstm {
     const SEPARATE_INPUT: bool = false;
     const TAPE: usize = 4;
     const DIRECT: bool = false;
+    const PROJECTABLE: bool = true;
 
     fn step(&self, parts: StepParts, previous: &TensorState, keep: bool) -> TensorStep {
         let [i, f, g, o] = gate_blocks(parts.hidden);

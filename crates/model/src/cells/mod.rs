@@ -50,6 +50,11 @@ pub(crate) trait Cell: Copy + Send + Sync {
     const TAPE: usize;
     /// Whether the backward step has a path to `h_{t-1}` besides `W_hh` (GRU's `z ⊙ g`).
     const DIRECT: bool;
+    /// Whether the cell's output may be projected to a narrower state, `h_t = m_t·W_hrᵀ`
+    /// (PyTorch's `proj_size`, LSTM only). The drivers then hand the cell's steps and rows the
+    /// cell's own output `m_t` where they say `h_t`, and no `h_{t-1}`: a projectable cell reads
+    /// neither `h_{t-1}` in its step nor has a direct path back to it.
+    const PROJECTABLE: bool;
 
     /// One step on tensors. `parts.hidden` (and `parts.input` when separate) are `[B, GATES·H]`;
     /// `previous` holds `h_{t-1}` (and `c_{t-1}`). With `keep`, also returns the
@@ -101,7 +106,7 @@ macro_rules! with_cell {
 }
 pub(crate) use with_cell;
 
-/// A cell's state at one step, `[B, H]` each.
+/// A cell's state at one step, `[B, H]` each (`h` is `[B, P]` under a projection).
 #[derive(Clone, Debug)]
 pub(crate) struct TensorState {
     pub h: Tensor<2>,
@@ -134,9 +139,9 @@ pub(crate) struct StepGrad {
 /// What a tensor backward step reads of its forward step, sliced on demand (`[B, H]` each;
 /// the tape `[B, TAPE·H]`).
 pub(crate) trait SavedStep {
-    /// The new hidden state `h_t`.
+    /// The cell's new output: the hidden state `h_t`, or `m_t` before a projection.
     fn h(&self) -> Tensor<2>;
-    /// The previous hidden state `h_{t-1}`.
+    /// The previous hidden state `h_{t-1}` (never read by projectable cells).
     fn h_prev(&self) -> Tensor<2>;
     /// The new cell state `c_t` (cells with a cell state).
     fn c(&self) -> Tensor<2>;

@@ -36,7 +36,8 @@ impl Fused {
     fn scan_inputs(&self, weights: &LayerWeights, x: Tensor<3>, start: TensorState) -> ScanInputs {
         let [steps, batch, d_in] = x.dims();
         let device = x.device();
-        let [hidden, width] = weights.hidden.dims();
+        let [_, width] = weights.hidden.dims();
+        let hidden = width / self.cell.gates();
         // Summed parts only ever use b_ih + b_hh: the scan adds the sum inside its step. A
         // separate input part keeps b_ih in the projection and b_hh inside the step.
         let (input_bias, step_bias) = if self.cell.separate_biases() {
@@ -56,6 +57,7 @@ impl Fused {
             c0: start
                 .c
                 .unwrap_or_else(|| Tensor::zeros([batch, hidden], &device)),
+            projection: weights.projection.clone(),
         }
     }
 }
@@ -70,24 +72,19 @@ impl DirectionRunner for Fused {
         start: TensorState,
         reverse: bool,
     ) -> Option<(Tensor<3>, TensorState)> {
-        let [steps, batch, _] = input.dims();
-        let [hidden, _] = weights.hidden.dims();
         let spec = ScanSpec {
             cell: self.cell,
             reverse,
             valid: self.valid.clone(),
         };
-        let y = scan(&spec, &self.scan_inputs(weights, input.clone(), start))?;
-        let row = |i: usize| {
-            y.clone()
-                .slice([i..i + 1, 0..batch, 0..hidden])
-                .reshape([batch, hidden])
-        };
+        let inputs = self.scan_inputs(weights, input.clone(), start);
+        let layout = inputs.layout(self.cell);
+        let y = scan(&spec, &inputs)?;
         let last = TensorState {
-            h: row(steps),
-            c: self.cell.has_cell_state().then(|| row(steps + 1)),
+            h: layout.final_h(&y),
+            c: layout.final_c(&y),
         };
-        Some((y.slice([0..steps, 0..batch, 0..hidden]), last))
+        Some((layout.outputs(&y), last))
     }
 
     fn concat(forward: Tensor<3>, backward: Tensor<3>) -> Tensor<3> {
@@ -122,8 +119,8 @@ fn valid_steps(lengths: &[usize], steps: usize, device: &Device) -> Tensor<3> {
 }
 
 /// The scan's forward pass on plain tensors: native where it applies, else tensor operations.
-/// Returns `[T + 1 (+ 1), B, H]` (outputs, final hidden state, final cell state) and the tape.
-fn forward(spec: &ScanSpec, inputs: &ScanInputs, keep_tape: bool) -> (Tensor<3>, ScanTape) {
+/// Returns its output (laid out as `ScanLayout` says) and the tape.
+fn forward(spec: &ScanSpec, inputs: &ScanInputs, keep_tape: bool) -> (Tensor<1>, ScanTape) {
     #[cfg(feature = "flex")]
     if let Some(done) = super::native::forward(spec, inputs, keep_tape) {
         return done;
@@ -137,7 +134,7 @@ fn forward(spec: &ScanSpec, inputs: &ScanInputs, keep_tape: bool) -> (Tensor<3>,
 
 /// The scan's backward pass on plain tensors, by the same path as [`forward`].
 #[cfg_attr(not(feature = "autodiff"), allow(dead_code))]
-fn backward(record: &ScanRecord, grad: Tensor<3>, wanted: Wanted) -> ScanGrads {
+fn backward(record: &ScanRecord, grad: Tensor<1>, wanted: Wanted) -> ScanGrads {
     #[cfg(feature = "flex")]
     if let Some(native) = super::native::Backward::of(record) {
         return native.run(grad, wanted);
@@ -149,10 +146,10 @@ fn backward(record: &ScanRecord, grad: Tensor<3>, wanted: Wanted) -> ScanGrads {
     with_cell!(record.spec.cell, cell: C => tensor_scan::backward(cell, record, grad, wanted))
 }
 
-/// Runs one layer-direction and returns its `[T + 1 (+ 1), B, H]` output, differentiable when
-/// the inputs live on an autodiff device. `None` when they are on an autodiff backend this
-/// crate was built without (or built without `autodiff`).
-fn scan(spec: &ScanSpec, inputs: &ScanInputs) -> Option<Tensor<3>> {
+/// Runs one layer-direction and returns its output (laid out as `ScanLayout` says),
+/// differentiable when the inputs live on an autodiff device. `None` when they are on an
+/// autodiff backend this crate was built without (or built without `autodiff`).
+fn scan(spec: &ScanSpec, inputs: &ScanInputs) -> Option<Tensor<1>> {
     if !inputs.xp.device().is_autodiff() {
         return Some(forward(spec, inputs, false).0);
     }
@@ -187,7 +184,7 @@ mod tracked {
     use super::super::scan::{ScanInputs, ScanRecord, ScanSpec, ScanWeights, Wanted};
 
     /// [`super::scan`] on an autodiff device.
-    pub(super) fn scan(spec: &ScanSpec, inputs: &ScanInputs) -> Option<Tensor<3>> {
+    pub(super) fn scan(spec: &ScanSpec, inputs: &ScanInputs) -> Option<Tensor<1>> {
         macro_rules! on {
             ($backend:ty) => {
                 if let Some(out) = scan_on::<$backend, NoCheckpointing>(spec, inputs) {
@@ -211,35 +208,38 @@ mod tracked {
         None
     }
 
-    /// The autodiff operation: parents `[xp, w, bias, h0, c0]`.
+    /// The autodiff operation: parents `[xp, w, bias, h0, c0, projection]` (an unprojected
+    /// scan passes a constant for the projection).
     #[derive(Debug)]
     struct ScanOp;
 
-    impl<B: Backend> Backward<B, 5> for ScanOp
+    impl<B: Backend> Backward<B, 6> for ScanOp
     where
         DispatchTensor: DispatchKindConversion<B>,
     {
         /// What the backward pass needs, as plain tensors of the inner backend.
         type State = ScanRecord;
 
-        fn backward(self, ops: Ops<ScanRecord, 5>, grads: &mut Gradients, _: &mut Checkpointer) {
-            let [xp, w, bias, h0, c0] = ops.parents;
-            let grad = Tensor::<3>::from_primitive::<B>(grads.consume::<B>(&ops.node));
+        fn backward(self, ops: Ops<ScanRecord, 6>, grads: &mut Gradients, _: &mut Checkpointer) {
+            let [xp, w, bias, h0, c0, projection] = ops.parents;
+            let grad = Tensor::<1>::from_primitive::<B>(grads.consume::<B>(&ops.node));
             let wanted = Wanted {
                 xp: xp.is_some(),
                 w: w.is_some(),
                 bias: bias.is_some(),
                 h0: h0.is_some(),
                 c0: c0.is_some(),
+                projection: projection.is_some(),
             };
             let out = super::backward(&ops.state, grad, wanted);
-            let ids = [xp, w, bias, h0, c0].map(|node| node.map(|node| node.id));
+            let ids = [xp, w, bias, h0, c0, projection].map(|node| node.map(|node| node.id));
             let computed = [
                 out.xp.map(primitive::<B, 3>),
                 out.w.map(primitive::<B, 2>),
                 out.bias.map(primitive::<B, 1>),
                 out.h0.map(primitive::<B, 2>),
                 out.c0.map(primitive::<B, 2>),
+                out.projection.map(primitive::<B, 2>),
             ];
             for (id, grad) in ids.into_iter().zip(computed) {
                 if let (Some(id), Some(grad)) = (id, grad) {
@@ -263,7 +263,7 @@ mod tracked {
     fn scan_on<B: Backend, C: CheckpointStrategy>(
         spec: &ScanSpec,
         inputs: &ScanInputs,
-    ) -> Option<Tensor<3>>
+    ) -> Option<Tensor<1>>
     where
         DispatchTensor: DispatchKindConversion<Autodiff<B, C>> + DispatchKindConversion<B>,
     {
@@ -284,7 +284,16 @@ mod tracked {
             .expect("every input of a scan is on one device");
         let h0 = unwrap(inputs.h0.clone());
         let c0 = unwrap(inputs.c0.clone());
-        let tracked = [&xp, &w, &bias, &h0, &c0].iter().any(|t| t.is_tracked());
+        // A constant stands in for an absent projection: it has no gradient to receive.
+        let projection = unwrap(
+            inputs
+                .projection
+                .clone()
+                .unwrap_or_else(|| Tensor::zeros([1, 1], &inputs.xp.device())),
+        );
+        let tracked = [&xp, &w, &bias, &h0, &c0, &projection]
+            .iter()
+            .any(|t| t.is_tracked());
         let valid = spec.valid.clone().map(|v| {
             let v = v
                 .try_into_primitive::<Autodiff<B, C>>()
@@ -297,6 +306,7 @@ mod tracked {
         let (bias, bias_node) = bias.into_parts();
         let (h0, h0_node) = h0.into_parts();
         let (c0, c0_node) = c0.into_parts();
+        let (projection, projection_node) = projection.into_parts();
         let spec = ScanSpec {
             valid,
             ..spec.clone()
@@ -307,19 +317,28 @@ mod tracked {
             bias: Tensor::from_primitive::<B>(bias),
             h0: Tensor::from_primitive::<B>(h0),
             c0: Tensor::from_primitive::<B>(c0),
+            projection: inputs
+                .projection
+                .is_some()
+                .then(|| Tensor::from_primitive::<B>(projection)),
         };
         let (out, tape) = super::forward(&spec, &plain, tracked);
-        let out = primitive::<B, 3>(out);
-        let out = match ScanOp
-            .prepare::<C>([xp_node, w_node, bias_node, h0_node, c0_node])
-            .compute_bound()
-            .stateful()
-        {
+        let out = primitive::<B, 1>(out);
+        let nodes = [
+            xp_node,
+            w_node,
+            bias_node,
+            h0_node,
+            c0_node,
+            projection_node,
+        ];
+        let out = match ScanOp.prepare::<C>(nodes).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
                 let weights = ScanWeights {
                     w: plain.w,
                     h0: plain.h0,
                     c0: plain.c0,
+                    projection: plain.projection,
                 };
                 prep.finish(
                     ScanRecord {
@@ -348,6 +367,7 @@ mod tests {
             bias: Tensor::zeros([gates], device),
             h0: Tensor::zeros([2, 4], device),
             c0: Tensor::zeros([2, 4], device),
+            projection: None,
         }
     }
 
@@ -365,7 +385,10 @@ mod tests {
                     valid: None,
                 };
                 let out = scan(&spec, &inputs(&device, cell)).expect("fused on this backend");
-                assert_eq!(out.dims(), [3 + 1 + cell.has_cell_state() as usize, 2, 4]);
+                assert_eq!(
+                    out.dims(),
+                    [(3 + 1 + cell.has_cell_state() as usize) * 2 * 4]
+                );
             }
         }
     }

@@ -44,11 +44,13 @@ pub(crate) use reference::{StepByStep, StepMasks};
 pub(crate) struct LayerWeights {
     /// `[d_in, GATES·H]`.
     pub input: Tensor<2>,
-    /// `[H, GATES·H]`.
+    /// `[P, GATES·H]` (`P = H` unless projected).
     pub hidden: Tensor<2>,
     /// `[GATES·H]` each, when the layer has biases.
     pub input_bias: Option<Tensor<1>>,
     pub hidden_bias: Option<Tensor<1>>,
+    /// `[H, P]`: `W_hrᵀ`, which projects the cell's output to the hidden state (`proj_size`).
+    pub projection: Option<Tensor<2>>,
 }
 
 impl LayerWeights {

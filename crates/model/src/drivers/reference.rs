@@ -115,7 +115,10 @@ fn run_direction<C: Cell>(
                 input: None,
             }
         };
-        let new = cell.step(parts, &state, false).state;
+        let mut new = cell.step(parts, &state, false).state;
+        if let Some(r) = &weights.projection {
+            new.h = new.h.matmul(r.clone());
+        }
         match masks {
             None => {
                 state = new;

@@ -1,7 +1,8 @@
 //! The scan on any backend, as plain (non-autodiff) tensor operations: the time loop written
 //! once for every cell, forward and backward. Per step it forms the cell's parts, calls
-//! [`Cell::step`] (or [`Cell::step_backward`]) and applies the masks; the hidden-weight
-//! gradient is one product over all steps after the loop.
+//! [`Cell::step`] (or [`Cell::step_backward`]), projects the cell's output when the scan has
+//! a projection, and applies the masks; the hidden-weight (and projection) gradients are one
+//! product over all steps each, after the loop.
 
 use burn::tensor::Tensor;
 
@@ -39,16 +40,18 @@ impl StepMask {
     }
 }
 
-/// Runs the scan. Returns `[T + 1 (+ 1), B, H]`: the output at every step (zero at padded
-/// steps), then the final hidden state, then (cells with one) the final cell state; and the
-/// tape for [`backward`]. Without `keep_tape` (inference) the cell's tape is not kept.
+/// Runs the scan. Returns its output laid out as [`ScanLayout`](super::scan::ScanLayout) says (the output at every
+/// step, zero at padded steps, then the final hidden state, then for cells with one the final
+/// cell state) and the tape for [`backward`]. Without `keep_tape` (inference) the cell's tape
+/// is not kept. A projected scan multiplies the cell's output by `W_hrᵀ` after each step.
 pub(crate) fn forward<C: Cell>(
     cell: C,
     spec: &ScanSpec,
     inputs: &ScanInputs,
     keep_tape: bool,
-) -> (Tensor<3>, ScanTape) {
-    let [steps, _, _] = inputs.xp.dims();
+) -> (Tensor<1>, ScanTape) {
+    let layout = inputs.layout(spec.cell);
+    let steps = layout.steps;
     let mut state = TensorState {
         h: inputs.h0.clone(),
         c: C::CELL_STATE.then(|| inputs.c0.clone()),
@@ -56,6 +59,7 @@ pub(crate) fn forward<C: Cell>(
     let mut states = vec![None; steps];
     let mut cells = vec![None; steps];
     let mut kept = vec![None; steps];
+    let mut unprojected = vec![None; steps];
     let bias = inputs.bias.clone().unsqueeze::<2>();
     for t in visiting_order(steps, spec.reverse) {
         let x = at(&inputs.xp, t);
@@ -72,21 +76,27 @@ pub(crate) fn forward<C: Cell>(
             }
         };
         let step = cell.step(parts, &state, keep_tape);
-        state = match StepMask::at(&spec.valid, t) {
-            None => step.state,
+        let TensorState { h: output, c } = step.state;
+        let (h, output) = match &inputs.projection {
+            Some(r) => (output.clone().matmul(r.clone()), Some(output)),
+            None => (output, None),
+        };
+        let mask = StepMask::at(&spec.valid, t);
+        state = match &mask {
+            None => TensorState { h, c },
             Some(mask) => TensorState {
-                h: mask.select(step.state.h, state.h),
-                c: step
-                    .state
-                    .c
-                    .zip(state.c)
-                    .map(|(c, old)| mask.select(c, old)),
+                h: mask.select(h, state.h),
+                c: c.zip(state.c).map(|(c, old)| mask.select(c, old)),
             },
         };
         states[t] = Some(state.h.clone());
         if keep_tape {
             cells[t] = state.c.clone();
             kept[t] = step.tape;
+            unprojected[t] = match &mask {
+                Some(mask) => output.map(|m| m * mask.valid.clone()),
+                None => output,
+            };
         }
     }
     let stack = |v: Vec<Option<Tensor<2>>>| -> Option<Tensor<3>> {
@@ -98,14 +108,14 @@ pub(crate) fn forward<C: Cell>(
         Some(valid) => states.clone() * valid.clone(),
         None => states.clone(),
     };
-    let mut rows = vec![outputs, state.h.unsqueeze::<3>()];
-    rows.extend(state.c.map(|c| c.unsqueeze::<3>()));
+    let out = layout.flatten(outputs, state.h, state.c);
     let tape = ScanTape {
         states,
         cells: stack(cells),
         kept: stack(kept),
+        unprojected: stack(unprojected),
     };
-    (Tensor::cat(rows, 0), tape)
+    (out, tape)
 }
 
 /// The state before step `t` in visiting order, `[B, H]`: the start state or the state after
@@ -168,6 +178,12 @@ pub(crate) fn parameter_gradients(
     (w, bias)
 }
 
+/// The gradient of `W_hrᵀ`, `Σ_t m_tᵀ · g_t` (`[H, P]`, one product over all steps), from the
+/// cell's outputs `m` `[T, B, H]` and the gradient reaching every hidden state `g` `[T, B, P]`.
+pub(crate) fn projection_gradient(unprojected: Tensor<3>, reaching: Tensor<3>) -> Tensor<2> {
+    outer_sum(unprojected, reaching)
+}
+
 /// Step `t`'s view of the tape for [`Cell::step_backward`].
 struct SavedAt<'a> {
     tape: &'a ScanTape,
@@ -178,7 +194,10 @@ struct SavedAt<'a> {
 
 impl SavedStep for SavedAt<'_> {
     fn h(&self) -> Tensor<2> {
-        at(&self.tape.states, self.t)
+        at(
+            self.tape.unprojected.as_ref().unwrap_or(&self.tape.states),
+            self.t,
+        )
     }
 
     fn h_prev(&self) -> Tensor<2> {
@@ -213,7 +232,7 @@ impl SavedAt<'_> {
 pub(crate) fn backward<C: Cell>(
     cell: C,
     record: &ScanRecord,
-    grad: Tensor<3>,
+    grad: Tensor<1>,
     wanted: Wanted,
 ) -> ScanGrads {
     let ScanRecord {
@@ -221,19 +240,18 @@ pub(crate) fn backward<C: Cell>(
         weights,
         tape,
     } = record;
-    let [steps, batch, hidden] = tape.states.dims();
-    let row = |i: usize| {
-        grad.clone()
-            .slice([i..i + 1, 0..batch, 0..hidden])
-            .reshape([batch, hidden])
-    };
-    let outputs = grad.clone().slice([0..steps, 0..batch, 0..hidden]);
+    let layout = record.layout();
+    let steps = layout.steps;
+    let outputs = layout.outputs(&grad);
     // What reaches the state after the step being differentiated.
-    let mut gh = row(steps);
-    let mut gc = C::CELL_STATE.then(|| row(steps + 1));
+    let mut gh = layout.final_h(&grad);
+    let mut gc = layout.final_c(&grad);
     let w_t = weights.w.clone().transpose();
+    let r_t = weights.projection.clone().map(|r| r.transpose());
     let mut d_hidden = vec![None; steps];
     let mut d_input = vec![None; steps];
+    // Under a projection: the gradient reaching each `h_t`, for `∂W_hr`.
+    let mut reaching = vec![None; steps];
     for t in visiting_order(steps, spec.reverse).rev() {
         let mask = StepMask::at(&spec.valid, t);
         let mut g = at(&outputs, t) + gh.clone();
@@ -242,6 +260,13 @@ pub(crate) fn backward<C: Cell>(
             g = g * mask.valid.clone();
             g_c = g_c.map(|c| c * mask.valid.clone());
         }
+        let g = match &r_t {
+            Some(r_t) => {
+                reaching[t] = Some(g.clone());
+                g.matmul(r_t.clone())
+            }
+            None => g,
+        };
         let saved = SavedAt {
             tape,
             start: weights,
@@ -287,11 +312,18 @@ pub(crate) fn backward<C: Cell>(
         }
     });
     let (w, bias) = parameter_gradients(&tape.states, &weights.h0, spec.reverse, &d_hidden, wanted);
+    let projection = match (&tape.unprojected, wanted.projection) {
+        (Some(unprojected), true) => {
+            Some(projection_gradient(unprojected.clone(), stack(reaching)))
+        }
+        _ => None,
+    };
     ScanGrads {
         xp,
         w,
         bias,
         h0: wanted.h0.then_some(gh),
         c0: if wanted.c0 { gc } else { None },
+        projection,
     }
 }

@@ -47,6 +47,12 @@ pub struct RecurrentConfig {
     /// Whether the cell has the biases `b_ih` and `b_hh`.
     #[config(default = true)]
     pub bias: bool,
+    /// LSTM only: project each step's output to this many units, `h_t = W_hr·(o_t ⊙
+    /// tanh(c_t))` (PyTorch's `proj_size`; Sak et al. 2014). The hidden state and the output are
+    /// then `proj_size` wide per direction and the cell state stays `d_hidden` wide. `0` (the
+    /// default): no projection.
+    #[config(default = 0)]
+    pub proj_size: usize,
     /// Weight initializer; `None` is PyTorch's `U(−1/√H, 1/√H)` for every weight and bias.
     #[config(default = "None")]
     pub initializer: Option<Initializer>,
@@ -68,7 +74,29 @@ impl RecurrentConfig {
         if !self.dropout.is_finite() || !(0.0..1.0).contains(&self.dropout) {
             return bad(format!("dropout must be in [0, 1), got {}", self.dropout));
         }
+        if self.proj_size > 0 && !self.cell.supports_projection() {
+            return bad(format!(
+                "proj_size is for LSTM only (as PyTorch's); the {} cell has no projection",
+                self.cell.name()
+            ));
+        }
+        if self.proj_size > 0 && self.proj_size >= self.d_hidden {
+            return bad(format!(
+                "proj_size must be smaller than d_hidden ({}), got {}",
+                self.d_hidden, self.proj_size
+            ));
+        }
         Ok(())
+    }
+
+    /// Width of the hidden state and of each direction's output: `proj_size` when projected,
+    /// else `d_hidden`.
+    pub fn d_state(&self) -> usize {
+        if self.proj_size > 0 {
+            self.proj_size
+        } else {
+            self.d_hidden
+        }
     }
 
     /// Number of directions (1, or 2 when bidirectional).
@@ -86,12 +114,13 @@ impl RecurrentConfig {
             max: bound,
         });
         let dirs = self.directions();
+        let state = self.d_state();
         let mut layers = Vec::with_capacity(self.num_layers * dirs);
         for layer in 0..self.num_layers {
             let d_in = if layer == 0 {
                 self.d_input
             } else {
-                dirs * self.d_hidden
+                dirs * state
             };
             let weight = |rows: usize| {
                 init.init_with([rows, gates_hidden], Some(rows), Some(gates_hidden), device)
@@ -104,12 +133,17 @@ impl RecurrentConfig {
                     device,
                 )
             };
+            let projection = || {
+                let shape = [self.d_hidden, state];
+                init.init_with(shape, Some(self.d_hidden), Some(state), device)
+            };
             for _ in 0..dirs {
                 layers.push(RecurrentLayer {
                     input_weight: weight(d_in),
-                    hidden_weight: weight(self.d_hidden),
+                    hidden_weight: weight(state),
                     input_bias: self.bias.then(bias),
                     hidden_bias: self.bias.then(bias),
+                    projection: (self.proj_size > 0).then(projection),
                 });
             }
         }
@@ -119,6 +153,7 @@ impl RecurrentConfig {
             cell: self.cell,
             d_input: self.d_input,
             d_hidden: self.d_hidden,
+            proj_size: self.proj_size,
             num_layers: self.num_layers,
             bidirectional: self.bidirectional,
         })

@@ -6,7 +6,7 @@ use burn::nn::Dropout;
 use burn::tensor::{Device, Tensor};
 
 use super::stack::per_step;
-use super::state::check_lengths;
+use super::state::{StateWidths, check_lengths};
 use super::{RecurrentConfig, RecurrentOutput, RecurrentState};
 use crate::cells::{CellKind, TensorState};
 use crate::drivers::{Fused, StepByStep, StepMasks};
@@ -18,12 +18,14 @@ use crate::error::{ModelError, Result, check_shape};
 pub struct RecurrentLayer {
     /// `[d_in, gates·H]`: PyTorch's `weight_ih_l{k}` transposed.
     pub input_weight: Param<Tensor<2>>,
-    /// `[H, gates·H]`: PyTorch's `weight_hh_l{k}` transposed.
+    /// `[P, gates·H]`: PyTorch's `weight_hh_l{k}` transposed (`P = H` unless projected).
     pub hidden_weight: Param<Tensor<2>>,
     /// `[gates·H]`: PyTorch's `bias_ih_l{k}`.
     pub input_bias: Option<Param<Tensor<1>>>,
     /// `[gates·H]`: PyTorch's `bias_hh_l{k}`.
     pub hidden_bias: Option<Param<Tensor<1>>>,
+    /// `[H, P]`: PyTorch's `weight_hr_l{k}` transposed, for an LSTM with `proj_size = P`.
+    pub projection: Option<Param<Tensor<2>>>,
 }
 
 /// A stack of recurrent layers (Elman, LSTM or GRU), optionally bidirectional. Built by
@@ -55,6 +57,8 @@ pub struct Recurrent {
     pub d_input: usize,
     /// Hidden units per direction (`H`).
     pub d_hidden: usize,
+    /// The projection's size (`P`, LSTM only), or 0 without one.
+    pub proj_size: usize,
     /// Number of stacked layers.
     pub num_layers: usize,
     /// Whether each layer runs both directions.
@@ -67,9 +71,19 @@ impl Recurrent {
         if self.bidirectional { 2 } else { 1 }
     }
 
-    /// Width of each output step, `dirs·H`.
+    /// Width of the hidden state (and of each direction's output): `P` when projected, else
+    /// `H`.
+    pub fn d_state(&self) -> usize {
+        if self.proj_size > 0 {
+            self.proj_size
+        } else {
+            self.d_hidden
+        }
+    }
+
+    /// Width of each output step, `dirs·P` (`P = H` unless projected).
     pub fn d_output(&self) -> usize {
-        self.directions() * self.d_hidden
+        self.directions() * self.d_state()
     }
 
     /// The configuration this stack was built from (dropout and initializer included as far as
@@ -81,17 +95,19 @@ impl Recurrent {
             .with_bidirectional(self.bidirectional)
             .with_dropout(self.dropout.prob)
             .with_bias(self.layers[0].input_bias.is_some())
+            .with_proj_size(self.proj_size)
     }
 
     /// Runs the whole sequence.
     ///
     /// - `input`: `[B, T, D]` (batch first).
-    /// - `state`: optional initial state, `[layers·dirs, B, H]` (and the cell state for LSTM);
-    ///   zeros when `None`.
+    /// - `state`: optional initial state, `[layers·dirs, B, P]` (and the cell state
+    ///   `[layers·dirs, B, H]` for LSTM; `P = H` unless projected); zeros when `None`.
     /// - `lengths`: optional true length of each sequence (`1..=T`); steps past a sequence's
     ///   length are padding: they output zeros and do not change its state.
     ///
-    /// Returns the output `[B, T, dirs·H]` and the final state `[layers·dirs, B, H]`.
+    /// Returns the output `[B, T, dirs·P]` and the final state `[layers·dirs, B, P]` (and
+    /// `[layers·dirs, B, H]`).
     pub fn forward(
         &self,
         input: Tensor<3>,
@@ -125,7 +141,7 @@ impl Recurrent {
     }
 
     /// Feeds one time step, for streaming inference: `input` is `[B, D]`, the result is the
-    /// output `[B, H]` and the state to pass to the next call. Gives the same numbers as
+    /// output `[B, P]` and the state to pass to the next call. Gives the same numbers as
     /// [`forward`](Self::forward) over the whole sequence. Unidirectional stacks only.
     pub fn step(
         &self,
@@ -160,17 +176,17 @@ impl Recurrent {
 
     /// The zero state for a batch of `batch` sequences.
     pub fn zero_state(&self, batch: usize, device: &Device) -> RecurrentState {
-        let shape = [self.layers.len(), batch, self.d_hidden];
+        let count = self.layers.len();
         RecurrentState {
-            hidden: Tensor::zeros(shape, device),
+            hidden: Tensor::zeros([count, batch, self.d_state()], device),
             cell: self
                 .cell
                 .has_cell_state()
-                .then(|| Tensor::zeros(shape, device)),
+                .then(|| Tensor::zeros([count, batch, self.d_hidden], device)),
         }
     }
 
-    /// The top layer's final hidden state, directions side by side: `[B, dirs·H]`. For the
+    /// The top layer's final hidden state, directions side by side: `[B, dirs·P]`. For the
     /// forward direction this is the output at each sequence's last valid step.
     pub fn last_hidden(&self, state: &RecurrentState) -> Tensor<2> {
         let dirs = self.directions();
@@ -212,11 +228,15 @@ impl Recurrent {
         batch: usize,
         device: &Device,
     ) -> Result<Vec<TensorState>> {
-        let (count, hidden) = (self.layers.len(), self.d_hidden);
+        let widths = StateWidths {
+            hidden: self.d_state(),
+            cell: self.d_hidden,
+        };
+        let count = self.layers.len();
         match state {
-            Some(state) => state.split(self.cell, count, batch, hidden),
+            Some(state) => state.split(self.cell, count, batch, widths),
             None => Ok(RecurrentState::zero_starts(
-                self.cell, count, batch, hidden, device,
+                self.cell, count, batch, widths, device,
             )),
         }
     }

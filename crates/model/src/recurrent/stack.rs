@@ -15,6 +15,7 @@ impl RecurrentLayer {
             hidden: self.hidden_weight.val(),
             input_bias: self.input_bias.as_ref().map(|b| b.val()),
             hidden_bias: self.hidden_bias.as_ref().map(|b| b.val()),
+            projection: self.projection.as_ref().map(|r| r.val()),
         }
     }
 }

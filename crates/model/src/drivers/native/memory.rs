@@ -33,7 +33,7 @@ impl Memory {
 
 /// `tensor` as a flex tensor whose memory is its own, contiguous from the start (copied when
 /// shared, offset, strided or not `f32`), for computing in it.
-pub(crate) fn writable(tensor: Tensor<3>) -> FlexTensor {
+pub(crate) fn writable<const D: usize>(tensor: Tensor<D>) -> FlexTensor {
     let shape = tensor.dims();
     let flex = tensor
         .try_into_primitive::<Flex>()
@@ -45,7 +45,7 @@ pub(crate) fn writable(tensor: Tensor<3>) -> FlexTensor {
     if in_place {
         return flex;
     }
-    let values = Tensor::<3>::from_primitive::<Flex>(flex)
+    let values = Tensor::<D>::from_primitive::<Flex>(flex)
         .into_data()
         .convert::<f32>()
         .try_into_vec::<f32>()
