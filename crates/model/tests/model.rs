@@ -253,6 +253,8 @@ struct Case {
     h0: Tensor<3>,
     c0: Option<Tensor<3>>,
     lengths: Option<Vec<usize>>,
+    /// Recurrent dropout's masks, given to both paths.
+    masks: Option<Vec<Tensor<2>>>,
 }
 
 impl Case {
@@ -304,7 +306,33 @@ impl Case {
             h0,
             c0,
             lengths,
+            masks: None,
         }
+    }
+
+    /// The same case with recurrent dropout's masks (drop probability `p`) from a fixed
+    /// sequence of numbers: Burn's generator is shared by the tests running in parallel.
+    fn with_masks(mut self, p: f32) -> Self {
+        let [batch, _, _] = self.x.dims();
+        let device = self.x.device();
+        let width = self.rnn.d_state();
+        let mut state = 12345u64;
+        let mut draw = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 40) as f32 / (1u64 << 24) as f32
+        };
+        let masks = (0..self.rnn.layers.len())
+            .map(|_| {
+                let kept: Vec<f32> = (0..batch * width)
+                    .map(|_| if draw() < p { 0.0 } else { 1.0 / (1.0 - p) })
+                    .collect();
+                Tensor::from_data(TensorData::new(kept, [batch, width]), &device)
+            })
+            .collect();
+        self.masks = Some(masks);
+        self
     }
 
     /// The same weights, input and start states on `device` (with autodiff).
@@ -317,6 +345,10 @@ impl Case {
             h0: copy(&self.h0),
             c0: self.c0.as_ref().map(copy),
             lengths: self.lengths.clone(),
+            masks: self.masks.as_ref().map(|masks| {
+                let copy = |t: &Tensor<2>| Tensor::<2>::from_data(t.to_data(), &device);
+                masks.iter().map(copy).collect()
+            }),
         }
     }
 
@@ -328,10 +360,11 @@ impl Case {
             hidden: self.h0.clone(),
             cell: self.c0.clone(),
         };
-        let out = if step_by_step {
-            rnn.forward_step_by_step(x, Some(state), lengths)
-        } else {
-            rnn.forward(x, Some(state), lengths)
+        let masks = self.masks.as_deref();
+        let out = match (step_by_step, masks) {
+            (true, masks) => rnn.forward_step_by_step(x, Some(state), lengths, masks),
+            (false, Some(masks)) => rnn.forward_with_masks(x, Some(state), lengths, masks),
+            (false, None) => rnn.forward(x, Some(state), lengths),
         }
         .unwrap();
         // Fixed loss weights, not random ones: tests running in parallel share the seed, so
@@ -386,7 +419,8 @@ fn assert_same(what: &str, a: &[Vec<f32>], b: &[Vec<f32>], tol: f32) {
 /// The fused recurrence (one autodiff operation per layer-direction: native loops on flex, the
 /// CubeCL kernels on wgpu) against the step-by-step reference that Burn differentiates op by
 /// op: outputs, final states and the gradients of the input, every weight and the initial
-/// states, for every cell, padded and not, in both directions, on every backend. The larger
+/// states, for every cell, padded and not, in both directions, with recurrent dropout's masks
+/// and without, on every backend. The larger
 /// shape runs the native scan on a team of threads (each its own columns, the last panel
 /// partial).
 #[test]
@@ -397,12 +431,21 @@ fn the_fused_recurrence_equals_the_step_by_step_reference() {
             .flat_map(|cell| [(4, 8), (64, 72)].map(|shape| (cell, shape)))
         {
             let padded: Vec<usize> = (0..batch).map(|b| [6, 3, 1, 5][b % 4]).collect();
-            for (bidirectional, lengths) in [(false, None), (true, Some(padded))] {
+            let variants = [
+                (false, None, false),
+                (true, Some(padded.clone()), false),
+                (true, Some(padded), true),
+            ];
+            for (bidirectional, lengths, masked) in variants {
                 let padded = lengths.is_some();
-                let case = Case::new(&device, cell, 2, bidirectional, [batch, 6, hidden], lengths);
+                let mut case =
+                    Case::new(&device, cell, 2, bidirectional, [batch, 6, hidden], lengths);
+                if masked {
+                    case = case.with_masks(0.3);
+                }
                 let what = format!(
                     "{} on {backend}, batch {batch}, hidden {hidden}, bidirectional \
-                     {bidirectional}, padded {padded}",
+                     {bidirectional}, padded {padded}, recurrent dropout {masked}",
                     cell.name(),
                 );
                 let tol = tolerance(backend, 2e-5);
@@ -421,16 +464,20 @@ fn a_projected_lstm_equals_the_step_by_step_reference() {
     for (backend, device) in backends() {
         for (batch, hidden, proj) in [(4, 8, 3), (64, 72, 40)] {
             let padded: Vec<usize> = (0..batch).map(|b| [6, 3, 1, 5][b % 4]).collect();
-            for (bidirectional, lengths) in [(false, None), (true, Some(padded))] {
+            let variants = [(false, None, false), (true, Some(padded), true)];
+            for (bidirectional, lengths, masked) in variants {
                 let config = RecurrentConfig::new(3, hidden)
                     .with_cell(CellKind::Lstm)
                     .with_num_layers(2)
                     .with_bidirectional(bidirectional)
                     .with_proj_size(proj);
-                let case = Case::of(&device, &config, [batch, 6], lengths);
+                let mut case = Case::of(&device, &config, [batch, 6], lengths);
+                if masked {
+                    case = case.with_masks(0.3);
+                }
                 let what = format!(
                     "lstm proj {proj} on {backend}, batch {batch}, hidden {hidden}, \
-                     bidirectional {bidirectional}"
+                     bidirectional {bidirectional}, recurrent dropout {masked}"
                 );
                 assert_eq!(case.rnn.d_output(), proj * config.directions());
                 let tol = tolerance(backend, 2e-5);
@@ -468,8 +515,8 @@ fn a_projected_lstm_equals_the_step_by_step_reference() {
 
 /// On wgpu the fused path runs the CubeCL scan kernels (proved by their launch count), and they
 /// give what the tensor scan gives, for every cell and a projected LSTM, on ragged shapes: one
-/// step, one sequence, `H` not a multiple of the cube's units, a padded bidirectional stack;
-/// and over 500 steps against the CPU.
+/// step, one sequence, `H` not a multiple of the cube's units, a padded bidirectional stack
+/// (with recurrent dropout's masks and without); and over 500 steps against the CPU.
 #[test]
 fn the_gpu_kernels_equal_the_tensor_scan() {
     let gpus: Vec<_> = backends().into_iter().filter(|(b, _)| b.is_gpu()).collect();
@@ -485,10 +532,13 @@ fn kernels_equal_the_tensor_scan(backend: Backend, device: &Device) {
     // Every cell, and an LSTM with a projection (`proj_size`: `P` about half of `H`).
     let cells = all_cells().map(|cell| (cell, false));
     for (cell, projected) in cells.into_iter().chain([(CellKind::Lstm, true)]) {
+        let lengths = vec![6, 3, 1, 5, 6, 2, 4, 6, 1];
+        // Layers, bidirectional, [batch, steps, hidden], lengths, recurrent dropout.
         let shapes = [
-            (1, false, [1, 1, 5], None),
-            (1, false, [3, 7, 40], None),
-            (2, true, [9, 6, 33], Some(vec![6, 3, 1, 5, 6, 2, 4, 6, 1])),
+            (1, false, [1, 1, 5], None, false),
+            (1, false, [3, 7, 40], None, false),
+            (2, true, [9, 6, 33], Some(lengths.clone()), false),
+            (2, true, [9, 6, 33], Some(lengths), true),
         ];
         let config = |layers: usize, bidirectional: bool, hidden: usize| {
             RecurrentConfig::new(3, hidden)
@@ -502,9 +552,12 @@ fn kernels_equal_the_tensor_scan(backend: Backend, device: &Device) {
             cell.name(),
             if projected { " projected" } else { "" }
         );
-        for (layers, bidirectional, [batch, steps, hidden], lengths) in shapes {
+        for (layers, bidirectional, [batch, steps, hidden], lengths, masked) in shapes {
             let config = config(layers, bidirectional, hidden);
-            let case = Case::of(device, &config, [batch, steps], lengths);
+            let mut case = Case::of(device, &config, [batch, steps], lengths);
+            if masked {
+                case = case.with_masks(0.3);
+            }
             let before = burn_rnn_model::gpu_kernel_launches();
             let kernels = case.observe(false);
             let launched = burn_rnn_model::gpu_kernel_launches() - before;
@@ -517,7 +570,10 @@ fn kernels_equal_the_tensor_scan(backend: Backend, device: &Device) {
             burn_rnn_model::set_gpu_kernels(false);
             let tensor_scan = case.observe(false);
             burn_rnn_model::set_gpu_kernels(true);
-            let what = format!("{name} on {backend} [{batch}, {steps}, {hidden}] layers {layers}");
+            let what = format!(
+                "{name} on {backend} [{batch}, {steps}, {hidden}] layers {layers}, \
+                 recurrent dropout {masked}"
+            );
             assert_same(&what, &kernels, &tensor_scan, 2e-5);
         }
         // Long sequences: the kernels against the native scan on the CPU.
@@ -742,6 +798,12 @@ fn bad_configs_are_rejected_with_the_value_at_fault() {
     );
     expect_err(
         RecurrentConfig::new(3, 4)
+            .with_recurrent_dropout(1.0)
+            .init(&device),
+        &["recurrent_dropout", "[0, 1)", "got 1"],
+    );
+    expect_err(
+        RecurrentConfig::new(3, 4)
             .with_cell(CellKind::Gru)
             .with_proj_size(2)
             .init(&device),
@@ -922,4 +984,147 @@ fn dropout_acts_only_while_training() {
     let c = values(eval.forward(x.clone(), None, None).unwrap().output);
     let d = values(eval.forward(x, None, None).unwrap().output);
     assert_eq!(c, d, "no dropout at inference");
+}
+
+/// Recurrent dropout while training: each sequence drops a unit of the state entering `W_hh`
+/// for all its steps, so no gradient flows through a dropped unit's recurrent weights. With
+/// known masks (batch 1), row `k` of `∂W_hh` is zero exactly where unit `k` is dropped (and
+/// `∂h_0[k]` too for Elman and LSTM, whose `h_0` enters only through `W_hh`), on every backend.
+/// With the masks `forward` draws, about `p` of the rows are zero: were a mask drawn anew at
+/// every step, a row would be zero only if dropped at all 12 steps (`p^12`).
+#[test]
+fn recurrent_dropout_keeps_one_mask_per_sequence_and_trains_only_kept_units() {
+    let (p, hidden) = (0.4, 32);
+    for (backend, device) in backends() {
+        let train = device.clone().autodiff();
+        for cell in [CellKind::default(), CellKind::Lstm, CellKind::Gru] {
+            let rnn = RecurrentConfig::new(3, hidden)
+                .with_cell(cell)
+                .with_recurrent_dropout(p)
+                .init(&train)
+                .unwrap();
+            let width = cell.gates() * hidden;
+            let x = random_input(1, 12, 3, &train);
+            // The units whose rows of `∂W_hh` (and entries of `∂h0`) are zero.
+            let zero_rows = |masks: Option<&[Tensor<2>]>| {
+                let start = || Tensor::<3>::ones([1, 1, hidden], &train).require_grad();
+                let (h0, c0) = (start(), cell.has_cell_state().then(start));
+                let state = Some(RecurrentState {
+                    hidden: h0.clone(),
+                    cell: c0,
+                });
+                let out = match masks {
+                    Some(masks) => rnn.forward_with_masks(x.clone(), state, None, masks),
+                    None => rnn.forward(x.clone(), state, None),
+                };
+                let grads = out.unwrap().output.sum().backward();
+                let gw = values(rnn.layers[0].hidden_weight.val().grad(&grads).unwrap());
+                let gh0 = values(h0.grad(&grads).unwrap());
+                let rows: Vec<bool> = (0..hidden)
+                    .map(|k| gw[k * width..(k + 1) * width].iter().all(|g| *g == 0.0))
+                    .collect();
+                (rows, gh0)
+            };
+            let kept: Vec<f32> = (0..hidden)
+                .map(|k| {
+                    if k % 3 == 1 {
+                        0.0
+                    } else {
+                        1.0 / (1.0 - p as f32)
+                    }
+                })
+                .collect();
+            let mask = Tensor::<2>::from_data(TensorData::new(kept.clone(), [1, hidden]), &train);
+            let (rows, gh0) = zero_rows(Some(&[mask]));
+            for k in 0..hidden {
+                let what = format!("{} on {backend}, unit {k}", cell.name());
+                assert_eq!(
+                    rows[k],
+                    kept[k] == 0.0,
+                    "{what}: ∂W_hh row zero {}",
+                    rows[k]
+                );
+                if cell != CellKind::Gru {
+                    assert_eq!(gh0[k] == 0.0, kept[k] == 0.0, "{what}: ∂h0 {}", gh0[k]);
+                }
+            }
+            let dropped: usize = (0..10)
+                .map(|_| zero_rows(None).0.into_iter().filter(|&z| z).count())
+                .sum();
+            let fraction = dropped as f64 / (10 * hidden) as f64;
+            assert!(
+                (fraction - p).abs() < 0.2,
+                "{} on {backend}: {fraction} of the units dropped, expected about {p}",
+                cell.name()
+            );
+        }
+    }
+}
+
+/// The masks recurrent dropout draws hold 0 and `1/(1 − p)`, about `p` of them 0, mean 1; in
+/// inference none is drawn and the output is deterministic, equal to all-kept masks; given
+/// masks apply in inference too (Monte-Carlo dropout); masks of the wrong count or shape are
+/// errors that say so.
+#[test]
+fn recurrent_dropout_masks_apply_while_training_or_when_given() {
+    let device = Device::flex();
+    let train = device.clone().autodiff();
+    let p = 0.25;
+    let rnn = RecurrentConfig::new(3, 8)
+        .with_cell(CellKind::Gru)
+        .with_num_layers(2)
+        .with_bidirectional(true)
+        .with_recurrent_dropout(p)
+        .init(&train)
+        .unwrap();
+    let masks = rnn
+        .recurrent_masks(2000, &train)
+        .expect("training draws masks");
+    assert_eq!(masks.len(), 4);
+    let all: Vec<f32> = masks.iter().flat_map(|m| values(m.clone())).collect();
+    let kept = 1.0 / (1.0 - p as f32);
+    assert!(all.iter().all(|&v| v == 0.0 || (v - kept).abs() < 1e-6));
+    let zeros = all.iter().filter(|&&v| v == 0.0).count() as f64 / all.len() as f64;
+    let mean = all.iter().map(|&v| v as f64).sum::<f64>() / all.len() as f64;
+    assert!((zeros - p).abs() < 0.02, "{zeros} of the units dropped");
+    assert!((mean - 1.0).abs() < 0.03, "mean {mean}");
+
+    let x = random_input(2, 5, 3, &train);
+    let a = values(rnn.forward(x.clone(), None, None).unwrap().output);
+    let b = values(rnn.forward(x.clone(), None, None).unwrap().output);
+    assert_ne!(a, b, "a new mask per forward pass while training");
+
+    let eval = rnn.valid();
+    let x = x.inner();
+    assert!(eval.recurrent_masks(2, &device).is_none());
+    let plain = values(eval.forward(x.clone(), None, None).unwrap().output);
+    assert_eq!(
+        plain,
+        values(eval.forward(x.clone(), None, None).unwrap().output)
+    );
+    let ones = vec![Tensor::<2>::ones([2, 8], &device); 4];
+    let all_kept = eval
+        .forward_with_masks(x.clone(), None, None, &ones)
+        .unwrap();
+    assert_close("all kept", &values(all_kept.output), &plain, 1e-6);
+    let drawn: Vec<Tensor<2>> = rnn
+        .recurrent_masks(2, &train)
+        .unwrap()
+        .into_iter()
+        .map(|m| m.inner())
+        .collect();
+    let monte_carlo = eval
+        .forward_with_masks(x.clone(), None, None, &drawn)
+        .unwrap();
+    assert_ne!(values(monte_carlo.output), plain);
+
+    expect_err(
+        eval.forward_with_masks(x.clone(), None, None, &ones[..3]),
+        &["3 recurrent dropout masks", "4 layer-directions"],
+    );
+    let wrong = vec![Tensor::<2>::ones([2, 7], &device); 4];
+    expect_err(
+        eval.forward_with_masks(x, None, None, &wrong),
+        &["recurrent dropout mask 0", "[2, 8]", "[2, 7]"],
+    );
 }

@@ -12,7 +12,7 @@ use burn::nn::Dropout;
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::scan::{ScanGrads, ScanInputs, ScanRecord, ScanSpec, ScanTape, Wanted};
-use super::{DirectionRunner, LayerWeights, tensor_scan};
+use super::{Direction, DirectionRunner, LayerWeights, tensor_scan};
 use crate::cells::{CellKind, TensorState, with_cell};
 
 /// The fused path for one cell; sequences are time-major, `[T, B, features]`.
@@ -70,12 +70,13 @@ impl DirectionRunner for Fused {
         weights: &LayerWeights,
         input: &Tensor<3>,
         start: TensorState,
-        reverse: bool,
+        direction: Direction,
     ) -> Option<(Tensor<3>, TensorState)> {
         let spec = ScanSpec {
             cell: self.cell,
-            reverse,
+            reverse: direction.reverse,
             valid: self.valid.clone(),
+            mask: direction.mask,
         };
         let inputs = self.scan_inputs(weights, input.clone(), start);
         let layout = inputs.layout(self.cell);
@@ -300,6 +301,12 @@ mod tracked {
                 .expect("the mask is on the inputs' device");
             Tensor::<3>::from_primitive::<B>(v.into_primitive())
         });
+        let mask = spec.mask.clone().map(|m| {
+            let m = m
+                .try_into_primitive::<Autodiff<B, C>>()
+                .expect("the dropout mask is on the inputs' device");
+            Tensor::<2>::from_primitive::<B>(m.into_primitive())
+        });
 
         let (xp, xp_node) = xp.into_parts();
         let (w, w_node) = w.into_parts();
@@ -309,6 +316,7 @@ mod tracked {
         let (projection, projection_node) = projection.into_parts();
         let spec = ScanSpec {
             valid,
+            mask,
             ..spec.clone()
         };
         let plain = ScanInputs {
@@ -383,6 +391,7 @@ mod tests {
                     cell,
                     reverse: false,
                     valid: None,
+                    mask: None,
                 };
                 let out = scan(&spec, &inputs(&device, cell)).expect("fused on this backend");
                 assert_eq!(

@@ -64,21 +64,30 @@ impl LayerWeights {
     }
 }
 
+/// What distinguishes the runs of one layer's directions: the time order, and recurrent
+/// dropout's mask (`[B, P]`, one per sequence and layer-direction, the same at every step).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Direction {
+    pub reverse: bool,
+    pub mask: Option<Tensor<2>>,
+}
+
 /// How one execution path runs a layer-direction over all steps; the layer stack
 /// (`crate::recurrent`) does the rest (layers, directions, dropout) once for every path.
 pub(crate) trait DirectionRunner {
     /// A layer's input or output over all steps.
     type Sequence: Clone;
 
-    /// Runs one layer-direction from `start` (backwards in time when `reverse`). Returns the
-    /// outputs in time order and the final state; `None` when this path does not apply (the
-    /// stack then falls back to another).
+    /// Runs one layer-direction from `start` (backwards in time when `reverse`), with
+    /// recurrent dropout's `mask` (`[B, P]`) on the hidden state entering `W_hh` when given.
+    /// Returns the outputs in time order and the final state; `None` when this path does not
+    /// apply (the stack then falls back to another).
     fn run(
         &self,
         weights: &LayerWeights,
         input: &Self::Sequence,
         start: TensorState,
-        reverse: bool,
+        direction: Direction,
     ) -> Option<(Self::Sequence, TensorState)>;
 
     /// The two directions' outputs side by side (`[.., 2H]`).

@@ -6,7 +6,7 @@
 use burn::nn::Dropout;
 use burn::tensor::{Device, Tensor, TensorData};
 
-use super::{DirectionRunner, LayerWeights};
+use super::{Direction, DirectionRunner, LayerWeights};
 use crate::cells::{Cell, CellKind, StepParts, TensorState, with_cell};
 
 /// Per-step float masks built from lengths: `valid[t]` is 1 where step `t` is real, `padded[t]`
@@ -51,11 +51,11 @@ impl DirectionRunner for StepByStep {
         weights: &LayerWeights,
         input: &Self::Sequence,
         start: TensorState,
-        reverse: bool,
+        direction: Direction,
     ) -> Option<(Self::Sequence, TensorState)> {
         let masks = self.masks.as_ref();
         Some(with_cell!(self.cell, cell: C => {
-            run_direction(cell, weights, input, start, masks, reverse)
+            run_direction(cell, weights, input, start, masks, direction)
         }))
     }
 
@@ -72,16 +72,18 @@ impl DirectionRunner for StepByStep {
     }
 }
 
-/// The time loop: runs a layer-direction over all steps (backwards when `reverse`) and returns
-/// its per-step outputs in time order and its final state.
+/// The time loop: runs a layer-direction over all steps (backwards when reversed, with
+/// recurrent dropout's mask on the state entering `W_hh`) and returns its per-step outputs in
+/// time order and its final state.
 fn run_direction<C: Cell>(
     cell: C,
     weights: &LayerWeights,
     inputs: &[Tensor<2>],
     start: TensorState,
     masks: Option<&StepMasks>,
-    reverse: bool,
+    direction: Direction,
 ) -> (Vec<Tensor<2>>, TensorState) {
+    let Direction { reverse, mask } = direction;
     // Summed parts only ever use b_ih + b_hh: add them once, not once per step.
     let (input_bias, hidden_bias) = if C::SEPARATE_INPUT {
         (weights.input_bias.clone(), weights.hidden_bias.clone())
@@ -100,7 +102,11 @@ fn run_direction<C: Cell>(
         if let Some(b) = &input_bias {
             input_part = input_part + b.clone();
         }
-        let mut hidden_part = state.h.clone().matmul(weights.hidden.clone());
+        let entering = match &mask {
+            Some(mask) => state.h.clone() * mask.clone(),
+            None => state.h.clone(),
+        };
+        let mut hidden_part = entering.matmul(weights.hidden.clone());
         if let Some(b) = &hidden_bias {
             hidden_part = hidden_part + b.clone();
         }

@@ -21,6 +21,9 @@ pub(crate) struct ScanSpec {
     pub reverse: bool,
     /// `[T, B, 1]`, 1 at real steps and 0 at padding; `None` when nothing is padded.
     pub valid: Option<Tensor<3>>,
+    /// `[B, P]`: recurrent dropout's mask (0, or `1/(1 − p)` for a kept unit), applied to the
+    /// hidden state entering `W_hh` at every step; `None` outside training.
+    pub mask: Option<Tensor<2>>,
 }
 
 /// The differentiable inputs of a scan.

@@ -63,7 +63,7 @@ pub(crate) fn forward<C: Cell>(
     let bias = inputs.bias.clone().unsqueeze::<2>();
     for t in visiting_order(steps, spec.reverse) {
         let x = at(&inputs.xp, t);
-        let hw = state.h.clone().matmul(inputs.w.clone()) + bias.clone();
+        let hw = entering(&state.h, &spec.mask).matmul(inputs.w.clone()) + bias.clone();
         let parts = if C::SEPARATE_INPUT {
             StepParts {
                 hidden: hw,
@@ -118,6 +118,14 @@ pub(crate) fn forward<C: Cell>(
     (out, tape)
 }
 
+/// The hidden state as it enters `W_hh`: times recurrent dropout's mask when there is one.
+fn entering(h: &Tensor<2>, mask: &Option<Tensor<2>>) -> Tensor<2> {
+    match mask {
+        Some(mask) => h.clone() * mask.clone(),
+        None => h.clone(),
+    }
+}
+
 /// The state before step `t` in visiting order, `[B, H]`: the start state or the state after
 /// the previously visited step.
 fn before(states: &Tensor<3>, start: &Tensor<2>, t: usize, reverse: bool) -> Tensor<2> {
@@ -154,19 +162,23 @@ fn outer_sum(a: Tensor<3>, b: Tensor<3>) -> Tensor<2> {
         .matmul(b.reshape([steps * batch, q]))
 }
 
-/// The gradients of `W_hhᵀ` (`Σ_t h_{t-1}ᵀ · d_t`, one product over all steps) and of the
-/// step bias (`Σ d_t`), as `wanted`, from `d_hidden` `[T, B, GATES·H]`, the gradient of every
-/// step's hidden part, and the states the scan went through.
+/// The gradients of `W_hhᵀ` (`Σ_t (h_{t-1} ⊙ mask)ᵀ · d_t`, one product over all steps) and
+/// of the step bias (`Σ d_t`), as `wanted`, from `d_hidden` `[T, B, GATES·H]`, the gradient of
+/// every step's hidden part, the states the scan went through and its recurrent dropout mask.
 pub(crate) fn parameter_gradients(
+    spec: &ScanSpec,
     states: &Tensor<3>,
     h0: &Tensor<2>,
-    reverse: bool,
     d_hidden: &Tensor<3>,
     wanted: Wanted,
 ) -> (Option<Tensor<2>>, Option<Tensor<1>>) {
-    let w = wanted
-        .w
-        .then(|| outer_sum(all_before(states, h0, reverse), d_hidden.clone()));
+    let w = wanted.w.then(|| {
+        let mut before = all_before(states, h0, spec.reverse);
+        if let Some(mask) = &spec.mask {
+            before = before * mask.clone().unsqueeze::<3>();
+        }
+        outer_sum(before, d_hidden.clone())
+    });
     let bias = wanted.bias.then(|| {
         let [steps, batch, width] = d_hidden.dims();
         d_hidden
@@ -280,6 +292,9 @@ pub(crate) fn backward<C: Cell>(
             c_prev,
         } = cell.step_backward(StepGrad { h: g, c: g_c }, &saved);
         let mut gh_prev = dh.clone().matmul(w_t.clone());
+        if let Some(mask) = &spec.mask {
+            gh_prev = gh_prev * mask.clone();
+        }
         if let Some(direct) = direct {
             gh_prev = gh_prev + direct;
         }
@@ -311,7 +326,7 @@ pub(crate) fn backward<C: Cell>(
             d_hidden.clone()
         }
     });
-    let (w, bias) = parameter_gradients(&tape.states, &weights.h0, spec.reverse, &d_hidden, wanted);
+    let (w, bias) = parameter_gradients(spec, &tape.states, &weights.h0, &d_hidden, wanted);
     let projection = match (&tape.unprojected, wanted.projection) {
         (Some(unprojected), true) => {
             Some(projection_gradient(unprojected.clone(), stack(reaching)))

@@ -44,6 +44,12 @@ pub struct RecurrentConfig {
     /// Dropout probability on the outputs of every layer but the last, during training only.
     #[config(default = 0.0)]
     pub dropout: f64,
+    /// Recurrent (variational) dropout probability, during training only (Gal & Ghahramani
+    /// 2016; Keras's `recurrent_dropout`): each sequence drops each unit of the hidden state
+    /// entering `W_hh` with this probability, with one mask for all its steps, per
+    /// layer-direction. The state itself, the outputs and GRU's `z ⊙ h` path are untouched.
+    #[config(default = 0.0)]
+    pub recurrent_dropout: f64,
     /// Whether the cell has the biases `b_ih` and `b_hh`.
     #[config(default = true)]
     pub bias: bool,
@@ -73,6 +79,12 @@ impl RecurrentConfig {
         }
         if !self.dropout.is_finite() || !(0.0..1.0).contains(&self.dropout) {
             return bad(format!("dropout must be in [0, 1), got {}", self.dropout));
+        }
+        if !self.recurrent_dropout.is_finite() || !(0.0..1.0).contains(&self.recurrent_dropout) {
+            return bad(format!(
+                "recurrent_dropout must be in [0, 1), got {}",
+                self.recurrent_dropout
+            ));
         }
         if self.proj_size > 0 && !self.cell.supports_projection() {
             return bad(format!(
@@ -150,6 +162,7 @@ impl RecurrentConfig {
         Ok(Recurrent {
             layers,
             dropout: DropoutConfig::new(self.dropout).init(),
+            recurrent_dropout: DropoutConfig::new(self.recurrent_dropout).init(),
             cell: self.cell,
             d_input: self.d_input,
             d_hidden: self.d_hidden,

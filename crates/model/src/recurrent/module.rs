@@ -5,7 +5,7 @@ use burn::module::{Module, Param};
 use burn::nn::Dropout;
 use burn::tensor::{Device, Tensor};
 
-use super::stack::per_step;
+use super::stack::{Masks, per_step};
 use super::state::{StateWidths, check_lengths};
 use super::{RecurrentConfig, RecurrentOutput, RecurrentState};
 use crate::cells::{CellKind, TensorState};
@@ -50,6 +50,8 @@ pub struct Recurrent {
     pub layers: Vec<RecurrentLayer>,
     /// Dropout between layers (active only on an autodiff device in training mode).
     pub dropout: Dropout,
+    /// Recurrent dropout: its probability, and whether it is active (as `dropout`).
+    pub recurrent_dropout: Dropout,
     /// The cell kind shared by all layers.
     #[module(skip)]
     pub cell: CellKind,
@@ -94,6 +96,7 @@ impl Recurrent {
             .with_num_layers(self.num_layers)
             .with_bidirectional(self.bidirectional)
             .with_dropout(self.dropout.prob)
+            .with_recurrent_dropout(self.recurrent_dropout.prob)
             .with_bias(self.layers[0].input_bias.is_some())
             .with_proj_size(self.proj_size)
     }
@@ -108,25 +111,46 @@ impl Recurrent {
     ///
     /// Returns the output `[B, T, dirs·P]` and the final state `[layers·dirs, B, P]` (and
     /// `[layers·dirs, B, H]`).
+    ///
+    /// While training (an autodiff device, the module not `valid()`), recurrent dropout draws
+    /// one mask per sequence and layer-direction for all its steps.
     pub fn forward(
         &self,
         input: Tensor<3>,
         state: Option<RecurrentState>,
         lengths: Option<&[usize]>,
     ) -> Result<RecurrentOutput> {
-        let [batch, steps, _] = self.check_input(&input, lengths)?;
-        let device = input.device();
-        let starts = self.start_states(state, batch, &device)?;
-        let fused = Fused::new(self.cell, lengths, steps, &device);
-        let time_major = input.clone().swap_dims(0, 1);
-        if let Some((output, state)) = self.run_stack(&fused, time_major, starts.clone()) {
-            let output = output.swap_dims(0, 1);
-            return Ok(RecurrentOutput { output, state });
-        }
-        Ok(self.run_step_by_step(input, starts, lengths))
+        self.run(input, state, lengths, Masks::Draw)
     }
 
-    /// The same computation as [`forward`](Self::forward), written step by step and
+    /// As [`forward`](Self::forward), with recurrent dropout's masks given rather than drawn,
+    /// in training and inference alike: one `[B, P]` tensor per layer-direction (PyTorch's
+    /// order), 0 for a dropped unit and `1/(1 − p)` for a kept one, as
+    /// [`recurrent_masks`](Self::recurrent_masks) draws them. For Monte-Carlo dropout at
+    /// inference (Gal & Ghahramani), or to repeat a pass exactly.
+    pub fn forward_with_masks(
+        &self,
+        input: Tensor<3>,
+        state: Option<RecurrentState>,
+        lengths: Option<&[usize]>,
+        masks: &[Tensor<2>],
+    ) -> Result<RecurrentOutput> {
+        let [batch, _, _] = input.dims();
+        self.check_masks(masks, batch)?;
+        self.run(input, state, lengths, Masks::Given(masks))
+    }
+
+    /// Recurrent dropout's masks for a batch of `batch` sequences, one `[B, P]` per
+    /// layer-direction, drawn as [`forward`](Self::forward) draws them while training; `None`
+    /// when it would draw none (no recurrent dropout, or not training).
+    pub fn recurrent_masks(&self, batch: usize, device: &Device) -> Option<Vec<Tensor<2>>> {
+        (0..self.layers.len())
+            .map(|_| self.recurrent_mask(batch, device))
+            .collect()
+    }
+
+    /// The same computation as [`forward`](Self::forward) (or, with `masks`, as
+    /// [`forward_with_masks`](Self::forward_with_masks)), written step by step and
     /// differentiated by Burn's autodiff op by op. `forward` uses it only on backends without
     /// the fused recurrence; it is kept public as the reference the fused path is tested against.
     pub fn forward_step_by_step(
@@ -134,15 +158,65 @@ impl Recurrent {
         input: Tensor<3>,
         state: Option<RecurrentState>,
         lengths: Option<&[usize]>,
+        masks: Option<&[Tensor<2>]>,
     ) -> Result<RecurrentOutput> {
         let [batch, _, _] = self.check_input(&input, lengths)?;
+        let masks = match masks {
+            Some(masks) => {
+                self.check_masks(masks, batch)?;
+                Masks::Given(masks)
+            }
+            None => Masks::Draw,
+        };
         let starts = self.start_states(state, batch, &input.device())?;
-        Ok(self.run_step_by_step(input, starts, lengths))
+        Ok(self.run_step_by_step(input, starts, lengths, masks))
+    }
+
+    /// The fused path (the step-by-step one where it does not apply) with `masks`.
+    fn run(
+        &self,
+        input: Tensor<3>,
+        state: Option<RecurrentState>,
+        lengths: Option<&[usize]>,
+        masks: Masks<'_>,
+    ) -> Result<RecurrentOutput> {
+        let [batch, steps, _] = self.check_input(&input, lengths)?;
+        let device = input.device();
+        let starts = self.start_states(state, batch, &device)?;
+        let fused = Fused::new(self.cell, lengths, steps, &device);
+        let time_major = input.clone().swap_dims(0, 1);
+        if let Some((output, state)) = self.run_stack(&fused, time_major, starts.clone(), masks) {
+            let output = output.swap_dims(0, 1);
+            return Ok(RecurrentOutput { output, state });
+        }
+        Ok(self.run_step_by_step(input, starts, lengths, masks))
+    }
+
+    /// Checks recurrent dropout's `masks` for a batch of `batch`: one `[B, P]` per
+    /// layer-direction.
+    fn check_masks(&self, masks: &[Tensor<2>], batch: usize) -> Result<()> {
+        if masks.len() != self.layers.len() {
+            return Err(ModelError::Unsupported(format!(
+                "{} recurrent dropout masks for {} layer-directions: pass one per layer-direction",
+                masks.len(),
+                self.layers.len()
+            )));
+        }
+        for (i, mask) in masks.iter().enumerate() {
+            let expected = [Some(batch), Some(self.d_state())];
+            check_shape(
+                &format!("recurrent dropout mask {i}"),
+                &mask.dims(),
+                &expected,
+            )?;
+        }
+        Ok(())
     }
 
     /// Feeds one time step, for streaming inference: `input` is `[B, D]`, the result is the
     /// output `[B, P]` and the state to pass to the next call. Gives the same numbers as
-    /// [`forward`](Self::forward) over the whole sequence. Unidirectional stacks only.
+    /// [`forward`](Self::forward) over the whole sequence. Unidirectional stacks only. No
+    /// recurrent dropout (its one mask per sequence does not outlive a call).
     pub fn step(
         &self,
         input: Tensor<2>,
@@ -161,7 +235,8 @@ impl Recurrent {
         let starts = self.start_states(state, batch, &device)?;
         let fused = Fused::new(self.cell, None, 1, &device);
         let one_step = input.clone().unsqueeze_dim(0);
-        if let Some((output, state)) = self.run_stack(&fused, one_step, starts.clone()) {
+        if let Some((output, state)) = self.run_stack(&fused, one_step, starts.clone(), Masks::None)
+        {
             return Ok((output.reshape([batch, self.d_output()]), state));
         }
         let reference = StepByStep {
@@ -169,7 +244,7 @@ impl Recurrent {
             masks: None,
         };
         let (mut outputs, state) = self
-            .run_stack(&reference, vec![input], starts)
+            .run_stack(&reference, vec![input], starts, Masks::None)
             .expect("the step-by-step path runs on every backend");
         Ok((outputs.remove(0), state))
     }
@@ -247,6 +322,7 @@ impl Recurrent {
         input: Tensor<3>,
         starts: Vec<TensorState>,
         lengths: Option<&[usize]>,
+        masks: Masks<'_>,
     ) -> RecurrentOutput {
         let [_, steps, _] = input.dims();
         let device = input.device();
@@ -255,7 +331,7 @@ impl Recurrent {
             masks: lengths.and_then(|lengths| StepMasks::new(lengths, steps, &device)),
         };
         let (outputs, state) = self
-            .run_stack(&reference, per_step(input), starts)
+            .run_stack(&reference, per_step(input), starts, masks)
             .expect("the step-by-step path runs on every backend");
         RecurrentOutput {
             output: Tensor::stack(outputs, 1),

@@ -49,6 +49,8 @@ pub(super) struct Layout {
     pub separate: bool,
     /// Whether the cell's output is projected to the state (`h_t = m_t·W_hrᵀ`).
     pub projected: bool,
+    /// Whether recurrent dropout's mask scales the state entering `W_hh`.
+    pub masked: bool,
     /// Whether some sequences are padded (the masks are read), and the tape is kept.
     pub padded: bool,
     pub keep: bool,
@@ -68,7 +70,8 @@ pub(super) struct Span {
 }
 
 /// The forward scan. `xp` `[T, B, G·H]`, `w` `[P, G·H]`, `bias` `[G·H]`, `h0` `[B, P]`, `c0`
-/// `[B, H]`, `valid` `[T, B]` (read when padded), `projection` `[H, P]` (read when projected).
+/// `[B, H]`, `valid` `[T, B]` (read when padded), `projection` `[H, P]` (read when projected),
+/// `mask` `[B, P]` (recurrent dropout's, read when masked).
 /// Writes `out` (laid out as `ScanLayout` says: the outputs `[T, B, P]`, zero at padded
 /// steps, then the final states); when keeping the tape, `states` (padded only: the carried
 /// states), `cells`, `kept` `[T, B, TAPE·H]` and (projected) `unprojected` `[T, B, H]`, the
@@ -84,6 +87,7 @@ pub(super) fn scan_forward<F: Float, C: GpuCell>(
     c0: &Tensor<F>,
     valid: &Tensor<F>,
     projection: &Tensor<F>,
+    mask: &Tensor<F>,
     out: &mut Tensor<F>,
     states: &mut Tensor<F>,
     cells: &mut Tensor<F>,
@@ -112,10 +116,27 @@ pub(super) fn scan_forward<F: Float, C: GpuCell>(
     let mut c = Shared::<[F]>::new_slice(comptime!(if layout.cell_state { 2 * block } else { 1 }));
     // Projected: the step's cell outputs, which the projection reads whole.
     let mut m = Shared::<[F]>::new_slice(comptime!(if layout.projected { block } else { 1 }));
+    // Masked: the states as they enter `W_hh` (`h ⊙ mask`), double-buffered as `h` is.
+    let mut entering =
+        Shared::<[F]>::new_slice(comptime!(if layout.masked { 2 * state_block } else { 1 }));
     let continued = span.start > 0;
     load_states::<F>(
         &mut h, &mut c, h0, 0, c0, 0, carry, continued, first, batch, layout,
     );
+    if layout.masked {
+        // The start state as it enters, in the buffer of the first step (`now = 0`).
+        let mut p = UNIT_POS_X as usize;
+        while p < width_state {
+            #[unroll]
+            for r in 0..rows {
+                if first + r < batch {
+                    let at = r * width_state + p;
+                    entering[at] = h[at] * mask[(first + r) * width_state + p];
+                }
+            }
+            p += stride;
+        }
+    }
     sync_cube();
 
     let mut parts = Array::<F>::new(gates);
@@ -141,15 +162,10 @@ pub(super) fn scan_forward<F: Float, C: GpuCell>(
                     acc[r * gates + g] = bias[g * hidden + u];
                 }
             }
-            for q in 0..width_state / UNROLL {
-                #[unroll]
-                for k in 0..UNROLL {
-                    add_hidden_unit::<F>(&mut acc, &h, now, w, q * UNROLL + k, u, layout);
-                }
-            }
-            #[unroll]
-            for k in width_state / UNROLL * UNROLL..width_state {
-                add_hidden_unit::<F>(&mut acc, &h, now, w, k, u, layout);
+            if layout.masked {
+                hidden_parts::<F>(&mut acc, &entering, now, w, u, layout);
+            } else {
+                hidden_parts::<F>(&mut acc, &h, now, w, u, layout);
             }
             #[unroll]
             for r in 0..rows {
@@ -206,6 +222,9 @@ pub(super) fn scan_forward<F: Float, C: GpuCell>(
                     } else {
                         out[row * hidden + u] = output;
                         h[next + r * hidden + u] = h_new;
+                        if layout.masked {
+                            entering[next + r * hidden + u] = h_new * mask[b * hidden + u];
+                        }
                         if layout.keep && layout.padded {
                             states[row * hidden + u] = h_new;
                         }
@@ -247,6 +266,10 @@ pub(super) fn scan_forward<F: Float, C: GpuCell>(
                         }
                         out[row * width_state + p] = output;
                         h[next + r * width_state + p] = h_new;
+                        if layout.masked {
+                            let keep = mask[b * width_state + p];
+                            entering[next + r * width_state + p] = h_new * keep;
+                        }
                         if layout.keep && layout.padded {
                             states[row * width_state + p] = h_new;
                         }
@@ -280,7 +303,8 @@ pub(super) fn scan_forward<F: Float, C: GpuCell>(
 
 /// The backward scan (BPTT). `grad` is the gradient of the forward output (laid out as
 /// `ScanLayout` says); `states`, `cells`, `kept` and (projected) `unprojected` the tape; `wt`
-/// `[G·H, P]` is `W_hh` (`= (W_hhᵀ)ᵀ`), `projection` `[H, P]` is `W_hrᵀ`. Writes `d_hidden`
+/// `[G·H, P]` is `W_hh` (`= (W_hhᵀ)ᵀ`), `projection` `[H, P]` is `W_hrᵀ`, `mask` `[B, P]`
+/// recurrent dropout's. Writes `d_hidden`
 /// (and, for a separate input part, `d_input`) `[T, B, G·H]`, `starts` (`[B, P]` then `[B, H]`):
 /// the gradient reaching the start states, and (projected) `reaching` `[T, B, P]`: the gradient
 /// reaching every `h_t`. Over several launches, `carry` passes the state gradients between
@@ -297,6 +321,7 @@ pub(super) fn scan_backward<F: Float, C: GpuCell>(
     c0: &Tensor<F>,
     wt: &Tensor<F>,
     projection: &Tensor<F>,
+    mask: &Tensor<F>,
     valid: &Tensor<F>,
     d_hidden: &mut Tensor<F>,
     d_input: &mut Tensor<F>,
@@ -496,8 +521,13 @@ pub(super) fn scan_backward<F: Float, C: GpuCell>(
             dot_rows::<F>(&mut acc, &d, wt, k, width_state, width, rows);
             #[unroll]
             for r in 0..rows {
-                if first + r < batch {
-                    gh[next + r * width_state + k] += acc[r];
+                let b = first + r;
+                if b < batch {
+                    let mut through = acc[r];
+                    if layout.masked {
+                        through *= mask[b * width_state + k];
+                    }
+                    gh[next + r * width_state + k] += through;
                 }
             }
             k += stride;
@@ -527,6 +557,29 @@ pub(super) fn scan_backward<F: Float, C: GpuCell>(
 /// The inner loops of the per-step products go this many terms at a time (fewer loop
 /// iterations: faster, and further within a driver's loop limit).
 pub(super) const UNROLL: usize = 4;
+
+/// `acc[r, g] += Σ_k h[r, k] · W_hhᵀ[k, g·H + u]` for every row and gate of the cube: the
+/// hidden parts of unit `u`, from the states in `h` from `now` on (`UNROLL` terms at a time).
+#[cube]
+fn hidden_parts<F: Float>(
+    acc: &mut Array<F>,
+    h: &Shared<[F]>,
+    now: usize,
+    w: &Tensor<F>,
+    u: usize,
+    #[comptime] layout: Layout,
+) {
+    for q in 0..layout.state / UNROLL {
+        #[unroll]
+        for k in 0..UNROLL {
+            add_hidden_unit::<F>(acc, h, now, w, q * UNROLL + k, u, layout);
+        }
+    }
+    #[unroll]
+    for k in layout.state / UNROLL * UNROLL..layout.state {
+        add_hidden_unit::<F>(acc, h, now, w, k, u, layout);
+    }
+}
 
 /// Adds state unit `k`'s term to the gate parts of unit `u` of every row of the cube:
 /// `acc[r, g] += h_{t-1}[r, k] · W_hhᵀ[k, g·H + u]`.
@@ -599,7 +652,7 @@ fn dot_rows<F: Float>(
     }
 }
 
-/// Term `j` of [`dot_rows`] for every row: `acc[r] += values[r, j] · weights[base + j·stride]`.
+/// Term `j` of [`dot_rows()`] for every row: `acc[r] += values[r, j] · weights[base + j·stride]`.
 #[cube]
 #[allow(clippy::too_many_arguments)]
 fn add_term<F: Float>(
@@ -619,7 +672,7 @@ fn add_term<F: Float>(
     }
 }
 
-/// Loads the cube's rows of both states (see [`load_state`]): the hidden state (`P` wide)
+/// Loads the cube's rows of both states (see [`load_state()`]): the hidden state (`P` wide)
 /// from element `h_at` of `h_source`, the cell state (`H` wide, cells with one) from element
 /// `c_at` of `c_source`; or, `continued`, from `carry` (`[B, P]` then `[B, H]`).
 #[cube]
@@ -658,9 +711,9 @@ fn load_states<F: Float>(
     }
 }
 
-/// Stores the cube's rows of both states (see [`store_state`]), from their buffers of
+/// Stores the cube's rows of both states (see [`store_state()`]), from their buffers of
 /// `parity`: the hidden state at element `h_at` of `done`, the cell state at `c_at`, or, not
-/// `finished`, into `carry` as [`load_states`] reads it.
+/// `finished`, into `carry` as [`load_states()`] reads it.
 #[cube]
 #[allow(clippy::too_many_arguments)]
 fn store_states<F: Float>(

@@ -8,6 +8,9 @@
 //! projection of all steps before the scan, and the weight gradients over all steps after it,
 //! stay large products (Burn's matmul).
 //!
+//! A projected LSTM (`proj_size`) has a second pass per step over the state's units, after the
+//! cell's; recurrent dropout keeps the masked states, as they enter `W_hh`, beside the states.
+//!
 //! Limits: `f32` tensors on Burn's unfused cube backend (`burn-cubecl` without its `fusion`
 //! feature); the states of one sequence (and, backward, one step's gate gradients) must fit in
 //! a cube's shared memory (`H ≤ 512` for an LSTM at WebGPU's default 16 KiB, more on real
@@ -95,17 +98,23 @@ impl Plan {
         cell: &C,
         like: &CubeTensor,
         scan: &ScanLayout,
-        projected: bool,
-        padded: bool,
-        keep: bool,
+        options: Options,
     ) -> Option<Self> {
+        let Options {
+            projected,
+            masked,
+            padded,
+            keep,
+        } = options;
         let (batch, hidden, state) = (scan.batch, scan.hidden, scan.state);
         let hardware = &like.client.properties().hardware;
         let floats = |rows: usize| {
             let cells = if C::CELL_STATE { 2 * rows * hidden } else { 1 };
             // Projected: the cell's outputs forward, the gradient reaching `h_t` backward.
             let projection = if projected { rows * hidden } else { 1 };
-            2 * rows * state + cells + rows * C::GATES * hidden + projection
+            // Masked: the states as they enter `W_hh`.
+            let entering = if masked { 2 * rows * state } else { 1 };
+            2 * rows * state + cells + rows * C::GATES * hidden + projection + entering
         };
         let rows = [4, 2, 1]
             .into_iter()
@@ -148,6 +157,7 @@ impl Plan {
             cell_state: C::CELL_STATE,
             separate: C::SEPARATE_INPUT,
             projected,
+            masked,
             padded,
             keep,
             variant: cell.variant(),
@@ -189,6 +199,26 @@ impl Plan {
     }
 }
 
+/// What a scan's kernels are compiled for besides the cell and the sizes.
+#[derive(Clone, Copy, Debug)]
+struct Options {
+    projected: bool,
+    masked: bool,
+    padded: bool,
+    keep: bool,
+}
+
+impl Options {
+    fn of(spec: &ScanSpec, projected: bool, keep: bool) -> Self {
+        Self {
+            projected,
+            masked: spec.mask.is_some(),
+            padded: spec.valid.is_some(),
+            keep,
+        }
+    }
+}
+
 /// The scan forward as one kernel (see the module docs), when it applies.
 pub(crate) fn forward(
     spec: &ScanSpec,
@@ -213,7 +243,7 @@ fn forward_cell<C: GpuCell>(
     let (steps, batch, hidden, state) = (layout.steps, layout.batch, layout.hidden, layout.state);
     let projected = inputs.projection.is_some();
     let padded = spec.valid.is_some();
-    let plan = Plan::new(&cell, &xp, &layout, projected, padded, keep_tape)?;
+    let plan = Plan::new(&cell, &xp, &layout, Options::of(spec, projected, keep_tape))?;
     let (w, bias, h0, c0) = (
         cube(&inputs.w)?,
         cube(&inputs.bias)?,
@@ -222,6 +252,7 @@ fn forward_cell<C: GpuCell>(
     );
     let or_dummy = |t: &Option<Tensor<2>>| t.as_ref().map_or_else(|| Some(empty(&xp, &[1])), cube);
     let projection = or_dummy(&inputs.projection)?;
+    let mask = or_dummy(&spec.mask)?;
     let valid = match &spec.valid {
         Some(valid) => cube(valid)?,
         None => empty(&xp, &[1]),
@@ -250,6 +281,7 @@ fn forward_cell<C: GpuCell>(
             c0.clone().into_tensor_arg(),
             valid.clone().into_tensor_arg(),
             projection.clone().into_tensor_arg(),
+            mask.clone().into_tensor_arg(),
             out.clone().into_tensor_arg(),
             states.clone().into_tensor_arg(),
             cells.clone().into_tensor_arg(),
@@ -349,8 +381,8 @@ impl<'a> Backward<'a> {
             (layout.steps, layout.batch, layout.hidden, layout.state);
         let projected = weights.projection.is_some();
         let grad_cube = cube(grad)?;
-        let padded = spec.valid.is_some();
-        let plan = Plan::new(&cell, &grad_cube, &layout, projected, padded, true)?;
+        let options = Options::of(spec, projected, true);
+        let plan = Plan::new(&cell, &grad_cube, &layout, options)?;
         let dummy = || empty(&grad_cube, &[1]);
         let optional = |t: &Option<Tensor<3>>| t.as_ref().map_or_else(|| Some(dummy()), cube);
         let (states, cells, kept, unprojected) = (
@@ -361,10 +393,8 @@ impl<'a> Backward<'a> {
         );
         let (h0, c0) = (cube(&weights.h0)?, cube(&weights.c0)?);
         let wt = cube(&weights.w.clone().transpose())?;
-        let projection = match &weights.projection {
-            Some(r) => cube(r)?,
-            None => dummy(),
-        };
+        let or_dummy = |t: &Option<Tensor<2>>| t.as_ref().map_or_else(|| Some(dummy()), cube);
+        let (projection, mask) = (or_dummy(&weights.projection)?, or_dummy(&spec.mask)?);
         let valid = match &spec.valid {
             Some(valid) => cube(valid)?,
             None => dummy(),
@@ -398,6 +428,7 @@ impl<'a> Backward<'a> {
                 c0.clone().into_tensor_arg(),
                 wt.clone().into_tensor_arg(),
                 projection.clone().into_tensor_arg(),
+                mask.clone().into_tensor_arg(),
                 valid.clone().into_tensor_arg(),
                 d_hidden.clone().into_tensor_arg(),
                 d_input.clone().into_tensor_arg(),
@@ -412,13 +443,8 @@ impl<'a> Backward<'a> {
         }
         let d_hidden: Tensor<3> = tensor(d_hidden);
         let starts: Tensor<1> = tensor(starts);
-        let (w, bias) = tensor_scan::parameter_gradients(
-            &tape.states,
-            &weights.h0,
-            spec.reverse,
-            &d_hidden,
-            wanted,
-        );
+        let (w, bias) =
+            tensor_scan::parameter_gradients(spec, &tape.states, &weights.h0, &d_hidden, wanted);
         let projection = match (&tape.unprojected, wanted.projection) {
             (Some(unprojected), true) => Some(tensor_scan::projection_gradient(
                 unprojected.clone(),

@@ -8,7 +8,7 @@
 use std::ops::Range;
 
 use super::matmul::{Product, View, matmul, transposed};
-use super::memory::{add_assign, filled, unfilled};
+use super::memory::{add_assign, filled, multiply, multiply_add, unfilled};
 use super::packed::{Start, StepWeights};
 use super::simd::{Isa, Vectorised};
 use super::steps::{Shape, hidden_weight_gradient, merged_rows};
@@ -31,11 +31,12 @@ pub(crate) struct Saved<'a> {
     pub valid: Option<&'a [f32]>,
 }
 
-/// The weights the backward pass multiplies by: `W_hhᵀ` `[P, GATES·H]` and, projected, `W_hrᵀ`
-/// `[H, P]`.
+/// What the backward pass multiplies by: `W_hhᵀ` `[P, GATES·H]`, projected `W_hrᵀ` `[H, P]`,
+/// and recurrent dropout's mask `[B, P]` on the state entering `W_hh`.
 pub(crate) struct Weights<'a> {
     pub w: &'a [f32],
     pub projection: Option<&'a [f32]>,
+    pub mask: Option<&'a [f32]>,
 }
 
 /// What [`backward`] computes besides the summed parts' gradient when that is computed in
@@ -144,8 +145,14 @@ pub(crate) fn backward<C: Cell>(
         true => (unfilled(steps * state_block), vec![0.0; block]),
         false => (Vec::new(), Vec::new()),
     };
+    // Masked: the product with `W_hh` lands here before the mask scales it into `next`.
+    let mut through = match weights.mask {
+        Some(_) => vec![0.0; state_block],
+        None => Vec::new(),
+    };
     let mut bias = vec![0.0; width];
     {
+        let through = Shared::new(&mut through);
         let d_hidden = match in_place::<C>() {
             true => grads,
             false => Shared::unfilled(&mut d_hidden),
@@ -223,11 +230,28 @@ pub(crate) fn backward<C: Cell>(
                         Start::Zero
                     };
                     // SAFETY: every chunk finished step `t`'s block of `d_hidden` in the
-                    // previous phase and nobody writes it again; `next`'s and `gh`'s columns
-                    // of this chunk's are this chunk's.
+                    // previous phase and nobody writes it again; the columns of this chunk's
+                    // in `next`, `gh` and `through` are this chunk's.
                     unsafe {
                         let d = d_hidden.get(t * batch * width..(t + 1) * batch * width);
-                        wt.product(next.rows(0, state), batch, d, start, columns.clone());
+                        match weights.mask {
+                            None => {
+                                wt.product(next.rows(0, state), batch, d, start, columns.clone())
+                            }
+                            Some(mask) => {
+                                let to = through.rows(0, state);
+                                wt.product(to, batch, d, Start::Zero, columns.clone());
+                                for b in 0..batch {
+                                    let mine = b * state + columns.start..b * state + columns.end;
+                                    let (next, through) =
+                                        (next.get_mut(mine.clone()), through.get(mine.clone()));
+                                    match C::DIRECT {
+                                        true => multiply_add(next, through, &mask[mine]),
+                                        false => multiply(next, through, &mask[mine]),
+                                    }
+                                }
+                            }
+                        }
                         for b in (0..batch).filter(|&b| !shape.is_valid(saved.valid, t, b)) {
                             let mine = b * state + columns.start..b * state + columns.end;
                             next.get_mut(mine.clone()).copy_from_slice(gh.get(mine));
@@ -247,7 +271,24 @@ pub(crate) fn backward<C: Cell>(
             true => unsafe { grads.get(0..steps * block) },
             false => &d_hidden[..],
         };
-        hidden_weight_gradient(shape, saved.states, saved.h0, d, width)
+        match weights.mask {
+            None => hidden_weight_gradient(shape, saved.states, saved.h0, d, width),
+            // The states as they entered `W_hh`.
+            Some(mask) => {
+                let entered = |states: &[f32]| -> Vec<f32> {
+                    let mut out = vec![0.0; states.len()];
+                    for (out, states) in out
+                        .chunks_exact_mut(state_block)
+                        .zip(states.chunks_exact(state_block))
+                    {
+                        multiply(out, states, mask);
+                    }
+                    out
+                };
+                let (states, h0) = (entered(saved.states), entered(saved.h0));
+                hidden_weight_gradient(shape, &states, &h0, d, width)
+            }
+        }
     });
     let projection = (shape.projected && wanted.projection).then(|| {
         let mut dr = vec![0.0; hidden * state];

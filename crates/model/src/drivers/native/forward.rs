@@ -13,7 +13,7 @@
 use std::mem::MaybeUninit;
 use std::ops::Range;
 
-use super::memory::write;
+use super::memory::{multiply, write};
 use super::packed::{Start, StepWeights};
 use super::simd::{Isa, Vectorised};
 use super::steps::{Shape, merged_rows};
@@ -31,6 +31,8 @@ pub(crate) struct Inputs<'a> {
     pub valid: Option<&'a [f32]>,
     /// `W_hrᵀ`, for a projected scan.
     pub projection: Option<&'a [f32]>,
+    /// `[B, P]`: recurrent dropout's mask on the state entering `W_hh`, while training.
+    pub mask: Option<&'a [f32]>,
 }
 
 /// Where the forward pass writes; each may be memory nothing has written yet: the scan writes
@@ -68,6 +70,14 @@ pub(crate) fn forward<C: Cell>(cell: C, isa: Isa, shape: &Shape, inputs: &Inputs
     let parts = Shared::new(&mut parts);
     let order: Vec<usize> = shape.order().collect();
     let chunks = shape.team_size(C::GATES);
+    // With recurrent dropout each chunk masks the whole previous state into a buffer of its own
+    // before its products (`B·P` multiplications, against the products' `B·P·GATES·H`).
+    let state_block = shape.state_block();
+    let mut masked = match inputs.mask {
+        Some(_) => vec![0.0; chunks * state_block],
+        None => Vec::new(),
+    };
+    let masked = Shared::new(&mut masked);
     // Phases per step: the cell's rows, then (projected) the projection of their output.
     let phases = 1 + shape.projected as usize;
     team::run(chunks, phases * shape.steps, chunks, |phase, chunk| {
@@ -90,6 +100,15 @@ pub(crate) fn forward<C: Cell>(cell: C, isa: Isa, shape: &Shape, inputs: &Inputs
         }
         let units = StepWeights::columns(hidden, chunk, chunks);
         let x = &inputs.xp[t * batch * width..(t + 1) * batch * width];
+        let entering = match inputs.mask {
+            None => h_prev,
+            // SAFETY: chunk `chunk`'s block of `masked` is its own during this phase.
+            Some(mask) => unsafe {
+                let own = masked.get_mut(chunk * state_block..(chunk + 1) * state_block);
+                multiply(own, h_prev, mask);
+                &*own
+            },
+        };
         for (g, w) in w.iter().enumerate() {
             let bias = &inputs.bias[g * hidden..];
             let start = if C::SEPARATE_INPUT {
@@ -107,7 +126,7 @@ pub(crate) fn forward<C: Cell>(cell: C, isa: Isa, shape: &Shape, inputs: &Inputs
                 w.product(
                     parts.rows(g * hidden, width),
                     batch,
-                    h_prev,
+                    entering,
                     start,
                     units.clone(),
                 )

@@ -95,6 +95,22 @@ pub(crate) fn write(dst: &mut [MaybeUninit<f32>], src: &[f32]) {
     }
 }
 
+/// `dst = a ⊙ b` element-wise.
+#[inline(always)]
+pub(crate) fn multiply(dst: &mut [f32], a: &[f32], b: &[f32]) {
+    for ((d, &a), &b) in dst.iter_mut().zip(a).zip(b) {
+        *d = a * b;
+    }
+}
+
+/// `acc += a ⊙ b` element-wise.
+#[inline(always)]
+pub(crate) fn multiply_add(acc: &mut [f32], a: &[f32], b: &[f32]) {
+    for ((acc, &a), &b) in acc.iter_mut().zip(a).zip(b) {
+        *acc = a.mul_add(b, *acc);
+    }
+}
+
 /// `acc += x` element-wise.
 #[inline(always)]
 pub(crate) fn add_assign(acc: &mut [f32], x: &[f32]) {

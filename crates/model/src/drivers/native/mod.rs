@@ -6,7 +6,9 @@
 //! one vectorised pass over the step's rows for the gates and states (each cell's row kernels,
 //! compiled per instruction set: `simd.rs`); the threads split each step by hidden units
 //! (`team.rs`). The time loop is `forward.rs` and `backward.rs`; this module moves tensors
-//! in and out.
+//! in and out. Options that change the recurrence act outside the cells' rows: an LSTM
+//! projection is one more product per step, recurrent dropout masks the state before the
+//! products (each thread its own copy) and the gradient after them.
 //! [`forward()`] and [`Backward::of`] decline anything else (another backend or dtype).
 
 mod backward;
@@ -76,6 +78,7 @@ struct InputMemory {
     c0: Memory,
     valid: Option<Memory>,
     projection: Option<Memory>,
+    mask: Option<Memory>,
 }
 
 impl InputMemory {
@@ -89,6 +92,7 @@ impl InputMemory {
             c0: Memory::of(&inputs.c0)?,
             valid: mask_memory(spec).ok()?,
             projection: optional(&inputs.projection).ok()?,
+            mask: optional(&spec.mask).ok()?,
         };
         let layout = inputs.layout(spec.cell);
         let shape = Shape {
@@ -181,6 +185,7 @@ fn forward_cell<C: Cell>(
             },
             valid,
             projection: memory.projection.as_ref().map(Memory::values),
+            mask: memory.mask.as_ref().map(Memory::values),
         };
         let outputs = forward::Outputs {
             states,
@@ -245,6 +250,7 @@ pub(crate) struct Backward {
     h0: Memory,
     c0: Memory,
     projection: Option<Memory>,
+    mask: Option<Memory>,
     valid: Option<Memory>,
     states: Memory,
     cells: Option<Memory>,
@@ -275,6 +281,7 @@ impl Backward {
             h0: Memory::of(&weights.h0)?,
             c0: Memory::of(&weights.c0)?,
             projection: optional(&weights.projection).ok()?,
+            mask: optional(&spec.mask).ok()?,
             valid: mask_memory(spec).ok()?,
             states: Memory::of(&tape.states)?,
             cells: optional(&tape.cells).ok()?,
@@ -330,6 +337,7 @@ impl Backward {
         let weights = backward::Weights {
             w: self.w.values(),
             projection: self.projection.as_ref().map(Memory::values),
+            mask: self.mask.as_ref().map(Memory::values),
         };
         let out = backward::backward(cell, isa, &self.shape, &saved, &weights, incoming, wanted);
         let parts = [steps, batch, width];

@@ -79,7 +79,7 @@ struct Case {
 #[test]
 fn every_instruction_set_matches_the_tensor_scan() {
     // One step and one sequence; ragged panels; a shape large enough for a team of threads;
-    // LSTM projections too (a partial panel; more than one panel).
+    // LSTM projections too (a partial panel; more than one panel); recurrent dropout.
     for (steps, batch, hidden) in [(1, 1, 5), (5, 3, 40), (3, 64, 72)] {
         for cell in CellKind::ALL {
             let mut projections = vec![None];
@@ -93,16 +93,24 @@ fn every_instruction_set_matches_the_tensor_scan() {
                     hidden,
                     projection,
                 };
-                for (reverse, padded) in [(false, false), (true, true), (false, true)] {
-                    check(cell, case, reverse, padded);
+                let variants = [
+                    (false, false, false),
+                    (true, true, false),
+                    (false, true, false),
+                    (false, false, true),
+                    (true, true, true),
+                ];
+                for (reverse, padded, masked) in variants {
+                    check(cell, case, reverse, padded, masked);
                 }
             }
         }
     }
 }
 
-/// The native scan, forward and backward, on every instruction set, against the tensor scan.
-fn check(cell: CellKind, case: Case, reverse: bool, padded: bool) {
+/// The native scan, forward and backward, on every instruction set, against the tensor scan;
+/// `masked`: with a recurrent dropout mask (`p = 0.3`).
+fn check(cell: CellKind, case: Case, reverse: bool, padded: bool, masked: bool) {
     let Case {
         steps,
         batch,
@@ -119,10 +127,17 @@ fn check(cell: CellKind, case: Case, reverse: bool, padded: bool) {
             .collect();
         Tensor::from_data(TensorData::new(v, [steps, batch, 1]), &Device::flex())
     });
+    let mask = masked.then(|| {
+        let kept = read(values([batch, state], seed + 7, 1.0));
+        let kept = kept.iter().map(|&v| if v < -0.4 { 0.0 } else { 1.0 / 0.7 });
+        let kept: Vec<f32> = kept.collect();
+        Tensor::from_data(TensorData::new(kept, [batch, state]), &Device::flex())
+    });
     let spec = ScanSpec {
         cell,
         reverse,
         valid,
+        mask,
     };
     let inputs = ScanInputs {
         xp: values([steps, batch, width], seed, 1.0),
@@ -162,7 +177,7 @@ fn check(cell: CellKind, case: Case, reverse: bool, padded: bool) {
     for isa in Isa::available() {
         let what = |part: &str| {
             format!(
-                "{} {case:?} reverse {reverse} padded {padded} {isa:?}: {part}",
+                "{} {case:?} reverse {reverse} padded {padded} masked {masked} {isa:?}: {part}",
                 cell.name()
             )
         };
