@@ -16,6 +16,8 @@ mod bench;
 mod gradients;
 #[path = "../examples/healthcare.rs"]
 mod healthcare;
+#[path = "../examples/long_memory.rs"]
+mod long_memory;
 #[path = "../examples/sentiment.rs"]
 mod sentiment;
 #[path = "../examples/stock.rs"]
@@ -226,4 +228,19 @@ fn activations_are_timed_and_tanh_through_exp_is_tanh() {
         "{}",
         report.tanh_through_exp_error
     );
+}
+
+#[test]
+fn long_memory_trains_each_variant_and_plots_its_accuracy() {
+    let _serial = one_at_a_time();
+    let dir = out_dir();
+    let line = "long_memory --variants gru,lstm-ln --steps 10 --samples 256 --epochs 4 --seeds 1";
+    let report = long_memory::run(&args(line, dir.path())).unwrap();
+    let names: Vec<String> = report.iter().map(|r| r.variant.to_string()).collect();
+    assert_eq!(names, ["gru", "lstm + layer norm"]);
+    assert!(report.iter().all(|r| r.accuracy[0].len() == 4));
+    // Ten steps back is within reach: some variant is well above chance after 4 epochs.
+    let best = report.iter().map(|r| r.mean()[3]).fold(0.0, f64::max);
+    assert!(best > 0.8, "best accuracy {best}");
+    assert!(dir.path().join("accuracy.png").is_file());
 }

@@ -254,6 +254,7 @@ impl Recurrent {
 
     /// Loads from an already opened [`TensorFile`]; see [`load_pytorch`](Self::load_pytorch).
     pub fn load_from_file(mut self, file: &TensorFile, prefix: &str) -> Result<Self> {
+        self.check_pytorch()?;
         let dirs = self.directions();
         let (hidden, state) = (self.d_hidden, self.d_state());
         let gh = self.cell.gates() * hidden;
@@ -306,11 +307,24 @@ impl Recurrent {
     /// `rnn.load_state_dict(safetensors.torch.load_file(path))`.
     pub fn save_pytorch(&self, path: impl AsRef<Path>) -> Result<()> {
         let mut writer = TensorWriter::default();
-        self.push_tensors(&mut writer, "");
+        self.push_tensors(&mut writer, "")?;
         writer.write(path.as_ref())
     }
 
-    fn push_tensors(&self, writer: &mut TensorWriter, prefix: &str) {
+    /// An error unless PyTorch's modules have this stack's computation.
+    fn check_pytorch(&self) -> Result<()> {
+        if self.layers[0].norm.is_some() {
+            return Err(ModelError::Unsupported(
+                "PyTorch's nn.LSTM and nn.GRU have no layer norm: a layer-normalised stack has \
+                 no PyTorch weights to load or save (use save/load_weights, Burn's format)"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn push_tensors(&self, writer: &mut TensorWriter, prefix: &str) -> Result<()> {
+        self.check_pytorch()?;
         let dirs = self.directions();
         for (index, weights) in self.layers.iter().enumerate() {
             let s = suffix(index / dirs, index % dirs);
@@ -335,6 +349,7 @@ impl Recurrent {
                 }
             }
         }
+        Ok(())
     }
 }
 
@@ -357,7 +372,7 @@ impl SequenceModel {
     /// Saves under the names [`load_pytorch`](Self::load_pytorch) reads (`rnn.*`, `head.*`).
     pub fn save_pytorch(&self, path: impl AsRef<Path>) -> Result<()> {
         let mut writer = TensorWriter::default();
-        self.recurrent.push_tensors(&mut writer, "rnn.");
+        self.recurrent.push_tensors(&mut writer, "rnn.")?;
         let (values, shape) = host_transposed(self.head.weight.val());
         writer.push("head.weight".into(), shape.to_vec(), &values);
         if let Some(bias) = &self.head.bias {

@@ -44,7 +44,9 @@ pub use error::{ModelError, Result};
 pub use head::{SequenceModel, SequenceModelConfig};
 pub use import::TensorFile;
 pub use persist::{load_weights, save_weights};
-pub use recurrent::{Recurrent, RecurrentConfig, RecurrentLayer, RecurrentOutput, RecurrentState};
+pub use recurrent::{
+    LayerNorms, Recurrent, RecurrentConfig, RecurrentLayer, RecurrentOutput, RecurrentState,
+};
 
 /// The README's example, compiled and run as a doctest.
 #[cfg(doctest)]

@@ -17,6 +17,7 @@ mod gpu;
 mod gru;
 mod kind;
 mod lstm;
+mod norm;
 mod rows;
 
 use burn::tensor::Tensor;
@@ -30,6 +31,7 @@ use gpu::gpu_sigmoid;
 pub(crate) use gru::Gru;
 pub use kind::{CellKind, ElmanActivation};
 pub(crate) use lstm::Lstm;
+pub(crate) use norm::{StateNorm, StateNormGrads, column_sums, normalize, normalize_backward};
 pub(crate) use rows::{BackwardRow, Blocks, BlocksMut, ForwardRow};
 
 /// What differs between cells. A step combines two parts, each `[B, GATES·H]`:
@@ -58,12 +60,25 @@ pub(crate) trait Cell: Copy + Send + Sync {
 
     /// One step on tensors. `parts.hidden` (and `parts.input` when separate) are `[B, GATES·H]`;
     /// `previous` holds `h_{t-1}` (and `c_{t-1}`). With `keep`, also returns the
-    /// `[B, TAPE·H]` tape that [`Cell::step_backward`] reads back.
-    fn step(&self, parts: StepParts, previous: &TensorState, keep: bool) -> TensorStep;
+    /// `[B, TAPE·H]` tape that [`Cell::step_backward`] reads back. Under layer norm a cell with
+    /// a cell state normalises it before its output with `norm` (the LN-LSTM's
+    /// `h_t = o ⊙ tanh(LN(c_t))`); other cells have none.
+    fn step(
+        &self,
+        parts: StepParts,
+        previous: &TensorState,
+        keep: bool,
+        norm: Option<&StateNorm>,
+    ) -> TensorStep;
 
     /// The backward pass of one step on tensors: `grad` is the gradient reaching `h_t` (and
-    /// `c_t`), `saved` reads what the forward pass kept.
-    fn step_backward(&self, grad: StepGrad, saved: &impl SavedStep) -> PartGrads;
+    /// `c_t`), `saved` reads what the forward pass kept, `norm` as in [`Cell::step`].
+    fn step_backward(
+        &self,
+        grad: StepGrad,
+        saved: &impl SavedStep,
+        norm: Option<&StateNorm>,
+    ) -> PartGrads;
 
     /// One row of one step over a range of hidden units, natively (see [`ForwardRow`]).
     fn forward_row(&self, row: ForwardRow<'_>);
@@ -161,6 +176,8 @@ pub(crate) struct PartGrads {
     pub direct: Option<Tensor<2>>,
     /// `[B, H]`: what reaches `c_{t-1}`, for cells with a cell state.
     pub c_prev: Option<Tensor<2>>,
+    /// This step's gradients of the cell state's normalisation, under layer norm.
+    pub state_norm: Option<StateNormGrads>,
 }
 
 /// `x` split into `N` equal column blocks (the gates).

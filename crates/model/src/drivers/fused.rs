@@ -11,7 +11,7 @@
 use burn::nn::Dropout;
 use burn::tensor::{Device, Tensor, TensorData};
 
-use super::scan::{ScanGrads, ScanInputs, ScanRecord, ScanSpec, ScanTape, Wanted};
+use super::scan::{ScanGrads, ScanInputs, ScanNorm, ScanRecord, ScanSpec, ScanTape, Wanted};
 use super::{Direction, DirectionRunner, LayerWeights, tensor_scan};
 use crate::cells::{CellKind, TensorState, with_cell};
 
@@ -46,6 +46,10 @@ impl Fused {
             (None, weights.summed_bias())
         };
         let mut xp = project(x.reshape([steps * batch, d_in]), weights.input.clone());
+        // Layer norm's input part, tracked by autodiff as any tensor operation.
+        if let Some(norm) = &weights.norm {
+            xp = norm.input(xp, self.cell.gates());
+        }
         if let Some(b) = input_bias {
             xp = xp + b.unsqueeze::<2>();
         }
@@ -58,6 +62,10 @@ impl Fused {
                 .c
                 .unwrap_or_else(|| Tensor::zeros([batch, hidden], &device)),
             projection: weights.projection.clone(),
+            norm: weights.norm.as_ref().map(|norm| ScanNorm {
+                hidden_gain: norm.hidden_gain.clone(),
+                state: norm.state.clone(),
+            }),
         }
     }
 }
@@ -182,7 +190,8 @@ mod tracked {
     use burn::backend::{Autodiff, Backend, DispatchKindConversion, DispatchTensor};
     use burn::tensor::Tensor;
 
-    use super::super::scan::{ScanInputs, ScanRecord, ScanSpec, ScanWeights, Wanted};
+    use super::super::scan::{ScanInputs, ScanNorm, ScanRecord, ScanSpec, ScanWeights, Wanted};
+    use crate::cells::StateNorm;
 
     /// [`super::scan`] on an autodiff device.
     pub(super) fn scan(spec: &ScanSpec, inputs: &ScanInputs) -> Option<Tensor<1>> {
@@ -209,31 +218,24 @@ mod tracked {
         None
     }
 
-    /// The autodiff operation: parents `[xp, w, bias, h0, c0, projection]` (an unprojected
-    /// scan passes a constant for the projection).
+    /// The autodiff operation: parents `[xp, w, bias, h0, c0, projection, hidden_gain,
+    /// state_gain, state_bias]` (a constant stands in for what a scan does not have).
     #[derive(Debug)]
     struct ScanOp;
 
-    impl<B: Backend> Backward<B, 6> for ScanOp
+    impl<B: Backend> Backward<B, 9> for ScanOp
     where
         DispatchTensor: DispatchKindConversion<B>,
     {
         /// What the backward pass needs, as plain tensors of the inner backend.
         type State = ScanRecord;
 
-        fn backward(self, ops: Ops<ScanRecord, 6>, grads: &mut Gradients, _: &mut Checkpointer) {
-            let [xp, w, bias, h0, c0, projection] = ops.parents;
+        fn backward(self, ops: Ops<ScanRecord, 9>, grads: &mut Gradients, _: &mut Checkpointer) {
+            let parents = ops.parents;
             let grad = Tensor::<1>::from_primitive::<B>(grads.consume::<B>(&ops.node));
-            let wanted = Wanted {
-                xp: xp.is_some(),
-                w: w.is_some(),
-                bias: bias.is_some(),
-                h0: h0.is_some(),
-                c0: c0.is_some(),
-                projection: projection.is_some(),
-            };
+            let wanted = Wanted::from(parents.each_ref().map(Option::is_some));
             let out = super::backward(&ops.state, grad, wanted);
-            let ids = [xp, w, bias, h0, c0, projection].map(|node| node.map(|node| node.id));
+            let ids = parents.map(|node| node.map(|node| node.id));
             let computed = [
                 out.xp.map(primitive::<B, 3>),
                 out.w.map(primitive::<B, 2>),
@@ -241,6 +243,9 @@ mod tracked {
                 out.h0.map(primitive::<B, 2>),
                 out.c0.map(primitive::<B, 2>),
                 out.projection.map(primitive::<B, 2>),
+                out.hidden_gain.map(primitive::<B, 1>),
+                out.state_gain.map(primitive::<B, 1>),
+                out.state_bias.map(primitive::<B, 1>),
             ];
             for (id, grad) in ids.into_iter().zip(computed) {
                 if let (Some(id), Some(grad)) = (id, grad) {
@@ -286,15 +291,36 @@ mod tracked {
         let h0 = unwrap(inputs.h0.clone());
         let c0 = unwrap(inputs.c0.clone());
         // A constant stands in for an absent projection: it has no gradient to receive.
+        let device = inputs.xp.device();
         let projection = unwrap(
             inputs
                 .projection
                 .clone()
-                .unwrap_or_else(|| Tensor::zeros([1, 1], &inputs.xp.device())),
+                .unwrap_or_else(|| Tensor::zeros([1, 1], &device)),
         );
-        let tracked = [&xp, &w, &bias, &h0, &c0, &projection]
-            .iter()
-            .any(|t| t.is_tracked());
+        let vector = |t: Option<Tensor<1>>| {
+            t.unwrap_or_else(|| Tensor::zeros([1], &device))
+                .try_into_primitive::<Autodiff<B, C>>()
+                .expect("every input of a scan is on one device")
+        };
+        let norm = inputs.norm.as_ref();
+        let state = norm.and_then(|norm| norm.state.as_ref());
+        let hidden_gain = vector(norm.map(|norm| norm.hidden_gain.clone()));
+        let state_gain = vector(state.map(|state| state.gain.clone()));
+        let state_bias = vector(state.map(|state| state.bias.clone()));
+        let tracked = [
+            &xp,
+            &w,
+            &bias,
+            &h0,
+            &c0,
+            &projection,
+            &hidden_gain,
+            &state_gain,
+            &state_bias,
+        ]
+        .iter()
+        .any(|t| t.is_tracked());
         let valid = spec.valid.clone().map(|v| {
             let v = v
                 .try_into_primitive::<Autodiff<B, C>>()
@@ -314,6 +340,9 @@ mod tracked {
         let (h0, h0_node) = h0.into_parts();
         let (c0, c0_node) = c0.into_parts();
         let (projection, projection_node) = projection.into_parts();
+        let (hidden_gain, hidden_gain_node) = hidden_gain.into_parts();
+        let (state_gain, state_gain_node) = state_gain.into_parts();
+        let (state_bias, state_bias_node) = state_bias.into_parts();
         let spec = ScanSpec {
             valid,
             mask,
@@ -329,6 +358,13 @@ mod tracked {
                 .projection
                 .is_some()
                 .then(|| Tensor::from_primitive::<B>(projection)),
+            norm: norm.map(|norm| ScanNorm {
+                hidden_gain: Tensor::from_primitive::<B>(hidden_gain),
+                state: norm.state.as_ref().map(|_| StateNorm {
+                    gain: Tensor::from_primitive::<B>(state_gain),
+                    bias: Tensor::from_primitive::<B>(state_bias),
+                }),
+            }),
         };
         let (out, tape) = super::forward(&spec, &plain, tracked);
         let out = primitive::<B, 1>(out);
@@ -339,6 +375,9 @@ mod tracked {
             h0_node,
             c0_node,
             projection_node,
+            hidden_gain_node,
+            state_gain_node,
+            state_bias_node,
         ];
         let out = match ScanOp.prepare::<C>(nodes).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
@@ -347,6 +386,7 @@ mod tracked {
                     h0: plain.h0,
                     c0: plain.c0,
                     projection: plain.projection,
+                    norm: plain.norm,
                 };
                 prep.finish(
                     ScanRecord {
@@ -376,6 +416,7 @@ mod tests {
             h0: Tensor::zeros([2, 4], device),
             c0: Tensor::zeros([2, 4], device),
             projection: None,
+            norm: None,
         }
     }
 

@@ -22,7 +22,7 @@ mod tensor_scan;
 use burn::nn::Dropout;
 use burn::tensor::Tensor;
 
-use crate::cells::TensorState;
+use crate::cells::{StateNorm, TensorState, normalize};
 
 pub(crate) use fused::Fused;
 #[cfg(feature = "cubecl")]
@@ -51,6 +51,37 @@ pub(crate) struct LayerWeights {
     pub hidden_bias: Option<Tensor<1>>,
     /// `[H, P]`: `W_hrᵀ`, which projects the cell's output to the hidden state (`proj_size`).
     pub projection: Option<Tensor<2>>,
+    /// Layer normalisation's gains (and the cell state's bias), under layer norm.
+    pub norm: Option<NormWeights>,
+}
+
+/// A layer-direction's layer normalisation (Ba et al. 2016), per gate block: the gains of the
+/// input part `x·W_ih` and of the hidden part `h·W_hh` (their biases are the layer's), and for
+/// cells with a cell state the gain and bias of its normalisation before the output.
+#[derive(Clone, Debug)]
+pub(crate) struct NormWeights {
+    /// `[GATES·H]` each.
+    pub input_gain: Tensor<1>,
+    pub hidden_gain: Tensor<1>,
+    /// `[H]` each.
+    pub state: Option<StateNorm>,
+}
+
+impl NormWeights {
+    /// `LN(x)·gain` per gate block for `x` `[B, GATES·H]`, on any device (autodiff included).
+    pub fn input(&self, x: Tensor<2>, gates: usize) -> Tensor<2> {
+        scaled(x, gates, &self.input_gain)
+    }
+
+    /// The same with the hidden part's gain.
+    pub fn hidden(&self, x: Tensor<2>, gates: usize) -> Tensor<2> {
+        scaled(x, gates, &self.hidden_gain)
+    }
+}
+
+/// `LN(x)·gain`, per block of `x` `[B, blocks·H]`.
+pub(crate) fn scaled(x: Tensor<2>, blocks: usize, gain: &Tensor<1>) -> Tensor<2> {
+    normalize(x, blocks).x_hat * gain.clone().unsqueeze::<2>()
 }
 
 impl LayerWeights {

@@ -99,6 +99,9 @@ fn run_direction<C: Cell>(
     for i in 0..steps {
         let t = if reverse { steps - 1 - i } else { i };
         let mut input_part = inputs[t].clone().matmul(weights.input.clone());
+        if let Some(norm) = &weights.norm {
+            input_part = norm.input(input_part, C::GATES);
+        }
         if let Some(b) = &input_bias {
             input_part = input_part + b.clone();
         }
@@ -107,6 +110,9 @@ fn run_direction<C: Cell>(
             None => state.h.clone(),
         };
         let mut hidden_part = entering.matmul(weights.hidden.clone());
+        if let Some(norm) = &weights.norm {
+            hidden_part = norm.hidden(hidden_part, C::GATES);
+        }
         if let Some(b) = &hidden_bias {
             hidden_part = hidden_part + b.clone();
         }
@@ -121,7 +127,8 @@ fn run_direction<C: Cell>(
                 input: None,
             }
         };
-        let mut new = cell.step(parts, &state, false).state;
+        let state_norm = weights.norm.as_ref().and_then(|norm| norm.state.as_ref());
+        let mut new = cell.step(parts, &state, false, state_norm).state;
         if let Some(r) = &weights.projection {
             new.h = new.h.matmul(r.clone());
         }

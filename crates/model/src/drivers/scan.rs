@@ -10,7 +10,7 @@
 
 use burn::tensor::Tensor;
 
-use crate::cells::CellKind;
+use crate::cells::{CellKind, StateNorm};
 
 /// What does not change between the forward and the backward pass of one scan.
 #[derive(Clone, Debug)]
@@ -42,6 +42,19 @@ pub(crate) struct ScanInputs {
     pub c0: Tensor<2>,
     /// `[H, P]`: `W_hrᵀ`, for a projected scan.
     pub projection: Option<Tensor<2>>,
+    /// Layer normalisation inside the steps.
+    pub norm: Option<ScanNorm>,
+}
+
+/// Layer normalisation inside a scan (Ba et al. 2016): of each step's hidden part `h·W`, per
+/// gate block, before the bias; and for cells with a cell state, of that state before the
+/// output. (The input part is normalised with the input projection, before the scan.)
+#[derive(Clone, Debug)]
+pub(crate) struct ScanNorm {
+    /// `[GATES·H]`: the hidden part's gain.
+    pub hidden_gain: Tensor<1>,
+    /// The cell state's normalisation, for cells with one.
+    pub state: Option<StateNorm>,
 }
 
 impl ScanInputs {
@@ -139,6 +152,8 @@ pub(crate) struct ScanWeights {
     pub c0: Tensor<2>,
     /// `[H, P]`: `W_hrᵀ`, for a projected scan.
     pub projection: Option<Tensor<2>>,
+    /// Layer normalisation inside the steps.
+    pub norm: Option<ScanNorm>,
 }
 
 /// What the forward pass keeps for the backward pass.
@@ -153,6 +168,9 @@ pub(crate) struct ScanTape {
     /// `[T, B, H]`: the cell's output `m_t` before the projection (zero at padded steps), for
     /// a projected scan.
     pub unprojected: Option<Tensor<3>>,
+    /// `[T, B, GATES·H]`: each step's hidden part `h·W` before its normalisation, under layer
+    /// norm.
+    pub raw_parts: Option<Tensor<3>>,
 }
 
 /// Everything a scan's backward pass reads, kept by its forward pass.
@@ -187,6 +205,10 @@ pub(crate) struct ScanGrads {
     pub h0: Option<Tensor<2>>,
     pub c0: Option<Tensor<2>>,
     pub projection: Option<Tensor<2>>,
+    /// Of [`ScanNorm`]'s gains and bias.
+    pub hidden_gain: Option<Tensor<1>>,
+    pub state_gain: Option<Tensor<1>>,
+    pub state_bias: Option<Tensor<1>>,
 }
 
 /// Which gradients the backward pass must produce (the inputs that require them).
@@ -198,6 +220,38 @@ pub(crate) struct Wanted {
     pub h0: bool,
     pub c0: bool,
     pub projection: bool,
+    pub hidden_gain: bool,
+    pub state_gain: bool,
+    pub state_bias: bool,
+}
+
+/// From flags in the order of the autodiff operation's parents: `[xp, w, bias, h0, c0,
+/// projection, hidden_gain, state_gain, state_bias]`.
+impl From<[bool; 9]> for Wanted {
+    fn from(wanted: [bool; 9]) -> Self {
+        let [
+            xp,
+            w,
+            bias,
+            h0,
+            c0,
+            projection,
+            hidden_gain,
+            state_gain,
+            state_bias,
+        ] = wanted;
+        Self {
+            xp,
+            w,
+            bias,
+            h0,
+            c0,
+            projection,
+            hidden_gain,
+            state_gain,
+            state_bias,
+        }
+    }
 }
 
 /// The time steps in the order a scan visits them.

@@ -6,10 +6,14 @@
 
 use burn::tensor::Tensor;
 
+use super::scaled;
 use super::scan::{
     ScanGrads, ScanInputs, ScanRecord, ScanSpec, ScanTape, ScanWeights, Wanted, visiting_order,
 };
-use crate::cells::{Cell, PartGrads, SavedStep, StepGrad, StepParts, TensorState};
+use crate::cells::{
+    Cell, PartGrads, SavedStep, StepGrad, StepParts, TensorState, column_sums, normalize,
+    normalize_backward,
+};
 
 /// Step `t` of a time-major tensor, `[B, W]`.
 fn at(x: &Tensor<3>, t: usize) -> Tensor<2> {
@@ -60,10 +64,22 @@ pub(crate) fn forward<C: Cell>(
     let mut cells = vec![None; steps];
     let mut kept = vec![None; steps];
     let mut unprojected = vec![None; steps];
+    let mut raw_parts = vec![None; steps];
     let bias = inputs.bias.clone().unsqueeze::<2>();
+    let norm = inputs.norm.as_ref();
+    let state_norm = norm.and_then(|norm| norm.state.as_ref());
     for t in visiting_order(steps, spec.reverse) {
         let x = at(&inputs.xp, t);
-        let hw = entering(&state.h, &spec.mask).matmul(inputs.w.clone()) + bias.clone();
+        let raw = entering(&state.h, &spec.mask).matmul(inputs.w.clone());
+        let hw = match norm {
+            Some(norm) => {
+                if keep_tape {
+                    raw_parts[t] = Some(raw.clone());
+                }
+                scaled(raw, C::GATES, &norm.hidden_gain) + bias.clone()
+            }
+            None => raw + bias.clone(),
+        };
         let parts = if C::SEPARATE_INPUT {
             StepParts {
                 hidden: hw,
@@ -75,7 +91,7 @@ pub(crate) fn forward<C: Cell>(
                 input: None,
             }
         };
-        let step = cell.step(parts, &state, keep_tape);
+        let step = cell.step(parts, &state, keep_tape, state_norm);
         let TensorState { h: output, c } = step.state;
         let (h, output) = match &inputs.projection {
             Some(r) => (output.clone().matmul(r.clone()), Some(output)),
@@ -114,6 +130,7 @@ pub(crate) fn forward<C: Cell>(
         cells: stack(cells),
         kept: stack(kept),
         unprojected: stack(unprojected),
+        raw_parts: stack(raw_parts),
     };
     (out, tape)
 }
@@ -165,10 +182,13 @@ fn outer_sum(a: Tensor<3>, b: Tensor<3>) -> Tensor<2> {
 /// The gradients of `W_hhᵀ` (`Σ_t (h_{t-1} ⊙ mask)ᵀ · d_t`, one product over all steps) and
 /// of the step bias (`Σ d_t`), as `wanted`, from `d_hidden` `[T, B, GATES·H]`, the gradient of
 /// every step's hidden part, the states the scan went through and its recurrent dropout mask.
+/// Under layer norm, `d_raw` is the gradient of the hidden part before its normalisation
+/// (which `W_hh`'s gradient takes); otherwise `d_hidden` again.
 pub(crate) fn parameter_gradients(
     spec: &ScanSpec,
     states: &Tensor<3>,
     h0: &Tensor<2>,
+    d_raw: &Tensor<3>,
     d_hidden: &Tensor<3>,
     wanted: Wanted,
 ) -> (Option<Tensor<2>>, Option<Tensor<1>>) {
@@ -177,7 +197,7 @@ pub(crate) fn parameter_gradients(
         if let Some(mask) = &spec.mask {
             before = before * mask.clone().unsqueeze::<3>();
         }
-        outer_sum(before, d_hidden.clone())
+        outer_sum(before, d_raw.clone())
     });
     let bias = wanted.bias.then(|| {
         let [steps, batch, width] = d_hidden.dims();
@@ -260,6 +280,12 @@ pub(crate) fn backward<C: Cell>(
     let mut gc = layout.final_c(&grad);
     let w_t = weights.w.clone().transpose();
     let r_t = weights.projection.clone().map(|r| r.transpose());
+    let norm = weights.norm.as_ref();
+    let state_norm = norm.and_then(|norm| norm.state.as_ref());
+    // Under layer norm: the gradient of each step's hidden part before its normalisation, and
+    // the sums over steps of the gains' (and the state's bias's) gradients.
+    let mut d_raw = vec![None; steps];
+    let mut norm_grads: [Option<Tensor<1>>; 3] = [None, None, None];
     let mut d_hidden = vec![None; steps];
     let mut d_input = vec![None; steps];
     // Under a projection: the gradient reaching each `h_t`, for `∂W_hr`.
@@ -290,8 +316,27 @@ pub(crate) fn backward<C: Cell>(
             input: dx,
             direct,
             c_prev,
-        } = cell.step_backward(StepGrad { h: g, c: g_c }, &saved);
-        let mut gh_prev = dh.clone().matmul(w_t.clone());
+            state_norm: state_grads,
+        } = cell.step_backward(StepGrad { h: g, c: g_c }, &saved, state_norm);
+        let through_w = match (norm, &tape.raw_parts) {
+            (Some(norm), Some(raw_parts)) => {
+                let normalized = normalize(at(raw_parts, t), C::GATES);
+                let gain = norm.hidden_gain.clone().unsqueeze::<2>();
+                add(
+                    &mut norm_grads[0],
+                    column_sums(dh.clone() * normalized.x_hat.clone()),
+                );
+                let d = normalize_backward(&normalized, dh.clone() * gain);
+                d_raw[t] = Some(d.clone());
+                d
+            }
+            _ => dh.clone(),
+        };
+        if let Some(grads) = state_grads {
+            add(&mut norm_grads[1], grads.gain);
+            add(&mut norm_grads[2], grads.bias);
+        }
+        let mut gh_prev = through_w.matmul(w_t.clone());
         if let Some(mask) = &spec.mask {
             gh_prev = gh_prev * mask.clone();
         }
@@ -326,7 +371,12 @@ pub(crate) fn backward<C: Cell>(
             d_hidden.clone()
         }
     });
-    let (w, bias) = parameter_gradients(spec, &tape.states, &weights.h0, &d_hidden, wanted);
+    let d_raw = match norm {
+        Some(_) => stack(d_raw),
+        None => d_hidden.clone(),
+    };
+    let (w, bias) = parameter_gradients(spec, &tape.states, &weights.h0, &d_raw, &d_hidden, wanted);
+    let [hidden_gain, state_gain, state_bias] = norm_grads;
     let projection = match (&tape.unprojected, wanted.projection) {
         (Some(unprojected), true) => {
             Some(projection_gradient(unprojected.clone(), stack(reaching)))
@@ -340,5 +390,16 @@ pub(crate) fn backward<C: Cell>(
         h0: wanted.h0.then_some(gh),
         c0: if wanted.c0 { gc } else { None },
         projection,
+        hidden_gain: hidden_gain.filter(|_| wanted.hidden_gain),
+        state_gain: state_gain.filter(|_| wanted.state_gain),
+        state_bias: state_bias.filter(|_| wanted.state_bias),
     }
+}
+
+/// `sum += x`, starting from `x`.
+fn add(sum: &mut Option<Tensor<1>>, x: Tensor<1>) {
+    *sum = Some(match sum.take() {
+        Some(sum) => sum + x,
+        None => x,
+    });
 }

@@ -5,7 +5,7 @@ use burn::config::Config;
 use burn::nn::{DropoutConfig, Initializer};
 use burn::tensor::Device;
 
-use super::{Recurrent, RecurrentLayer};
+use super::{LayerNorms, Recurrent, RecurrentLayer};
 use crate::cells::{CellKind, ElmanActivation};
 use crate::error::{ModelError, Result};
 
@@ -59,6 +59,12 @@ pub struct RecurrentConfig {
     /// default): no projection.
     #[config(default = 0)]
     pub proj_size: usize,
+    /// Layer normalisation inside the recurrence (Ba, Kiros & Hinton 2016), per gate block:
+    /// `LN(x_t·W_ihᵀ)·γ_x + LN(h_{t-1}·W_hhᵀ)·γ_h + b`, and for an LSTM `h_t = o ⊙
+    /// tanh(LN(c_t)·γ_c + β_c)`, with learnt gains `γ` (initially 1) and `β_c` (initially 0).
+    /// No PyTorch module has it, so such a stack has no PyTorch import or export.
+    #[config(default = false)]
+    pub layer_norm: bool,
     /// Weight initializer; `None` is PyTorch's `U(−1/√H, 1/√H)` for every weight and bias.
     #[config(default = "None")]
     pub initializer: Option<Initializer>,
@@ -149,6 +155,7 @@ impl RecurrentConfig {
                 let shape = [self.d_hidden, state];
                 init.init_with(shape, Some(self.d_hidden), Some(state), device)
             };
+            let norm = || LayerNorms::new(self.cell, self.d_hidden, device);
             for _ in 0..dirs {
                 layers.push(RecurrentLayer {
                     input_weight: weight(d_in),
@@ -156,6 +163,7 @@ impl RecurrentConfig {
                     input_bias: self.bias.then(bias),
                     hidden_bias: self.bias.then(bias),
                     projection: (self.proj_size > 0).then(projection),
+                    norm: self.layer_norm.then(norm),
                 });
             }
         }

@@ -18,5 +18,5 @@ mod stack;
 mod state;
 
 pub use config::RecurrentConfig;
-pub use module::{Recurrent, RecurrentLayer};
+pub use module::{LayerNorms, Recurrent, RecurrentLayer};
 pub use state::{RecurrentOutput, RecurrentState};

@@ -2,7 +2,7 @@
 //! time for streaming.
 
 use burn::module::{Module, Param};
-use burn::nn::Dropout;
+use burn::nn::{Dropout, Initializer};
 use burn::tensor::{Device, Tensor};
 
 use super::stack::{Masks, per_step};
@@ -26,6 +26,34 @@ pub struct RecurrentLayer {
     pub hidden_bias: Option<Param<Tensor<1>>>,
     /// `[H, P]`: PyTorch's `weight_hr_l{k}` transposed, for an LSTM with `proj_size = P`.
     pub projection: Option<Param<Tensor<2>>>,
+    /// Layer normalisation's gains and bias, when the stack has layer norm.
+    pub norm: Option<LayerNorms>,
+}
+
+/// One layer-direction's layer normalisation (Ba, Kiros & Hinton 2016), per gate block.
+#[derive(Module, Debug)]
+pub struct LayerNorms {
+    /// `[gates·H]`: the gain of `LN(x_t·W_ihᵀ)` (its bias is the layer's `b_ih`).
+    pub input_gain: Param<Tensor<1>>,
+    /// `[gates·H]`: the gain of `LN(h_{t-1}·W_hhᵀ)` (its bias is the layer's `b_hh`).
+    pub hidden_gain: Param<Tensor<1>>,
+    /// `[H]`: the gain and bias of the LSTM's `LN(c_t)` before the output's `tanh`.
+    pub cell_gain: Option<Param<Tensor<1>>>,
+    pub cell_bias: Option<Param<Tensor<1>>>,
+}
+
+impl LayerNorms {
+    /// Gains of 1 and biases of 0 for `cell` with `hidden` units.
+    pub(crate) fn new(cell: CellKind, hidden: usize, device: &Device) -> Self {
+        let width = cell.gates() * hidden;
+        let state = cell.has_cell_state();
+        LayerNorms {
+            input_gain: Initializer::Ones.init([width], device),
+            hidden_gain: Initializer::Ones.init([width], device),
+            cell_gain: state.then(|| Initializer::Ones.init([hidden], device)),
+            cell_bias: state.then(|| Initializer::Zeros.init([hidden], device)),
+        }
+    }
 }
 
 /// A stack of recurrent layers (Elman, LSTM or GRU), optionally bidirectional. Built by
@@ -99,6 +127,7 @@ impl Recurrent {
             .with_recurrent_dropout(self.recurrent_dropout.prob)
             .with_bias(self.layers[0].input_bias.is_some())
             .with_proj_size(self.proj_size)
+            .with_layer_norm(self.layers[0].norm.is_some())
     }
 
     /// Runs the whole sequence.

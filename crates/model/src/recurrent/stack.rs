@@ -5,8 +5,8 @@
 use burn::tensor::{Device, Distribution, Tensor};
 
 use super::{Recurrent, RecurrentLayer, RecurrentState};
-use crate::cells::TensorState;
-use crate::drivers::{Direction, DirectionRunner, LayerWeights};
+use crate::cells::{StateNorm, TensorState};
+use crate::drivers::{Direction, DirectionRunner, LayerWeights, NormWeights};
 
 impl RecurrentLayer {
     /// The weights as plain tensors for a driver.
@@ -17,6 +17,18 @@ impl RecurrentLayer {
             input_bias: self.input_bias.as_ref().map(|b| b.val()),
             hidden_bias: self.hidden_bias.as_ref().map(|b| b.val()),
             projection: self.projection.as_ref().map(|r| r.val()),
+            norm: self.norm.as_ref().map(|norm| NormWeights {
+                input_gain: norm.input_gain.val(),
+                hidden_gain: norm.hidden_gain.val(),
+                state: norm
+                    .cell_gain
+                    .as_ref()
+                    .zip(norm.cell_bias.as_ref())
+                    .map(|(gain, bias)| StateNorm {
+                        gain: gain.val(),
+                        bias: bias.val(),
+                    }),
+            }),
         }
     }
 }

@@ -225,7 +225,8 @@ pub(crate) fn forward(
     inputs: &ScanInputs,
     keep_tape: bool,
 ) -> Option<(Tensor<1>, ScanTape)> {
-    if !ENABLED.get() {
+    // Layer norm's reductions over a whole row are not in the kernels: the tensor scan runs.
+    if !ENABLED.get() || inputs.norm.is_some() {
         return None;
     }
     let xp = cube(&inputs.xp)?;
@@ -304,6 +305,7 @@ fn forward_cell<C: GpuCell>(
         cells: (keep_tape && C::CELL_STATE).then(|| tensor(cells)),
         kept: (keep_tape && C::TAPE > 0).then(|| tensor(kept)),
         unprojected: (keep_tape && projected).then(|| tensor(unprojected)),
+        raw_parts: None,
     };
     Some((out, tape))
 }
@@ -357,7 +359,7 @@ pub(crate) struct Backward<'a> {
 impl<'a> Backward<'a> {
     /// `None` unless the record's tensors live on the cube backend and the kernel applies.
     pub fn of(record: &'a ScanRecord) -> Option<Self> {
-        if !ENABLED.get() {
+        if !ENABLED.get() || record.weights.norm.is_some() {
             return None;
         }
         cube(&record.tape.states)?;
@@ -443,8 +445,14 @@ impl<'a> Backward<'a> {
         }
         let d_hidden: Tensor<3> = tensor(d_hidden);
         let starts: Tensor<1> = tensor(starts);
-        let (w, bias) =
-            tensor_scan::parameter_gradients(spec, &tape.states, &weights.h0, &d_hidden, wanted);
+        let (w, bias) = tensor_scan::parameter_gradients(
+            spec,
+            &tape.states,
+            &weights.h0,
+            &d_hidden,
+            &d_hidden,
+            wanted,
+        );
         let projection = match (&tape.unprojected, wanted.projection) {
             (Some(unprojected), true) => Some(tensor_scan::projection_gradient(
                 unprojected.clone(),
@@ -473,6 +481,9 @@ impl<'a> Backward<'a> {
             h0: wanted.h0.then_some(h0),
             c0: wanted.c0.then_some(c0),
             projection,
+            hidden_gain: None,
+            state_gain: None,
+            state_bias: None,
         })
     }
 }

@@ -115,12 +115,17 @@ fn optional<const D: usize>(tensor: &Option<Tensor<D>>) -> Result<Option<Memory>
         .transpose()
 }
 
-/// The scan forward natively (see `tensor_scan::forward`), when its tensors are on flex.
+/// The scan forward natively (see `tensor_scan::forward`), when its tensors are on flex and
+/// it has no layer norm (whose reductions over a whole row are not in the native rows: the
+/// tensor scan runs those).
 pub(crate) fn forward(
     spec: &ScanSpec,
     inputs: &ScanInputs,
     keep_tape: bool,
 ) -> Option<(Tensor<1>, ScanTape)> {
+    if inputs.norm.is_some() {
+        return None;
+    }
     let (memory, shape) = InputMemory::of(spec, inputs)?;
     Some(with_cell!(spec.cell, cell: C => {
         forward_cell(cell, Isa::best(), &shape, &memory, keep_tape)
@@ -238,6 +243,7 @@ fn forward_cell<C: Cell>(
         cells: keep(cells, if C::CELL_STATE { hidden } else { 0 }),
         kept: keep(kept, C::TAPE * hidden),
         unprojected: keep(unprojected, if shape.projected { hidden } else { 0 }),
+        raw_parts: None,
     };
     (out, tape)
 }
@@ -259,13 +265,16 @@ pub(crate) struct Backward {
 }
 
 impl Backward {
-    /// `None` unless the scan's tensors are `f32` flex tensors.
+    /// `None` unless the scan's tensors are `f32` flex tensors (and it has no layer norm).
     pub fn of(record: &ScanRecord) -> Option<Self> {
         let ScanRecord {
             spec,
             weights,
             tape,
         } = record;
+        if weights.norm.is_some() {
+            return None;
+        }
         let layout = record.layout();
         Some(Self {
             spec: spec.clone(),
@@ -361,6 +370,9 @@ impl Backward {
             h0: wanted.h0.then(|| tensor(out.h0, [batch, state])),
             c0: wanted.c0.then(|| tensor(c0, [batch, hidden])),
             projection: out.projection.map(|r| tensor(r, [hidden, state])),
+            hidden_gain: None,
+            state_gain: None,
+            state_bias: None,
         }
     }
 }

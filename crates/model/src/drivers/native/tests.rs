@@ -146,12 +146,14 @@ fn check(cell: CellKind, case: Case, reverse: bool, padded: bool, masked: bool) 
         h0: values([batch, state], seed + 3, 0.5),
         c0: values([batch, hidden], seed + 4, 0.5),
         projection: projection.map(|_| values([hidden, state], seed + 6, 0.4)),
+        norm: None,
     };
     let weights = ScanWeights {
         w: inputs.w.clone(),
         h0: inputs.h0.clone(),
         c0: inputs.c0.clone(),
         projection: inputs.projection.clone(),
+        norm: None,
     };
     let grad = values([inputs.layout(cell).len()], seed + 5, 1.0);
     let wanted = Wanted {
@@ -161,6 +163,9 @@ fn check(cell: CellKind, case: Case, reverse: bool, padded: bool, masked: bool) 
         h0: true,
         c0: cell.has_cell_state(),
         projection: projection.is_some(),
+        hidden_gain: false,
+        state_gain: false,
+        state_bias: false,
     };
     let (expected, tape) = with_cell!(cell, c: C => {
         tensor_scan::forward(c, &spec, &inputs, true)
