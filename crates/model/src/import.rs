@@ -273,7 +273,8 @@ impl Recurrent {
                 let name = |base: &str| format!("{prefix}{base}{s}");
                 let weights = &mut self.layers[layer * dirs + direction];
                 weights.input_weight = file.transposed(&name("weight_ih"), gh, d_in, &device)?;
-                weights.hidden_weight = file.transposed(&name("weight_hh"), gh, state, &device)?;
+                let w = file.transposed(&name("weight_hh"), gh, state, &device)?;
+                weights.hidden_weight = Some(w);
                 expected.extend([name("weight_ih"), name("weight_hh")]);
                 if projected {
                     let r = file.transposed(&name("weight_hr"), state, hidden, &device)?;
@@ -313,6 +314,13 @@ impl Recurrent {
 
     /// An error unless PyTorch's modules have this stack's computation.
     fn check_pytorch(&self) -> Result<()> {
+        if !self.cell.has_hidden_weight() {
+            return Err(ModelError::Unsupported(format!(
+                "PyTorch has no {} module: there are no PyTorch weights to load or save (use \
+                 save/load_weights, Burn's format)",
+                self.cell.name()
+            )));
+        }
         if self.layers[0].norm.is_some() {
             return Err(ModelError::Unsupported(
                 "PyTorch's nn.LSTM and nn.GRU have no layer norm: a layer-normalised stack has \
@@ -330,7 +338,7 @@ impl Recurrent {
             let s = suffix(index / dirs, index % dirs);
             let matrices = [
                 ("weight_ih", Some(&weights.input_weight)),
-                ("weight_hh", Some(&weights.hidden_weight)),
+                ("weight_hh", weights.hidden_weight.as_ref()),
                 ("weight_hr", weights.projection.as_ref()),
             ];
             for (base, param) in matrices {

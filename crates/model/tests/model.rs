@@ -179,7 +179,7 @@ fn check_case(name: &str, backend: Backend, device: &Device) -> (f32, f32) {
         };
         let matrices = [
             ("weight_ih", Some(&layer.input_weight)),
-            ("weight_hh", Some(&layer.hidden_weight)),
+            ("weight_hh", layer.hidden_weight.as_ref()),
             ("weight_hr", layer.projection.as_ref()),
         ];
         for (base, param) in matrices.into_iter().filter_map(|(b, p)| Some((b, p?))) {
@@ -236,6 +236,7 @@ fn random_input(batch: usize, steps: usize, features: usize, device: &Device) ->
     )
 }
 
+/// The cells with a recurrent weight `W_hh`.
 fn all_cells() -> [CellKind; 5] {
     [
         CellKind::Elman(ElmanActivation::Tanh),
@@ -245,6 +246,9 @@ fn all_cells() -> [CellKind; 5] {
         CellKind::Gru,
     ]
 }
+
+/// The cells whose gates read only the input (a parallel scan over time).
+const MINIMAL: [CellKind; 2] = [CellKind::MinGru, CellKind::MinLstm];
 
 /// A network, an input and start states, on which to compare execution paths.
 struct Case {
@@ -393,7 +397,9 @@ impl Case {
         }
         for layer in &rnn.layers {
             seen.push(values(layer.input_weight.val().grad(&grads).unwrap()));
-            seen.push(values(layer.hidden_weight.val().grad(&grads).unwrap()));
+            if let Some(w) = &layer.hidden_weight {
+                seen.push(values(w.val().grad(&grads).unwrap()));
+            }
             if let Some(projection) = &layer.projection {
                 seen.push(values(projection.val().grad(&grads).unwrap()));
             }
@@ -404,9 +410,11 @@ impl Case {
                     seen.push(values(param.val().grad(&grads).unwrap()));
                 }
             }
-            for bias in [&layer.input_bias, &layer.hidden_bias] {
-                let bias = bias.as_ref().unwrap().val();
-                seen.push(values(bias.grad(&grads).unwrap()));
+            for bias in [&layer.input_bias, &layer.hidden_bias]
+                .into_iter()
+                .flatten()
+            {
+                seen.push(values(bias.val().grad(&grads).unwrap()));
             }
         }
         seen
@@ -598,7 +606,7 @@ fn kernels_equal_the_tensor_scan(backend: Backend, device: &Device) {
 #[test]
 fn streaming_steps_equal_the_full_forward() {
     for (backend, device) in backends() {
-        for cell in all_cells() {
+        for cell in all_cells().into_iter().chain(MINIMAL) {
             let rnn = RecurrentConfig::new(3, 6)
                 .with_cell(cell)
                 .with_num_layers(2)
@@ -632,7 +640,7 @@ fn streaming_steps_equal_the_full_forward() {
 #[test]
 fn a_padded_batch_equals_each_sequence_run_alone() {
     for (backend, device) in backends() {
-        for cell in all_cells() {
+        for cell in all_cells().into_iter().chain(MINIMAL) {
             for bidirectional in [false, true] {
                 let rnn = RecurrentConfig::new(2, 5)
                     .with_cell(cell)
@@ -705,7 +713,12 @@ fn save_then_load_gives_identical_outputs() {
     let dir = tempfile::tempdir().unwrap();
     for (backend, device) in backends() {
         let cells = all_cells().map(|cell| (cell, 0));
-        for (cell, proj_size) in cells.into_iter().chain([(CellKind::Lstm, 3)]) {
+        let minimal = MINIMAL.map(|cell| (cell, 0));
+        for (cell, proj_size) in cells
+            .into_iter()
+            .chain([(CellKind::Lstm, 3)])
+            .chain(minimal)
+        {
             let layer_norm = proj_size > 0;
             let config = SequenceModelConfig::new(
                 RecurrentConfig::new(3, 5)
@@ -729,8 +742,8 @@ fn save_then_load_gives_identical_outputs() {
                 values(loaded.forward_many_to_many(x.clone(), None).unwrap())
             );
 
-            if layer_norm {
-                // No PyTorch module has layer norm (an error, tested elsewhere).
+            if layer_norm || !cell.has_hidden_weight() {
+                // No PyTorch module has layer norm, minGRU or minLSTM (errors, tested elsewhere).
                 continue;
             }
             let torch = dir.path().join(format!("{name}.safetensors"));
@@ -821,6 +834,32 @@ fn bad_configs_are_rejected_with_the_value_at_fault() {
     );
     let lstm = format!("{}/lstm_2layers.safetensors", fixtures());
     expect_err(normalised.load_pytorch(&lstm), &["layer norm", "PyTorch"]);
+    for cell in MINIMAL {
+        let minimal = RecurrentConfig::new(3, 4).with_cell(cell);
+        let name = cell.name();
+        expect_err(
+            minimal.clone().with_layer_norm(true).init(&device),
+            &["layer_norm", name, "W_hh"],
+        );
+        expect_err(
+            minimal.clone().with_recurrent_dropout(0.2).init(&device),
+            &["recurrent_dropout", name, "W_hh"],
+        );
+        expect_err(
+            minimal.clone().with_proj_size(2).init(&device),
+            &["proj_size", "LSTM", name],
+        );
+        let rnn = minimal.init(&device).unwrap();
+        let pytorch = dir.path().join("minimal.safetensors");
+        expect_err(rnn.save_pytorch(&pytorch), &["PyTorch has no", name]);
+        expect_err(rnn.clone().load_pytorch(&lstm), &["PyTorch has no", name]);
+        let masks = vec![Tensor::<2>::ones([2, 4], &device)];
+        let x = random_input(2, 3, 3, &device);
+        expect_err(
+            rnn.forward_with_masks(x, None, None, &masks),
+            &["recurrent dropout", name],
+        );
+    }
     expect_err(
         RecurrentConfig::new(3, 4)
             .with_recurrent_dropout(1.0)
@@ -1043,7 +1082,8 @@ fn recurrent_dropout_keeps_one_mask_per_sequence_and_trains_only_kept_units() {
                     None => rnn.forward(x.clone(), state, None),
                 };
                 let grads = out.unwrap().output.sum().backward();
-                let gw = values(rnn.layers[0].hidden_weight.val().grad(&grads).unwrap());
+                let w = rnn.layers[0].hidden_weight.as_ref().unwrap().val();
+                let gw = values(w.grad(&grads).unwrap());
                 let gh0 = values(h0.grad(&grads).unwrap());
                 let rows: Vec<bool> = (0..hidden)
                     .map(|k| gw[k * width..(k + 1) * width].iter().all(|g| *g == 0.0))
@@ -1256,7 +1296,8 @@ fn layer_norm_cells_compute_ba_et_al_equations() {
                 let xin = normed(xt.matmul(layer.input_weight.val()), norm.input_gain.val())
                     + b_ih.clone();
                 let hin = normed(
-                    h.clone().matmul(layer.hidden_weight.val()),
+                    h.clone()
+                        .matmul(layer.hidden_weight.as_ref().unwrap().val()),
                     norm.hidden_gain.val(),
                 ) + b_hh.clone();
                 if cell == CellKind::Lstm {
@@ -1284,5 +1325,39 @@ fn layer_norm_cells_compute_ba_et_al_equations() {
                 tolerance(backend, 1e-5),
             );
         }
+    }
+}
+
+/// minGRU and minLSTM (Feng et al. 2024): the parallel scan in log space that `forward` runs
+/// against the paper's sequential form that the step-by-step reference runs, on every backend:
+/// outputs, states and the gradients of the input, the start states and every weight; stacked,
+/// bidirectional and padded; over 600 steps (past two of the scan's chunks of 256), padded and
+/// bidirectional, on every backend; and over 1,500 steps on flex.
+#[test]
+fn minimal_cells_parallel_scan_equals_the_sequential_form() {
+    for (backend, device) in backends() {
+        for cell in MINIMAL {
+            let lengths = vec![6, 3, 1, 5];
+            for (bidirectional, lengths) in [(false, None), (true, Some(lengths))] {
+                let case = Case::new(&device, cell, 2, bidirectional, [4, 6, 8], lengths);
+                let what = format!(
+                    "{} on {backend}, bidirectional {bidirectional}",
+                    cell.name()
+                );
+                let tol = tolerance(backend, 2e-5);
+                assert_same(&what, &case.observe(false), &case.observe(true), tol);
+            }
+            // A sequence ending inside the second chunk, and one of one step.
+            let lengths = Some(vec![600, 417, 1]);
+            let case = Case::new(&device, cell, 1, true, [3, 600, 8], lengths);
+            let what = format!("{} on {backend} over 600 steps, padded", cell.name());
+            let tol = tolerance(backend, 1e-4);
+            assert_same(&what, &case.observe(false), &case.observe(true), tol);
+        }
+    }
+    for cell in MINIMAL {
+        let case = Case::new(&Device::flex(), cell, 1, false, [2, 1500, 8], None);
+        let what = format!("{} over 1,500 steps", cell.name());
+        assert_same(&what, &case.observe(false), &case.observe(true), 1e-4);
     }
 }

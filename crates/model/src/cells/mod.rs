@@ -5,7 +5,9 @@
 //! [`Cell`] (and, for the GPU, [`GpuCell`]) is the contract between a cell and the drivers
 //! (`crate::drivers`), which run the time loop once per execution path for every cell. Adding a
 //! cell means one new module here, a [`CellKind`] variant and an arm in [`with_cell!`]; no
-//! driver changes.
+//! driver changes. Cells whose gates read only the input (minGRU, minLSTM) have no `W_hh` and
+//! a recurrence linear in the state: they follow [`LinearCell`] instead (arms in
+//! [`with_linear_cell!`]), which the drivers run as one parallel scan over all steps.
 //!
 //! Gate order and bias placement follow PyTorch exactly (LSTM `i, f, g, o`; GRU `r, z, n` with
 //! `b_hn` inside the reset product), so imported weights give the same numbers.
@@ -17,12 +19,16 @@ mod gpu;
 mod gru;
 mod kind;
 mod lstm;
+mod min_gru;
+mod min_lstm;
 mod norm;
 mod rows;
 
 use burn::tensor::Tensor;
 
-pub(crate) use activation::{fast_sigmoid, fast_tanh, sigmoid, sigmoid_slope, tanh, tanh_slope};
+pub(crate) use activation::{
+    fast_sigmoid, fast_tanh, g, log_g, sigmoid, sigmoid_slope, tanh, tanh_slope,
+};
 pub(crate) use elman::Elman;
 #[cfg(feature = "cubecl")]
 pub(crate) use gpu::GpuCell;
@@ -31,6 +37,8 @@ use gpu::gpu_sigmoid;
 pub(crate) use gru::Gru;
 pub use kind::{CellKind, ElmanActivation};
 pub(crate) use lstm::Lstm;
+pub(crate) use min_gru::MinGru;
+pub(crate) use min_lstm::MinLstm;
 pub(crate) use norm::{StateNorm, StateNormGrads, column_sums, normalize, normalize_backward};
 pub(crate) use rows::{BackwardRow, Blocks, BlocksMut, ForwardRow};
 
@@ -93,8 +101,50 @@ pub(crate) trait Cell: Copy + Send + Sync {
     }
 }
 
+/// A cell whose gates read only the input (Feng et al. 2024, "Were RNNs All We Needed?"): its
+/// new state is `h_t = a_t ⊙ h_{t-1} + b_t`, with `a_t ∈ (0, 1)` and `b_t > 0` from `x_t` alone,
+/// so that all steps can run at once as a parallel scan in log space
+/// (`crate::drivers::parallel`). Its weights are `W_ih` (`[D, GATES·H]`) and `b_ih`; it has no
+/// `W_hh`, cell state or tape.
+pub(crate) trait LinearCell: Copy {
+    /// Gate blocks of `H` columns in `W_ih`.
+    const GATES: usize;
+
+    /// `log a_t` and `log b_t` (`[.., H]` each) from the input part `x_t·W_ihᵀ + b_ih`
+    /// (`[.., GATES·H]`), in log space throughout for a stable scan.
+    fn log_coefficients<const D: usize>(&self, parts: Tensor<D>) -> (Tensor<D>, Tensor<D>);
+
+    /// One step in linear space, the paper's sequential form (what streaming and the reference
+    /// compute): `h_t` `[B, H]` from the input part `[B, GATES·H]` and `h_{t-1}`.
+    fn step(&self, parts: Tensor<2>, h_prev: Tensor<2>) -> Tensor<2>;
+}
+
+/// `Some($body)` with `$cell` bound to the linear cell of `$kind` and `$C` naming its type, or
+/// `None` when `$kind` is a recurrent cell (one with `W_hh`: [`with_cell!`]).
+macro_rules! with_linear_cell {
+    ($kind:expr, $cell:ident : $C:ident => $body:expr) => {
+        match $kind {
+            $crate::cells::CellKind::MinGru => {
+                #[allow(dead_code)]
+                type $C = $crate::cells::MinGru;
+                let $cell = $crate::cells::MinGru;
+                Some($body)
+            }
+            $crate::cells::CellKind::MinLstm => {
+                #[allow(dead_code)]
+                type $C = $crate::cells::MinLstm;
+                let $cell = $crate::cells::MinLstm;
+                Some($body)
+            }
+            _ => None,
+        }
+    };
+}
+pub(crate) use with_linear_cell;
+
 /// Runs `$body` with `$cell` bound to the cell of `$kind` and `$C` naming its type; the one
-/// place where a [`CellKind`] becomes a [`Cell`].
+/// place where a [`CellKind`] becomes a [`Cell`]. The linear cells are not [`Cell`]s: the
+/// layer runners send them to their own scan ([`with_linear_cell!`]) before any driver here.
 macro_rules! with_cell {
     ($kind:expr, $cell:ident : $C:ident => $body:expr) => {
         match $kind {
@@ -115,6 +165,12 @@ macro_rules! with_cell {
                 type $C = $crate::cells::Gru;
                 let $cell = $crate::cells::Gru;
                 $body
+            }
+            kind @ ($crate::cells::CellKind::MinGru | $crate::cells::CellKind::MinLstm) => {
+                unreachable!(
+                    "{} runs as a linear scan, never through a step driver",
+                    kind.name()
+                )
             }
         }
     };
@@ -182,7 +238,46 @@ pub(crate) struct PartGrads {
 
 /// `x` split into `N` equal column blocks (the gates).
 pub(crate) fn gate_blocks<const N: usize>(x: Tensor<2>) -> [Tensor<2>; N] {
-    x.chunk(N, 1)
+    last_blocks(x)
+}
+
+/// `x` split into `N` equal blocks along its last dimension (the gates).
+pub(crate) fn last_blocks<const N: usize, const D: usize>(x: Tensor<D>) -> [Tensor<D>; N] {
+    x.chunk(N, D - 1)
         .try_into()
         .expect("the gate width is a multiple of H")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::values as read;
+    use burn::tensor::{Device, Distribution};
+
+    /// Each linear cell's log-space coefficients are its sequential step's: `step(parts, h)` is
+    /// `a ⊙ h + b` with `a = exp(log a)` in (0, 1] (1 when rounded) and `b = exp(log b)` > 0, over gate inputs
+    /// far into both tails.
+    #[test]
+    fn log_coefficients_are_the_sequential_steps() {
+        let device = Device::flex();
+        for kind in [CellKind::MinGru, CellKind::MinLstm] {
+            with_linear_cell!(kind, cell: C => {
+                let parts = Tensor::<2>::random(
+                    [64, C::GATES * 8],
+                    Distribution::Normal(0.0, 6.0),
+                    &device,
+                );
+                let (log_a, log_b) = cell.log_coefficients(parts.clone());
+                let (a, b) = (read(log_a.exp()), read(log_b.exp()));
+                let zero = read(cell.step(parts.clone(), Tensor::zeros([64, 8], &device)));
+                let one = read(cell.step(parts, Tensor::ones([64, 8], &device)));
+                for i in 0..a.len() {
+                    assert!(a[i] > 0.0 && a[i] <= 1.0 && b[i] > 0.0, "{}: {i}", kind.name());
+                    let what = format!("{} unit {i}", kind.name());
+                    assert!((b[i] - zero[i]).abs() <= 1e-5 * b[i].max(1.0), "{what}: b");
+                    assert!((a[i] - (one[i] - zero[i])).abs() < 1e-5, "{what}: a");
+                }
+            });
+        }
+    }
 }

@@ -85,14 +85,8 @@ pub(crate) fn column_sums(x: Tensor<2>) -> Tensor<1> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::values as read;
     use burn::tensor::{Device, Distribution, TensorData};
-
-    fn read<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-        t.into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .unwrap()
-    }
 
     fn worst(a: &[f32], b: &[f32]) -> f32 {
         a.iter()

@@ -12,8 +12,8 @@ use burn::nn::Dropout;
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::scan::{ScanGrads, ScanInputs, ScanNorm, ScanRecord, ScanSpec, ScanTape, Wanted};
-use super::{Direction, DirectionRunner, LayerWeights, tensor_scan};
-use crate::cells::{CellKind, TensorState, with_cell};
+use super::{Direction, DirectionRunner, LayerWeights, parallel, tensor_scan};
+use crate::cells::{CellKind, TensorState, with_cell, with_linear_cell};
 
 /// The fused path for one cell; sequences are time-major, `[T, B, features]`.
 pub(crate) struct Fused {
@@ -31,31 +31,37 @@ impl Fused {
         Self { cell, valid }
     }
 
-    /// A scan's inputs for one layer-direction: the input projection of all steps as one
-    /// product, `x` being `[T, B, d_in]`.
-    fn scan_inputs(&self, weights: &LayerWeights, x: Tensor<3>, start: TensorState) -> ScanInputs {
+    /// The input part of every step as one product, `[T, B, GATES·H]` from `x` `[T, B, d_in]`:
+    /// `x_t·W_ihᵀ` (layer-normalised under layer norm, tracked by autodiff as any tensor
+    /// operation), plus `b_ih` for cells that keep the input part apart. (Summed parts only
+    /// ever use `b_ih + b_hh`: the scan adds the sum inside its step.)
+    fn input_part(&self, weights: &LayerWeights, x: Tensor<3>) -> Tensor<3> {
         let [steps, batch, d_in] = x.dims();
-        let device = x.device();
-        let [_, width] = weights.hidden.dims();
-        let hidden = width / self.cell.gates();
-        // Summed parts only ever use b_ih + b_hh: the scan adds the sum inside its step. A
-        // separate input part keeps b_ih in the projection and b_hh inside the step.
-        let (input_bias, step_bias) = if self.cell.separate_biases() {
-            (weights.input_bias.clone(), weights.hidden_bias.clone())
-        } else {
-            (None, weights.summed_bias())
-        };
+        let [_, width] = weights.input.dims();
         let mut xp = project(x.reshape([steps * batch, d_in]), weights.input.clone());
-        // Layer norm's input part, tracked by autodiff as any tensor operation.
         if let Some(norm) = &weights.norm {
             xp = norm.input(xp, self.cell.gates());
         }
-        if let Some(b) = input_bias {
-            xp = xp + b.unsqueeze::<2>();
+        if let (true, Some(b)) = (self.cell.separate_biases(), &weights.input_bias) {
+            xp = xp + b.clone().unsqueeze::<2>();
         }
+        xp.reshape([steps, batch, width])
+    }
+
+    /// A scan's inputs for one layer-direction of a recurrent cell, `x` being `[T, B, d_in]`.
+    fn scan_inputs(&self, weights: &LayerWeights, x: Tensor<3>, start: TensorState) -> ScanInputs {
+        let [_, batch, _] = x.dims();
+        let device = x.device();
+        let w = weights.hidden.clone().expect("a recurrent cell has W_hh");
+        let [_, width] = w.dims();
+        let hidden = width / self.cell.gates();
+        let step_bias = match self.cell.separate_biases() {
+            true => weights.hidden_bias.clone(),
+            false => weights.summed_bias(),
+        };
         ScanInputs {
-            xp: xp.reshape([steps, batch, width]),
-            w: weights.hidden.clone(),
+            xp: self.input_part(weights, x),
+            w,
             bias: step_bias.unwrap_or_else(|| Tensor::zeros([width], &device)),
             h0: start.h,
             c0: start
@@ -80,6 +86,15 @@ impl DirectionRunner for Fused {
         start: TensorState,
         direction: Direction,
     ) -> Option<(Tensor<3>, TensorState)> {
+        // The linear cells run as one parallel scan of tensor operations, on every backend.
+        let linear = with_linear_cell!(self.cell, cell: C => {
+            let parts = self.input_part(weights, input.clone());
+            let (h0, valid) = (start.h.clone(), self.valid.as_ref());
+            parallel::run(cell, parts, h0, valid, direction.reverse)
+        });
+        if linear.is_some() {
+            return linear;
+        }
         let spec = ScanSpec {
             cell: self.cell,
             reverse: direction.reverse,
@@ -427,7 +442,10 @@ mod tests {
     fn the_fused_path_covers_the_cpu_backends() {
         let devices = [Device::flex().autodiff(), Device::ndarray().autodiff()];
         for device in devices {
-            for cell in CellKind::ALL {
+            for cell in CellKind::ALL
+                .into_iter()
+                .filter(CellKind::has_hidden_weight)
+            {
                 let spec = ScanSpec {
                     cell,
                     reverse: false,

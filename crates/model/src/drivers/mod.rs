@@ -4,7 +4,9 @@
 //! - `tensor_scan`: a whole layer-direction on plain tensors, forward and backward, which
 //!   `fused` registers as one autodiff operation;
 //! - `native` (flex): the same scan as native loops over the tensors' memory;
-//! - `gpu` (wgpu, cuda): the same scan as one CubeCL kernel launch forward and one backward.
+//! - `gpu` (wgpu, cuda): the same scan as one CubeCL kernel launch forward and one backward;
+//! - `parallel`: the linear cells (minGRU, minLSTM) over all steps at once, a log-space scan of
+//!   tensor operations that Burn differentiates (what `fused` runs for them).
 //!
 //! A layer stack (`crate::recurrent`) runs each layer-direction through a [`DirectionRunner`].
 
@@ -14,6 +16,7 @@ mod gpu;
 #[cfg(feature = "flex")]
 #[cfg_attr(not(feature = "autodiff"), allow(dead_code))]
 mod native;
+mod parallel;
 mod reference;
 mod scan;
 #[cfg_attr(not(feature = "autodiff"), allow(dead_code))]
@@ -44,8 +47,8 @@ pub(crate) use reference::{StepByStep, StepMasks};
 pub(crate) struct LayerWeights {
     /// `[d_in, GATES·H]`.
     pub input: Tensor<2>,
-    /// `[P, GATES·H]` (`P = H` unless projected).
-    pub hidden: Tensor<2>,
+    /// `[P, GATES·H]` (`P = H` unless projected); `None` for the linear cells.
+    pub hidden: Option<Tensor<2>>,
     /// `[GATES·H]` each, when the layer has biases.
     pub input_bias: Option<Tensor<1>>,
     pub hidden_bias: Option<Tensor<1>>,

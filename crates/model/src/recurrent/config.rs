@@ -32,7 +32,7 @@ pub struct RecurrentConfig {
     pub d_input: usize,
     /// Number of hidden units per direction (`H`).
     pub d_hidden: usize,
-    /// The cell: Elman (tanh, relu or sigmoid), LSTM or GRU.
+    /// The cell: Elman (tanh, relu or sigmoid), LSTM, GRU, minGRU or minLSTM.
     #[config(default = "CellKind::Elman(ElmanActivation::Tanh)")]
     pub cell: CellKind,
     /// Stacked layers; layer `k > 0` reads the outputs of layer `k − 1`.
@@ -98,6 +98,21 @@ impl RecurrentConfig {
                 self.cell.name()
             ));
         }
+        if !self.cell.has_hidden_weight() {
+            let minimal = |option: &str| {
+                bad(format!(
+                    "{option} is not for {}: its gates read only the input, it has no \
+                     recurrent weight W_hh",
+                    self.cell.name()
+                ))
+            };
+            if self.layer_norm {
+                return minimal("layer_norm");
+            }
+            if self.recurrent_dropout > 0.0 {
+                return minimal("recurrent_dropout");
+            }
+        }
         if self.proj_size > 0 && self.proj_size >= self.d_hidden {
             return bad(format!(
                 "proj_size must be smaller than d_hidden ({}), got {}",
@@ -133,6 +148,7 @@ impl RecurrentConfig {
         });
         let dirs = self.directions();
         let state = self.d_state();
+        let recurrent = self.cell.has_hidden_weight();
         let mut layers = Vec::with_capacity(self.num_layers * dirs);
         for layer in 0..self.num_layers {
             let d_in = if layer == 0 {
@@ -159,9 +175,9 @@ impl RecurrentConfig {
             for _ in 0..dirs {
                 layers.push(RecurrentLayer {
                     input_weight: weight(d_in),
-                    hidden_weight: weight(state),
+                    hidden_weight: recurrent.then(|| weight(state)),
                     input_bias: self.bias.then(bias),
-                    hidden_bias: self.bias.then(bias),
+                    hidden_bias: (recurrent && self.bias).then(bias),
                     projection: (self.proj_size > 0).then(projection),
                     norm: self.layer_norm.then(norm),
                 });

@@ -18,11 +18,12 @@ use crate::error::{ModelError, Result, check_shape};
 pub struct RecurrentLayer {
     /// `[d_in, gates·H]`: PyTorch's `weight_ih_l{k}` transposed.
     pub input_weight: Param<Tensor<2>>,
-    /// `[P, gates·H]`: PyTorch's `weight_hh_l{k}` transposed (`P = H` unless projected).
-    pub hidden_weight: Param<Tensor<2>>,
+    /// `[P, gates·H]`: PyTorch's `weight_hh_l{k}` transposed (`P = H` unless projected);
+    /// `None` for the cells whose gates read only the input (minGRU, minLSTM).
+    pub hidden_weight: Option<Param<Tensor<2>>>,
     /// `[gates·H]`: PyTorch's `bias_ih_l{k}`.
     pub input_bias: Option<Param<Tensor<1>>>,
-    /// `[gates·H]`: PyTorch's `bias_hh_l{k}`.
+    /// `[gates·H]`: PyTorch's `bias_hh_l{k}` (`None` without `W_hh` too).
     pub hidden_bias: Option<Param<Tensor<1>>>,
     /// `[H, P]`: PyTorch's `weight_hr_l{k}` transposed, for an LSTM with `proj_size = P`.
     pub projection: Option<Param<Tensor<2>>>,
@@ -224,6 +225,12 @@ impl Recurrent {
     /// Checks recurrent dropout's `masks` for a batch of `batch`: one `[B, P]` per
     /// layer-direction.
     fn check_masks(&self, masks: &[Tensor<2>], batch: usize) -> Result<()> {
+        if !self.cell.has_hidden_weight() {
+            return Err(ModelError::Unsupported(format!(
+                "{} has no W_hh for recurrent dropout masks to scale the state entering",
+                self.cell.name()
+            )));
+        }
         if masks.len() != self.layers.len() {
             return Err(ModelError::Unsupported(format!(
                 "{} recurrent dropout masks for {} layer-directions: pass one per layer-direction",
@@ -245,7 +252,9 @@ impl Recurrent {
     /// Feeds one time step, for streaming inference: `input` is `[B, D]`, the result is the
     /// output `[B, P]` and the state to pass to the next call. Gives the same numbers as
     /// [`forward`](Self::forward) over the whole sequence. Unidirectional stacks only. No
-    /// recurrent dropout (its one mask per sequence does not outlive a call).
+    /// recurrent dropout (its one mask per sequence does not outlive a call). minGRU and minLSTM
+    /// step in the paper's sequential form, `h_t = a_t ⊙ h_{t-1} + b_t`, where `forward` runs
+    /// the parallel scan.
     pub fn step(
         &self,
         input: Tensor<2>,
@@ -262,11 +271,14 @@ impl Recurrent {
         check_shape("input", &[batch, features], &[None, Some(self.d_input)])?;
         let device = input.device();
         let starts = self.start_states(state, batch, &device)?;
-        let fused = Fused::new(self.cell, None, 1, &device);
-        let one_step = input.clone().unsqueeze_dim(0);
-        if let Some((output, state)) = self.run_stack(&fused, one_step, starts.clone(), Masks::None)
-        {
-            return Ok((output.reshape([batch, self.d_output()]), state));
+        // minGRU and minLSTM stream their sequential form: a scan over one step is only slower.
+        if self.cell.has_hidden_weight() {
+            let fused = Fused::new(self.cell, None, 1, &device);
+            let one_step = input.clone().unsqueeze_dim(0);
+            let starts = starts.clone();
+            if let Some((output, state)) = self.run_stack(&fused, one_step, starts, Masks::None) {
+                return Ok((output.reshape([batch, self.d_output()]), state));
+            }
         }
         let reference = StepByStep {
             cell: self.cell,

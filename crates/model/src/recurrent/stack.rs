@@ -13,7 +13,7 @@ impl RecurrentLayer {
     fn weights(&self) -> LayerWeights {
         LayerWeights {
             input: self.input_weight.val(),
-            hidden: self.hidden_weight.val(),
+            hidden: self.hidden_weight.as_ref().map(|w| w.val()),
             input_bias: self.input_bias.as_ref().map(|b| b.val()),
             hidden_bias: self.hidden_bias.as_ref().map(|b| b.val()),
             projection: self.projection.as_ref().map(|r| r.val()),
