@@ -255,8 +255,8 @@ mod tests {
     use burn::tensor::{Device, Distribution};
 
     /// Each linear cell's log-space coefficients are its sequential step's: `step(parts, h)` is
-    /// `a ⊙ h + b` with `a = exp(log a)` in (0, 1] (1 when rounded) and `b = exp(log b)` > 0, over gate inputs
-    /// far into both tails.
+    /// `a ⊙ h + b` with `a = exp(log a)` in (0, 1] (1 when rounded) and `b = exp(log b)` > 0,
+    /// over gate inputs far into both tails.
     #[test]
     fn log_coefficients_are_the_sequential_steps() {
         let device = Device::flex();
