@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! cargo run --release --example bench -- --device flex --json target/bench.json
+//! cargo run --release --example bench -- --workload long --steps 10000 --cell gru mingru
 //! ```
 
 mod common;
@@ -23,9 +24,12 @@ use serde::Serialize;
 pub struct Args {
     #[command(flatten)]
     pub device: common::DeviceArg,
-    /// Workloads to run (default: all three).
+    /// Workloads to run (default: healthcare, medium and large).
     #[arg(long, value_enum, num_args = 1..)]
     pub workload: Vec<Workload>,
+    /// Steps per sequence T, in place of each workload's own.
+    #[arg(long)]
+    pub steps: Option<usize>,
     /// Cells to run for this package's implementation (elman, lstm, gru, ...).
     #[arg(long, num_args = 1.., default_values = ["elman"])]
     pub cell: Vec<CellKind>,
@@ -60,6 +64,8 @@ pub enum Workload {
     Medium,
     /// 256 × 128 × 32 → 512, 1 layer.
     Large,
+    /// 16 × 1,000 × 8 → 64, 1 layer: long sequences (with `--steps` up to 10,000).
+    Long,
 }
 
 impl Workload {
@@ -68,6 +74,7 @@ impl Workload {
             Workload::Healthcare => (32, 24, 3, 32, 1),
             Workload::Medium => (64, 64, 8, 128, 2),
             Workload::Large => (256, 128, 32, 512, 1),
+            Workload::Long => (16, 1000, 8, 64, 1),
         };
         WorkloadShape {
             batch,
@@ -100,14 +107,15 @@ pub struct Measurement {
     pub dispatches: Option<usize>,
 }
 
-/// One implementation's figures: its name, gates, times and kernel counts (`--dispatches`).
-type Timed = (String, usize, Throughput, Option<(usize, usize)>);
+/// One implementation's figures: its name, the flops of its forward pass, times and kernel
+/// counts (`--dispatches`).
+type Timed = (String, f64, Throughput, Option<(usize, usize)>);
 
 /// Times a model made by `make` (made again to count its kernels, with `log`).
 fn measure<M: Regressor>(
     make: impl Fn() -> Result<M>,
     name: String,
-    gates: usize,
+    flops: f64,
     (shape, args, log): (WorkloadShape, &Args, Option<&KernelLog>),
     device: &Device,
 ) -> Result<Timed> {
@@ -116,7 +124,7 @@ fn measure<M: Regressor>(
         Some(log) => Some(log.count_steps(make()?, shape, device)?),
         None => None,
     };
-    Ok((name, gates, times, kernels))
+    Ok((name, flops, times, kernels))
 }
 
 fn main() -> std::process::ExitCode {
@@ -156,7 +164,8 @@ pub fn run(args: &Args) -> Result<Vec<Measurement>> {
     );
     let mut results = Vec::new();
     for workload in workloads {
-        let shape = workload.shape();
+        let mut shape = workload.shape();
+        shape.steps = args.steps.unwrap_or(shape.steps);
         let setting = (shape, args, log.as_ref());
         let mut runs = Vec::new();
         for &cell in &args.cell {
@@ -166,19 +175,14 @@ pub fn run(args: &Args) -> Result<Vec<Measurement>> {
             let config = SequenceModelConfig::new(recurrent, 1);
             let model = || Ok(config.init(&device)?);
             let name = format!("burn-rnn {}", cell.name());
-            runs.push(measure(
-                model,
-                name.clone(),
-                cell.gates(),
-                setting,
-                &device,
-            )?);
+            let flops = shape.forward_flops_of(cell);
+            runs.push(measure(model, name.clone(), flops, setting, &device)?);
             if args.gpu_paths {
                 burn_rnn::model::set_gpu_kernels(false);
                 let scan = measure(
                     model,
                     format!("{name} tensor scan"),
-                    cell.gates(),
+                    flops,
                     setting,
                     &device,
                 );
@@ -188,17 +192,18 @@ pub fn run(args: &Args) -> Result<Vec<Measurement>> {
         }
         if !args.skip_burn_nn {
             let model = || Ok(BurnRnnStack::new(shape, &device));
+            let flops = shape.forward_flops(1);
             runs.push(measure(
                 model,
                 "burn nn::Rnn Elman".into(),
-                1,
+                flops,
                 setting,
                 &device,
             )?);
         }
-        for (implementation, gates, times, dispatches) in runs {
+        for (implementation, flops, times, dispatches) in runs {
             let (train, infer) = (times.train_seconds, times.inference_seconds);
-            let (train_gflops, infer_gflops) = times.gflops(shape.forward_flops(gates));
+            let (train_gflops, infer_gflops) = times.gflops(flops);
             let (train_rate, infer_rate) = times.sequences_per_second(shape.batch);
             let counted =
                 dispatches.map_or(String::new(), |(t, i)| format!("  kernels: {t} / {i}"));

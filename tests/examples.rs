@@ -20,6 +20,8 @@ mod demand_stateful;
 mod gradients;
 #[path = "../examples/healthcare.rs"]
 mod healthcare;
+#[path = "../examples/long_memory.rs"]
+mod long_memory;
 #[path = "../examples/sentiment.rs"]
 mod sentiment;
 #[path = "../examples/speech.rs"]
@@ -392,4 +394,37 @@ fn stateful_training_beats_stateless_on_short_demand_windows() {
     for run in ["stateless", "stateful"] {
         assert!(dir.path().join(run).join("model.bpk").is_file(), "{run}");
     }
+}
+
+/// The long-sequence workload with `--steps` in place of its T, for a recurrent and a minimal
+/// cell.
+#[test]
+fn bench_runs_the_long_workload_for_minimal_cells() {
+    let _serial = one_at_a_time();
+    let line = "bench --workload long --steps 30 --cell gru mingru minlstm --skip-burn-nn \
+                --repeats 1 --warmup 0";
+    let results = bench::run(&bench::Args::parse_from(line.split_whitespace())).unwrap();
+    let names: Vec<&str> = results.iter().map(|m| m.implementation.as_str()).collect();
+    let cells = ["burn-rnn gru", "burn-rnn mingru", "burn-rnn minlstm"];
+    assert_eq!(names, cells.map(|c| [c, c]).concat());
+    for m in &results {
+        assert_eq!(m.shape.steps, 30, "{m:?}");
+        assert!(m.sequences_per_second > 0.0 && m.gflops > 0.0, "{m:?}");
+    }
+}
+
+#[test]
+fn long_memory_trains_each_variant_and_plots_its_accuracy() {
+    let _serial = one_at_a_time();
+    let dir = out_dir();
+    let line = "long_memory --variants gru,lstm-ln,mingru,minlstm --steps 10 --samples 256 \
+                --epochs 4 --seeds 1";
+    let report = long_memory::run(&args(line, dir.path())).unwrap();
+    let names: Vec<String> = report.iter().map(|r| r.variant.to_string()).collect();
+    assert_eq!(names, ["gru", "lstm + layer norm", "mingru", "minlstm"]);
+    assert!(report.iter().all(|r| r.accuracy[0].len() == 4));
+    // Ten steps back is within reach: some variant is well above chance after 4 epochs.
+    let best = report.iter().map(|r| r.mean()[3]).fold(0.0, f64::max);
+    assert!(best > 0.8, "best accuracy {best}");
+    assert!(dir.path().join("accuracy.png").is_file());
 }

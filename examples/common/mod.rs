@@ -61,7 +61,7 @@ impl DeviceArg {
 pub struct TrainArgs {
     #[command(flatten)]
     pub device: DeviceArg,
-    /// Recurrent cell: elman (tanh), elman-relu, elman-sigmoid, lstm or gru.
+    /// Recurrent cell: elman (tanh), elman-relu, elman-sigmoid, lstm, gru, mingru or minlstm.
     #[arg(long, default_value = "gru")]
     pub cell: CellKind,
     /// Hidden units per layer.

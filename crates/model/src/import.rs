@@ -1,5 +1,6 @@
 //! PyTorch interchange: load and save `nn.RNN` / `nn.LSTM` / `nn.GRU` (and `nn.Linear` head)
-//! weights as `.safetensors` under PyTorch's own names (`weight_ih_l0`, `bias_hh_l1_reverse`, ...).
+//! weights as `.safetensors` under PyTorch's own names (`weight_ih_l0`, `bias_hh_l1_reverse`,
+//! `weight_hr_l0` for an LSTM with `proj_size`, ...).
 //!
 //! PyTorch stores `weight_ih` as `[gates·H, d_in]`; this crate keeps the transpose. The gate
 //! order (`i, f, g, o` for LSTM, `r, z, n` for GRU) is the same on both sides, so no reordering.
@@ -182,9 +183,15 @@ fn suffix(layer: usize, direction: usize) -> String {
 
 /// Whether `name` (after the prefix) looks like a recurrent weight PyTorch would write.
 fn is_recurrent_name(name: &str) -> bool {
-    ["weight_ih_l", "weight_hh_l", "bias_ih_l", "bias_hh_l"]
-        .iter()
-        .any(|p| name.starts_with(p))
+    [
+        "weight_ih_l",
+        "weight_hh_l",
+        "weight_hr_l",
+        "bias_ih_l",
+        "bias_hh_l",
+    ]
+    .iter()
+    .any(|p| name.starts_with(p))
 }
 
 /// A tensor's values as a host `Vec<f32>`.
@@ -259,25 +266,33 @@ impl Recurrent {
 
     /// Loads from an already opened [`TensorFile`]; see [`load_pytorch`](Self::load_pytorch).
     pub fn load_from_file(mut self, file: &TensorFile, prefix: &str) -> Result<Self> {
+        self.check_pytorch()?;
         let dirs = self.directions();
-        let gh = self.cell.gates() * self.d_hidden;
+        let (hidden, state) = (self.d_hidden, self.d_state());
+        let gh = self.cell.gates() * hidden;
         let device = self.layers[0].input_weight.val().device();
         let has_bias = self.layers[0].input_bias.is_some();
+        let projected = self.proj_size > 0;
         let mut expected = Vec::new();
         for layer in 0..self.num_layers {
             let d_in = if layer == 0 {
                 self.d_input
             } else {
-                dirs * self.d_hidden
+                dirs * state
             };
             for direction in 0..dirs {
                 let s = suffix(layer, direction);
                 let name = |base: &str| format!("{prefix}{base}{s}");
                 let weights = &mut self.layers[layer * dirs + direction];
                 weights.input_weight = file.transposed(&name("weight_ih"), gh, d_in, &device)?;
-                weights.hidden_weight =
-                    file.transposed(&name("weight_hh"), gh, self.d_hidden, &device)?;
+                let w = file.transposed(&name("weight_hh"), gh, state, &device)?;
+                weights.hidden_weight = Some(w);
                 expected.extend([name("weight_ih"), name("weight_hh")]);
+                if projected {
+                    let r = file.transposed(&name("weight_hr"), state, hidden, &device)?;
+                    weights.projection = Some(r);
+                    expected.push(name("weight_hr"));
+                }
                 if has_bias {
                     weights.input_bias = Some(file.vector(&name("bias_ih"), gh, &device)?);
                     weights.hidden_bias = Some(file.vector(&name("bias_hh"), gh, &device)?);
@@ -292,9 +307,9 @@ impl Recurrent {
             return Err(file.weights_error(
                 &name,
                 format!(
-                    "not used by this module ({} layer(s), {} direction(s), bias {}): \
-                     the file was saved from a different configuration",
-                    self.num_layers, dirs, has_bias
+                    "not used by this module ({} layer(s), {} direction(s), bias {}, \
+                     proj_size {}): the file was saved from a different configuration",
+                    self.num_layers, dirs, has_bias, self.proj_size
                 ),
             ));
         }
@@ -305,20 +320,44 @@ impl Recurrent {
     /// `rnn.load_state_dict(safetensors.torch.load_file(path))`.
     pub fn save_pytorch(&self, path: impl AsRef<Path>) -> Result<()> {
         let mut writer = TensorWriter::default();
-        self.push_tensors(&mut writer, "");
+        self.push_tensors(&mut writer, "")?;
         writer.write(path.as_ref())
     }
 
-    fn push_tensors(&self, writer: &mut TensorWriter, prefix: &str) {
+    /// An error unless PyTorch's modules have this stack's computation.
+    fn check_pytorch(&self) -> Result<()> {
+        if !self.cell.has_hidden_weight() {
+            return Err(ModelError::Unsupported(format!(
+                "PyTorch has no {} module: there are no PyTorch weights to load or save (use \
+                 save/load_weights, Burn's format)",
+                self.cell.name()
+            )));
+        }
+        if self.layers[0].norm.is_some() {
+            return Err(ModelError::Unsupported(
+                "PyTorch's nn.LSTM and nn.GRU have no layer norm: a layer-normalised stack has \
+                 no PyTorch weights to load or save (use save/load_weights, Burn's format)"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn push_tensors(&self, writer: &mut TensorWriter, prefix: &str) -> Result<()> {
+        self.check_pytorch()?;
         let dirs = self.directions();
         for (index, weights) in self.layers.iter().enumerate() {
             let s = suffix(index / dirs, index % dirs);
-            for (base, param) in [
-                ("weight_ih", &weights.input_weight),
-                ("weight_hh", &weights.hidden_weight),
-            ] {
-                let (values, shape) = host_transposed(param.val());
-                writer.push(format!("{prefix}{base}{s}"), shape.to_vec(), &values);
+            let matrices = [
+                ("weight_ih", Some(&weights.input_weight)),
+                ("weight_hh", weights.hidden_weight.as_ref()),
+                ("weight_hr", weights.projection.as_ref()),
+            ];
+            for (base, param) in matrices {
+                if let Some(param) = param {
+                    let (values, shape) = host_transposed(param.val());
+                    writer.push(format!("{prefix}{base}{s}"), shape.to_vec(), &values);
+                }
             }
             for (base, param) in [
                 ("bias_ih", &weights.input_bias),
@@ -330,6 +369,7 @@ impl Recurrent {
                 }
             }
         }
+        Ok(())
     }
 }
 
@@ -352,7 +392,7 @@ impl SequenceModel {
     /// Saves under the names [`load_pytorch`](Self::load_pytorch) reads (`rnn.*`, `head.*`).
     pub fn save_pytorch(&self, path: impl AsRef<Path>) -> Result<()> {
         let mut writer = TensorWriter::default();
-        self.recurrent.push_tensors(&mut writer, "rnn.");
+        self.recurrent.push_tensors(&mut writer, "rnn.")?;
         let (values, shape) = host_transposed(self.head.weight.val());
         writer.push("head.weight".into(), shape.to_vec(), &values);
         if let Some(bias) = &self.head.bias {

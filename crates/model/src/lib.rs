@@ -1,6 +1,8 @@
 //! Recurrent networks for Burn with PyTorch's semantics: Elman RNN (tanh, relu, sigmoid), LSTM and
 //! GRU behind one API, stacked and bidirectional, with masks for padded batches, an output head
-//! for many-to-one and many-to-many tasks, streaming steps, and PyTorch weight interchange.
+//! for many-to-one and many-to-many tasks, streaming steps, and PyTorch weight interchange; and
+//! beyond PyTorch's modules: LSTM projections (`proj_size`, which PyTorch has too), recurrent
+//! (variational) dropout, layer-normalised cells, and minGRU/minLSTM run as a parallel scan.
 //!
 //! ```no_run
 //! use burn::tensor::{Device, Tensor};
@@ -37,6 +39,8 @@ mod head;
 mod import;
 mod persist;
 mod recurrent;
+#[cfg(test)]
+mod testing;
 
 pub use cells::{CellKind, ElmanActivation};
 pub use drivers::{gpu_kernel_launches, set_gpu_kernels};
@@ -44,7 +48,9 @@ pub use error::{ModelError, Result};
 pub use head::{SequenceModel, SequenceModelConfig};
 pub use import::TensorFile;
 pub use persist::{load_weights, load_weights_from_bytes, save_weights};
-pub use recurrent::{Recurrent, RecurrentConfig, RecurrentLayer, RecurrentOutput, RecurrentState};
+pub use recurrent::{
+    LayerNorms, Recurrent, RecurrentConfig, RecurrentLayer, RecurrentOutput, RecurrentState,
+};
 
 /// The README's example, compiled and run as a doctest.
 #[cfg(doctest)]

@@ -35,7 +35,7 @@ pub fn hidden_gradient_norms(recurrent: &Recurrent, inputs: Vec<Tensor<2>>) -> R
             "gradients need an autodiff device (`device.autodiff()`)".into(),
         ));
     }
-    let shape = [1, 1, recurrent.d_hidden];
+    let shape = [1, 1, recurrent.d_state()];
     let mut state = recurrent.zero_state(1, &device);
     let mut probes = Vec::with_capacity(inputs.len() + 1);
     for input in inputs {
@@ -45,7 +45,7 @@ pub fn hidden_gradient_norms(recurrent: &Recurrent, inputs: Vec<Tensor<2>>) -> R
         state = recurrent.step(input, Some(state))?.1;
     }
     let probe = Tensor::<3>::zeros(shape, &device).require_grad();
-    let loss = (state.hidden + probe.clone()).sum() / (recurrent.d_hidden as f64).sqrt();
+    let loss = (state.hidden + probe.clone()).sum() / (recurrent.d_state() as f64).sqrt();
     probes.push(probe);
     let grads = loss.backward();
     let mut norms = Vec::with_capacity(probes.len());
@@ -95,7 +95,7 @@ pub fn relu_unit_gradient_norms(w: f32, steps: usize, device: &Device) -> Result
         .with_cell(CellKind::Elman(ElmanActivation::Relu))
         .with_bias(false)
         .init(device)?;
-    recurrent.layers[0].hidden_weight = param(vec![w], [1, 1], device);
+    recurrent.layers[0].hidden_weight = Some(param(vec![w], [1, 1], device));
     recurrent.layers[0].input_weight = param(vec![1.0], [1, 1], device);
     let inputs = (0..steps)
         .map(|t| Tensor::from_data(TensorData::new(vec![f32::from(t == 0)], [1, 1]), device))
@@ -129,28 +129,43 @@ fn param(values: Vec<f32>, shape: [usize; 2], device: &Device) -> Param<Tensor<2
     Param::from_tensor(Tensor::from_data(TensorData::new(values, shape), device))
 }
 
-/// Sets the forget gate's input bias (gate block 1 of PyTorch's `i, f, g, o`) of every layer
-/// of an LSTM. A bias of 3 makes `f ≈ σ(3) ≈ 0.95` at the start, "remember unless told
-/// otherwise", the usual LSTM initialisation. Errors for other cells or an LSTM without biases.
+/// Sets the input bias of the gate that keeps the state, in every layer, so that the cell starts
+/// by remembering: `bias` for an LSTM's forget gate (block 1 of PyTorch's `i, f, g, o`) and a
+/// GRU's update gate `z` (block 1 of `r, z, n`: `h_t = (1 − z)·n + z·h_{t-1}`), `−bias` for
+/// minGRU's `z` (block 0: `h_t = (1 − z)·h_{t-1} + z·h̃`); for minLSTM, whose gates are
+/// normalised (`f/(f + i)`), `bias` for `f` (block 0) and `−bias` for `i` (block 1), which keep
+/// exactly `σ(bias)`. A bias of 3 keeps about `σ(3) ≈ 0.95` of the state at each step at the
+/// start, "remember unless told otherwise", the usual LSTM initialisation. Errors for Elman
+/// cells (no gate) or a stack without biases.
 pub fn set_forget_bias(recurrent: &mut Recurrent, bias: f32) -> Result<()> {
-    if recurrent.cell != CellKind::Lstm {
-        return Err(TrainError::InvalidInput(format!(
-            "only an LSTM has a forget gate; this is a {} cell",
-            recurrent.cell.name()
-        )));
-    }
-    let h = recurrent.d_hidden;
+    let blocks: &[(usize, f32)] = match recurrent.cell {
+        CellKind::Lstm | CellKind::Gru => &[(1, bias)],
+        CellKind::MinLstm => &[(0, bias), (1, -bias)],
+        CellKind::MinGru => &[(0, -bias)],
+        CellKind::Elman(_) => {
+            return Err(TrainError::InvalidInput(format!(
+                "a {} cell has no gate that keeps its state",
+                recurrent.cell.name()
+            )));
+        }
+    };
+    let (h, width) = (
+        recurrent.d_hidden,
+        recurrent.cell.gates() * recurrent.d_hidden,
+    );
     for layer in &mut recurrent.layers {
         let old = layer
             .input_bias
             .as_ref()
-            .ok_or_else(|| TrainError::InvalidInput("the LSTM was built without biases".into()))?
+            .ok_or_else(|| TrainError::InvalidInput("the stack was built without biases".into()))?
             .val();
         let device = old.device();
         let mut values = read_floats(old)?;
-        values[h..2 * h].fill(bias);
+        for &(block, bias) in blocks {
+            values[block * h..(block + 1) * h].fill(bias);
+        }
         layer.input_bias = Some(Param::from_tensor(Tensor::from_data(
-            TensorData::new(values, [4 * h]),
+            TensorData::new(values, [width]),
             &device,
         )));
     }
@@ -170,11 +185,11 @@ pub fn set_identity_recurrence(recurrent: &mut Recurrent, scale: f32) -> Result<
     }
     let h = recurrent.d_hidden;
     for layer in &mut recurrent.layers {
-        let device = layer.hidden_weight.lazy_device();
+        let device = layer.input_weight.lazy_device();
         let identity: Vec<f32> = (0..h * h)
             .map(|i| if i % (h + 1) == 0 { scale } else { 0.0 })
             .collect();
-        layer.hidden_weight = param(identity, [h, h], &device);
+        layer.hidden_weight = Some(param(identity, [h, h], &device));
     }
     Ok(())
 }
@@ -373,7 +388,7 @@ mod tests {
     }
 
     #[test]
-    fn forget_bias_is_set_in_the_second_gate_block_only() {
+    fn forget_bias_is_set_in_the_gate_that_keeps_the_state() {
         let mut lstm = RecurrentConfig::new(1, 2)
             .with_cell(CellKind::Lstm)
             .init(&device())
@@ -382,11 +397,25 @@ mod tests {
         let bias = read_floats(lstm.layers[0].input_bias.as_ref().unwrap().val()).unwrap();
         assert_eq!(bias[2..4], [3.0, 3.0]);
         assert!(bias[..2].iter().chain(&bias[4..]).all(|&b| b != 3.0));
-        let mut gru = RecurrentConfig::new(1, 2)
-            .with_cell(CellKind::Gru)
+        // minGRU keeps `1 − z`: its `z` block gets the opposite bias.
+        let mut mingru = RecurrentConfig::new(1, 2)
+            .with_cell(CellKind::MinGru)
             .init(&device())
             .unwrap();
-        assert!(set_forget_bias(&mut gru, 3.0).is_err());
+        set_forget_bias(&mut mingru, 3.0).unwrap();
+        let bias = read_floats(mingru.layers[0].input_bias.as_ref().unwrap().val()).unwrap();
+        assert_eq!(bias[..2], [-3.0, -3.0]);
+        // minLSTM keeps `f/(f + i)`: `σ(3)` with `k_f = 3`, `k_i = −3`.
+        let mut minlstm = RecurrentConfig::new(1, 2)
+            .with_cell(CellKind::MinLstm)
+            .init(&device())
+            .unwrap();
+        set_forget_bias(&mut minlstm, 3.0).unwrap();
+        let bias = read_floats(minlstm.layers[0].input_bias.as_ref().unwrap().val()).unwrap();
+        assert_eq!(bias[..4], [3.0, 3.0, -3.0, -3.0]);
+        assert!(bias[4..].iter().all(|&b| b.abs() != 3.0));
+        let mut elman = RecurrentConfig::new(1, 2).init(&device()).unwrap();
+        assert!(set_forget_bias(&mut elman, 3.0).is_err());
     }
 
     #[test]
@@ -424,7 +453,7 @@ mod tests {
         set_identity_recurrence(&mut elman, 2.0).unwrap();
         // The other weights are still to be drawn, in the order a seeded run draws them.
         assert!(!elman.layers[0].input_weight.is_initialized());
-        let w = read_floats(elman.layers[0].hidden_weight.val()).unwrap();
+        let w = read_floats(elman.layers[0].hidden_weight.as_ref().unwrap().val()).unwrap();
         assert_eq!(w, [2.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0, 2.0]);
         let mut lstm = config.with_cell(CellKind::Lstm).init(&device()).unwrap();
         assert!(set_identity_recurrence(&mut lstm, 1.0).is_err());

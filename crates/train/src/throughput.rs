@@ -10,7 +10,7 @@ use burn::nn::loss::{MseLoss, Reduction};
 use burn::nn::{Linear, LinearConfig, Rnn, RnnConfig};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Distribution, Tensor};
-use burn_rnn_model::SequenceModel;
+use burn_rnn_model::{CellKind, SequenceModel};
 use serde::Serialize;
 
 use crate::error::{Result, TrainError};
@@ -35,6 +35,16 @@ impl WorkloadShape {
     /// (which dominate): `2·B·(D_in + H)·G·H` per step and layer, for a cell of `gates` gates
     /// (1 Elman, 4 LSTM, 3 GRU). A training step costs about three times this.
     pub fn forward_flops(&self, gates: usize) -> f64 {
+        self.flops(gates, true)
+    }
+
+    /// [`forward_flops`](Self::forward_flops) for `cell`: without the `H` of `W_hh` for the
+    /// cells whose gates read only the input (minGRU, minLSTM), whose products are `x·W_ih`.
+    pub fn forward_flops_of(&self, cell: CellKind) -> f64 {
+        self.flops(cell.gates(), cell.has_hidden_weight())
+    }
+
+    fn flops(&self, gates: usize, recurrent: bool) -> f64 {
         (0..self.layers)
             .map(|layer| {
                 let d_in = if layer == 0 {
@@ -42,8 +52,8 @@ impl WorkloadShape {
                 } else {
                     self.hidden
                 };
-                let per_step =
-                    2.0 * (self.batch * (d_in + self.hidden) * gates * self.hidden) as f64;
+                let reads = d_in + if recurrent { self.hidden } else { 0 };
+                let per_step = 2.0 * (self.batch * reads * gates * self.hidden) as f64;
                 per_step * self.steps as f64
             })
             .sum()

@@ -36,6 +36,21 @@ pub(crate) fn sigmoid(x: Tensor<2>) -> Tensor<2> {
     ((-x.clamp(-30.0, 30.0)).exp() + 1.0).recip()
 }
 
+/// minGRU's `g(x)`: `x + ½` for `x ≥ 0`, `σ(x)` below (continuous, positive, linear for large
+/// `x`; Feng et al. 2024).
+pub(crate) fn g<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    let positive = x.clone().greater_equal_elem(0.0);
+    activation::sigmoid(x.clone()).mask_where(positive, x + 0.5)
+}
+
+/// `log g(x)`, computed without taking the logarithm of a small number: `log(x + ½)` for
+/// `x ≥ 0`, `log σ(x)` below.
+pub(crate) fn log_g<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    let positive = x.clone().greater_equal_elem(0.0);
+    let above = (activation::relu(x.clone()) + 0.5).log();
+    activation::log_sigmoid(x).mask_where(positive, above)
+}
+
 /// `σ'` from the sigmoid's output `s`.
 pub(crate) fn sigmoid_slope(s: Tensor<2>) -> Tensor<2> {
     s.clone().neg() * s.clone() + s

@@ -7,8 +7,9 @@ use std::mem::MaybeUninit;
 use burn::tensor::activation::relu;
 
 use super::{
-    BackwardRow, Cell, ElmanActivation, ForwardRow, PartGrads, SavedStep, StepGrad, StepParts,
-    TensorState, TensorStep, fast_sigmoid, fast_tanh, sigmoid, sigmoid_slope, tanh, tanh_slope,
+    BackwardRow, Cell, ElmanActivation, ForwardRow, PartGrads, SavedStep, StateNorm, StepGrad,
+    StepParts, TensorState, TensorStep, fast_sigmoid, fast_tanh, sigmoid, sigmoid_slope, tanh,
+    tanh_slope,
 };
 
 /// The Elman cell with its activation.
@@ -71,8 +72,15 @@ impl Cell for Elman {
     const SEPARATE_INPUT: bool = false;
     const TAPE: usize = 0;
     const DIRECT: bool = false;
+    const PROJECTABLE: bool = false;
 
-    fn step(&self, parts: StepParts, _previous: &TensorState, _keep: bool) -> TensorStep {
+    fn step(
+        &self,
+        parts: StepParts,
+        _previous: &TensorState,
+        _keep: bool,
+        _norm: Option<&StateNorm>,
+    ) -> TensorStep {
         let pre = parts.hidden;
         let h = match self.activation {
             ElmanActivation::Tanh => tanh(pre),
@@ -85,7 +93,12 @@ impl Cell for Elman {
         }
     }
 
-    fn step_backward(&self, grad: StepGrad, saved: &impl SavedStep) -> PartGrads {
+    fn step_backward(
+        &self,
+        grad: StepGrad,
+        saved: &impl SavedStep,
+        _norm: Option<&StateNorm>,
+    ) -> PartGrads {
         let y = saved.h();
         let slope = match self.activation {
             ElmanActivation::Tanh => tanh_slope(y),
@@ -97,6 +110,7 @@ impl Cell for Elman {
             input: None,
             direct: None,
             c_prev: None,
+            state_norm: None,
         }
     }
 

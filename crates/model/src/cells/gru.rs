@@ -8,8 +8,9 @@ use std::mem::MaybeUninit;
 use burn::tensor::Tensor;
 
 use super::{
-    BackwardRow, Cell, ForwardRow, PartGrads, SavedStep, StepGrad, StepParts, TensorState,
-    TensorStep, fast_sigmoid, fast_tanh, gate_blocks, sigmoid, sigmoid_slope, tanh, tanh_slope,
+    BackwardRow, Cell, ForwardRow, PartGrads, SavedStep, StateNorm, StepGrad, StepParts,
+    TensorState, TensorStep, fast_sigmoid, fast_tanh, gate_blocks, sigmoid, sigmoid_slope, tanh,
+    tanh_slope,
 };
 
 /// The GRU cell.
@@ -22,8 +23,15 @@ impl Cell for Gru {
     const SEPARATE_INPUT: bool = true;
     const TAPE: usize = 4;
     const DIRECT: bool = true;
+    const PROJECTABLE: bool = false;
 
-    fn step(&self, parts: StepParts, previous: &TensorState, keep: bool) -> TensorStep {
+    fn step(
+        &self,
+        parts: StepParts,
+        previous: &TensorState,
+        keep: bool,
+        _norm: Option<&StateNorm>,
+    ) -> TensorStep {
         let input = parts.input.expect("a GRU step keeps its input part apart");
         let [x_r, x_z, x_n] = gate_blocks(input);
         let [h_r, h_z, h_n] = gate_blocks(parts.hidden);
@@ -38,7 +46,12 @@ impl Cell for Gru {
         }
     }
 
-    fn step_backward(&self, grad: StepGrad, saved: &impl SavedStep) -> PartGrads {
+    fn step_backward(
+        &self,
+        grad: StepGrad,
+        saved: &impl SavedStep,
+        _norm: Option<&StateNorm>,
+    ) -> PartGrads {
         let [r, z, n, h_n] = gate_blocks(saved.tape());
         let g = grad.h;
         let d_z = g.clone() * (saved.h_prev() - n.clone()) * sigmoid_slope(z.clone());
@@ -50,6 +63,7 @@ impl Cell for Gru {
             input: Some(Tensor::cat(vec![d_r, d_z, d_n], 1)),
             direct: Some(g * z),
             c_prev: None,
+            state_norm: None,
         }
     }
 

@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use burn::config::Config;
 
-use super::{Cell, with_cell};
+use super::{Cell, LinearCell, with_cell, with_linear_cell};
 use crate::error::ModelError;
 
 /// The activation of an Elman cell, `h_t = act(W_h·h_{t-1} + W_x·x_t + b)`.
@@ -38,6 +38,12 @@ pub enum CellKind {
     Lstm,
     /// Gated recurrent unit: one state, three gates.
     Gru,
+    /// minGRU (Feng et al. 2024): a GRU whose two gates read only the input; no `W_hh`, a
+    /// parallel scan over time in training.
+    MinGru,
+    /// minLSTM (Feng et al. 2024): an LSTM whose three gates read only the input, with one
+    /// state; no `W_hh`, a parallel scan over time in training.
+    MinLstm,
 }
 
 /// Parses the names of [`CellKind::name`]; `elman` (or `rnn`) alone is Elman with tanh. For
@@ -70,28 +76,44 @@ impl Default for CellKind {
 
 impl CellKind {
     /// Every cell, in the order of [`CellKind::name`]'s list.
-    pub const ALL: [CellKind; 5] = [
+    pub const ALL: [CellKind; 7] = [
         CellKind::Elman(ElmanActivation::Tanh),
         CellKind::Elman(ElmanActivation::Relu),
         CellKind::Elman(ElmanActivation::Sigmoid),
         CellKind::Lstm,
         CellKind::Gru,
+        CellKind::MinGru,
+        CellKind::MinLstm,
     ];
 
     /// Number of gate blocks stacked in the weight matrices (`weight_ih` is `[gates·H, D]`).
     pub fn gates(&self) -> usize {
-        with_cell!(*self, _cell: C => C::GATES)
+        with_linear_cell!(*self, _cell: C => C::GATES)
+            .unwrap_or_else(|| with_cell!(*self, _cell: C => C::GATES))
+    }
+
+    /// Whether the cell has a recurrent weight `W_hh` (and `b_hh`): all but minGRU and
+    /// minLSTM, whose gates read only the input.
+    pub fn has_hidden_weight(&self) -> bool {
+        with_linear_cell!(*self, _cell: C => ()).is_none()
     }
 
     /// Whether the cell carries a second state (the LSTM's cell state `c`).
     pub fn has_cell_state(&self) -> bool {
-        with_cell!(*self, _cell: C => C::CELL_STATE)
+        self.has_hidden_weight() && with_cell!(*self, _cell: C => C::CELL_STATE)
+    }
+
+    /// Whether the cell's output may be projected to fewer units (`proj_size`: LSTM only, as in
+    /// PyTorch).
+    pub fn supports_projection(&self) -> bool {
+        self.has_hidden_weight() && with_cell!(*self, _cell: C => C::PROJECTABLE)
     }
 
     /// Whether the input and hidden biases must stay apart inside the step (GRU's `n` gate).
-    /// For the others they are summed once per forward pass.
+    /// For the others they are summed once per forward pass. (A cell without `W_hh` has only
+    /// the input's.)
     pub(crate) fn separate_biases(&self) -> bool {
-        with_cell!(*self, _cell: C => C::SEPARATE_INPUT)
+        !self.has_hidden_weight() || with_cell!(*self, _cell: C => C::SEPARATE_INPUT)
     }
 
     /// A short name for messages and reports (`elman-tanh`, `lstm`, `gru`).
@@ -102,6 +124,8 @@ impl CellKind {
             CellKind::Elman(ElmanActivation::Sigmoid) => "elman-sigmoid",
             CellKind::Lstm => "lstm",
             CellKind::Gru => "gru",
+            CellKind::MinGru => "mingru",
+            CellKind::MinLstm => "minlstm",
         }
     }
 }
@@ -125,9 +149,16 @@ mod tests {
 
     #[test]
     fn each_kind_reports_its_cells_shape() {
-        let shape = |k: CellKind| (k.gates(), k.has_cell_state(), k.separate_biases());
-        assert_eq!(shape(CellKind::default()), (1, false, false));
-        assert_eq!(shape(CellKind::Lstm), (4, true, false));
+        let shape = |k: CellKind| (k.gates(), k.has_cell_state(), k.has_hidden_weight());
+        assert_eq!(shape(CellKind::default()), (1, false, true));
+        assert_eq!(shape(CellKind::Lstm), (4, true, true));
         assert_eq!(shape(CellKind::Gru), (3, false, true));
+        assert_eq!(shape(CellKind::MinGru), (2, false, false));
+        assert_eq!(shape(CellKind::MinLstm), (3, false, false));
+        let projectable: Vec<_> = CellKind::ALL
+            .into_iter()
+            .filter(CellKind::supports_projection)
+            .collect();
+        assert_eq!(projectable, [CellKind::Lstm]);
     }
 }

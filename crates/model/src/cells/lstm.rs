@@ -1,15 +1,17 @@
 //! The LSTM cell (PyTorch's `nn.LSTM`, gate order `i, f, g, o`):
 //! `c_t = σ(f) ⊙ c_{t-1} + σ(i) ⊙ tanh(g)`, `h_t = σ(o) ⊙ tanh(c_t)`, where each gate's
 //! pre-activation is `x_t·W_ihᵀ + h_{t-1}·W_hhᵀ + b_ih + b_hh` (the biases summed once).
-//! The tape keeps the four activated gates.
+//! The tape keeps the four activated gates. Under layer norm, `h_t = σ(o) ⊙ tanh(LN(c_t))`
+//! (Ba et al. 2016; on tensors only).
 
 use std::mem::MaybeUninit;
 
 use burn::tensor::Tensor;
 
 use super::{
-    BackwardRow, Cell, ForwardRow, PartGrads, SavedStep, StepGrad, StepParts, TensorState,
-    TensorStep, fast_sigmoid, fast_tanh, gate_blocks, sigmoid, sigmoid_slope, tanh, tanh_slope,
+    BackwardRow, Cell, ForwardRow, PartGrads, SavedStep, StateNorm, StepGrad, StepParts,
+    TensorState, TensorStep, fast_sigmoid, fast_tanh, gate_blocks, sigmoid, sigmoid_slope, tanh,
+    tanh_slope,
 };
 
 /// The LSTM cell.
@@ -22,25 +24,53 @@ impl Cell for Lstm {
     const SEPARATE_INPUT: bool = false;
     const TAPE: usize = 4;
     const DIRECT: bool = false;
+    const PROJECTABLE: bool = true;
 
-    fn step(&self, parts: StepParts, previous: &TensorState, keep: bool) -> TensorStep {
+    fn step(
+        &self,
+        parts: StepParts,
+        previous: &TensorState,
+        keep: bool,
+        norm: Option<&StateNorm>,
+    ) -> TensorStep {
         let [i, f, g, o] = gate_blocks(parts.hidden);
         let (i, f, g, o) = (sigmoid(i), sigmoid(f), tanh(g), sigmoid(o));
         let c_prev = previous.c.clone().expect("an LSTM state has a cell state");
         let c = f.clone() * c_prev + i.clone() * g.clone();
-        let h = o.clone() * tanh(c.clone());
+        let squashed = match norm {
+            Some(norm) => tanh(norm.forward(c.clone()).0),
+            None => tanh(c.clone()),
+        };
+        let h = o.clone() * squashed;
         TensorStep {
             state: TensorState { h, c: Some(c) },
             tape: keep.then(|| Tensor::cat(vec![i, f, g, o], 1)),
         }
     }
 
-    fn step_backward(&self, grad: StepGrad, saved: &impl SavedStep) -> PartGrads {
+    fn step_backward(
+        &self,
+        grad: StepGrad,
+        saved: &impl SavedStep,
+        norm: Option<&StateNorm>,
+    ) -> PartGrads {
         let [i, f, g, o] = gate_blocks(saved.tape());
-        let tc = tanh(saved.c());
+        let normalized = norm.map(|norm| norm.forward(saved.c()));
+        let tc = match &normalized {
+            Some((y, _)) => tanh(y.clone()),
+            None => tanh(saved.c()),
+        };
         let gh = grad.h;
-        let gc = grad.c.expect("an LSTM gradient has a cell-state part")
-            + gh.clone() * o.clone() * tanh_slope(tc.clone());
+        // What reaches `c_t` through the output: through its normalisation, under layer norm.
+        let through_output = gh.clone() * o.clone() * tanh_slope(tc.clone());
+        let (through_output, state_norm) = match (norm, normalized) {
+            (Some(norm), Some((_, normalized))) => {
+                let (dc, grads) = norm.backward(&normalized, through_output);
+                (dc, Some(grads))
+            }
+            _ => (through_output, None),
+        };
+        let gc = grad.c.expect("an LSTM gradient has a cell-state part") + through_output;
         let d_i = gc.clone() * g.clone() * sigmoid_slope(i.clone());
         let d_f = gc.clone() * saved.c_prev() * sigmoid_slope(f.clone());
         let d_g = gc.clone() * i * tanh_slope(g);
@@ -50,6 +80,7 @@ impl Cell for Lstm {
             input: None,
             direct: None,
             c_prev: Some(gc * f),
+            state_norm,
         }
     }
 

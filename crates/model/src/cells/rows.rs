@@ -127,10 +127,11 @@ pub(crate) struct ForwardRow<'a> {
     pub hidden: Blocks<'a>,
     /// `GATES` blocks of the input part, for cells with `SEPARATE_INPUT` (else none).
     pub input: Blocks<'a>,
+    /// The previous hidden state (empty under a projection: projectable cells never read it).
     pub h_prev: &'a [f32],
     /// Empty unless the cell has a cell state.
     pub c_prev: &'a [f32],
-    /// The new hidden state.
+    /// The cell's output: the new hidden state, or `m_t` before a projection.
     pub h: &'a mut [MaybeUninit<f32>],
     /// The new cell state (empty unless the cell has one).
     pub c: &'a mut [MaybeUninit<f32>],
@@ -140,12 +141,15 @@ pub(crate) struct ForwardRow<'a> {
 
 /// One row of a step backward, over `n` hidden units (`n = g.len()`).
 pub(crate) struct BackwardRow<'a> {
-    /// The gradient reaching `h_t`: its output's and the later steps'.
+    /// The gradient reaching the cell's output: `h_t`'s (its output's and the later steps'), or
+    /// under a projection what that gives `m_t`.
     pub g: &'a [f32],
     /// The gradient reaching `c_t` (empty unless the cell has a cell state).
     pub gc: &'a [f32],
     /// What [`ForwardRow::tape`] received.
     pub tape: Blocks<'a>,
+    /// The cell's output (as [`ForwardRow::h`]) and the previous hidden state (empty under a
+    /// projection).
     pub h: &'a [f32],
     pub h_prev: &'a [f32],
     /// `c_t` and `c_{t-1}` (empty unless the cell has a cell state).

@@ -11,9 +11,9 @@
 use burn::nn::Dropout;
 use burn::tensor::{Device, Tensor, TensorData};
 
-use super::scan::{ScanGrads, ScanInputs, ScanRecord, ScanSpec, ScanTape, Wanted};
-use super::{DirectionRunner, LayerWeights, tensor_scan};
-use crate::cells::{CellKind, TensorState, with_cell};
+use super::scan::{ScanGrads, ScanInputs, ScanNorm, ScanRecord, ScanSpec, ScanTape, Wanted};
+use super::{Direction, DirectionRunner, LayerWeights, parallel, tensor_scan};
+use crate::cells::{CellKind, TensorState, with_cell, with_linear_cell};
 
 /// The fused path for one cell; sequences are time-major, `[T, B, features]`.
 pub(crate) struct Fused {
@@ -31,31 +31,47 @@ impl Fused {
         Self { cell, valid }
     }
 
-    /// A scan's inputs for one layer-direction: the input projection of all steps as one
-    /// product, `x` being `[T, B, d_in]`.
-    fn scan_inputs(&self, weights: &LayerWeights, x: Tensor<3>, start: TensorState) -> ScanInputs {
+    /// The input part of every step as one product, `[T, B, GATES·H]` from `x` `[T, B, d_in]`:
+    /// `x_t·W_ihᵀ` (layer-normalised under layer norm, tracked by autodiff as any tensor
+    /// operation), plus `b_ih` for cells that keep the input part apart. (Summed parts only
+    /// ever use `b_ih + b_hh`: the scan adds the sum inside its step.)
+    fn input_part(&self, weights: &LayerWeights, x: Tensor<3>) -> Tensor<3> {
         let [steps, batch, d_in] = x.dims();
-        let device = x.device();
-        let [hidden, width] = weights.hidden.dims();
-        // Summed parts only ever use b_ih + b_hh: the scan adds the sum inside its step. A
-        // separate input part keeps b_ih in the projection and b_hh inside the step.
-        let (input_bias, step_bias) = if self.cell.separate_biases() {
-            (weights.input_bias.clone(), weights.hidden_bias.clone())
-        } else {
-            (None, weights.summed_bias())
-        };
+        let [_, width] = weights.input.dims();
         let mut xp = project(x.reshape([steps * batch, d_in]), weights.input.clone());
-        if let Some(b) = input_bias {
-            xp = xp + b.unsqueeze::<2>();
+        if let Some(norm) = &weights.norm {
+            xp = norm.input(xp, self.cell.gates());
         }
+        if let (true, Some(b)) = (self.cell.separate_biases(), &weights.input_bias) {
+            xp = xp + b.clone().unsqueeze::<2>();
+        }
+        xp.reshape([steps, batch, width])
+    }
+
+    /// A scan's inputs for one layer-direction of a recurrent cell, `x` being `[T, B, d_in]`.
+    fn scan_inputs(&self, weights: &LayerWeights, x: Tensor<3>, start: TensorState) -> ScanInputs {
+        let [_, batch, _] = x.dims();
+        let device = x.device();
+        let w = weights.hidden.clone().expect("a recurrent cell has W_hh");
+        let [_, width] = w.dims();
+        let hidden = width / self.cell.gates();
+        let step_bias = match self.cell.separate_biases() {
+            true => weights.hidden_bias.clone(),
+            false => weights.summed_bias(),
+        };
         ScanInputs {
-            xp: xp.reshape([steps, batch, width]),
-            w: weights.hidden.clone(),
+            xp: self.input_part(weights, x),
+            w,
             bias: step_bias.unwrap_or_else(|| Tensor::zeros([width], &device)),
             h0: start.h,
             c0: start
                 .c
                 .unwrap_or_else(|| Tensor::zeros([batch, hidden], &device)),
+            projection: weights.projection.clone(),
+            norm: weights.norm.as_ref().map(|norm| ScanNorm {
+                hidden_gain: norm.hidden_gain.clone(),
+                state: norm.state.clone(),
+            }),
         }
     }
 }
@@ -68,26 +84,31 @@ impl DirectionRunner for Fused {
         weights: &LayerWeights,
         input: &Tensor<3>,
         start: TensorState,
-        reverse: bool,
+        direction: Direction,
     ) -> Option<(Tensor<3>, TensorState)> {
-        let [steps, batch, _] = input.dims();
-        let [hidden, _] = weights.hidden.dims();
+        // The linear cells run as one parallel scan of tensor operations, on every backend.
+        let linear = with_linear_cell!(self.cell, cell: C => {
+            let parts = self.input_part(weights, input.clone());
+            let (h0, valid) = (start.h.clone(), self.valid.as_ref());
+            parallel::run(cell, parts, h0, valid, direction.reverse)
+        });
+        if linear.is_some() {
+            return linear;
+        }
         let spec = ScanSpec {
             cell: self.cell,
-            reverse,
+            reverse: direction.reverse,
             valid: self.valid.clone(),
+            mask: direction.mask,
         };
-        let y = scan(&spec, &self.scan_inputs(weights, input.clone(), start))?;
-        let row = |i: usize| {
-            y.clone()
-                .slice([i..i + 1, 0..batch, 0..hidden])
-                .reshape([batch, hidden])
-        };
+        let inputs = self.scan_inputs(weights, input.clone(), start);
+        let layout = inputs.layout(self.cell);
+        let y = scan(&spec, &inputs)?;
         let last = TensorState {
-            h: row(steps),
-            c: self.cell.has_cell_state().then(|| row(steps + 1)),
+            h: layout.final_h(&y),
+            c: layout.final_c(&y),
         };
-        Some((y.slice([0..steps, 0..batch, 0..hidden]), last))
+        Some((layout.outputs(&y), last))
     }
 
     fn concat(forward: Tensor<3>, backward: Tensor<3>) -> Tensor<3> {
@@ -122,8 +143,8 @@ fn valid_steps(lengths: &[usize], steps: usize, device: &Device) -> Tensor<3> {
 }
 
 /// The scan's forward pass on plain tensors: native where it applies, else tensor operations.
-/// Returns `[T + 1 (+ 1), B, H]` (outputs, final hidden state, final cell state) and the tape.
-fn forward(spec: &ScanSpec, inputs: &ScanInputs, keep_tape: bool) -> (Tensor<3>, ScanTape) {
+/// Returns its output (laid out as `ScanLayout` says) and the tape.
+fn forward(spec: &ScanSpec, inputs: &ScanInputs, keep_tape: bool) -> (Tensor<1>, ScanTape) {
     #[cfg(feature = "flex")]
     if let Some(done) = super::native::forward(spec, inputs, keep_tape) {
         return done;
@@ -137,7 +158,7 @@ fn forward(spec: &ScanSpec, inputs: &ScanInputs, keep_tape: bool) -> (Tensor<3>,
 
 /// The scan's backward pass on plain tensors, by the same path as [`forward`].
 #[cfg_attr(not(feature = "autodiff"), allow(dead_code))]
-fn backward(record: &ScanRecord, grad: Tensor<3>, wanted: Wanted) -> ScanGrads {
+fn backward(record: &ScanRecord, grad: Tensor<1>, wanted: Wanted) -> ScanGrads {
     #[cfg(feature = "flex")]
     if let Some(native) = super::native::Backward::of(record) {
         return native.run(grad, wanted);
@@ -149,10 +170,10 @@ fn backward(record: &ScanRecord, grad: Tensor<3>, wanted: Wanted) -> ScanGrads {
     with_cell!(record.spec.cell, cell: C => tensor_scan::backward(cell, record, grad, wanted))
 }
 
-/// Runs one layer-direction and returns its `[T + 1 (+ 1), B, H]` output, differentiable when
-/// the inputs live on an autodiff device. `None` when they are on an autodiff backend this
-/// crate was built without (or built without `autodiff`).
-fn scan(spec: &ScanSpec, inputs: &ScanInputs) -> Option<Tensor<3>> {
+/// Runs one layer-direction and returns its output (laid out as `ScanLayout` says),
+/// differentiable when the inputs live on an autodiff device. `None` when they are on an
+/// autodiff backend this crate was built without (or built without `autodiff`).
+fn scan(spec: &ScanSpec, inputs: &ScanInputs) -> Option<Tensor<1>> {
     if !inputs.xp.device().is_autodiff() {
         return Some(forward(spec, inputs, false).0);
     }
@@ -184,10 +205,11 @@ mod tracked {
     use burn::backend::{Autodiff, Backend, DispatchKindConversion, DispatchTensor};
     use burn::tensor::Tensor;
 
-    use super::super::scan::{ScanInputs, ScanRecord, ScanSpec, ScanWeights, Wanted};
+    use super::super::scan::{ScanInputs, ScanNorm, ScanRecord, ScanSpec, ScanWeights, Wanted};
+    use crate::cells::StateNorm;
 
     /// [`super::scan`] on an autodiff device.
-    pub(super) fn scan(spec: &ScanSpec, inputs: &ScanInputs) -> Option<Tensor<3>> {
+    pub(super) fn scan(spec: &ScanSpec, inputs: &ScanInputs) -> Option<Tensor<1>> {
         macro_rules! on {
             ($backend:ty) => {
                 if let Some(out) = scan_on::<$backend, NoCheckpointing>(spec, inputs) {
@@ -211,35 +233,34 @@ mod tracked {
         None
     }
 
-    /// The autodiff operation: parents `[xp, w, bias, h0, c0]`.
+    /// The autodiff operation: parents `[xp, w, bias, h0, c0, projection, hidden_gain,
+    /// state_gain, state_bias]` (a constant stands in for what a scan does not have).
     #[derive(Debug)]
     struct ScanOp;
 
-    impl<B: Backend> Backward<B, 5> for ScanOp
+    impl<B: Backend> Backward<B, 9> for ScanOp
     where
         DispatchTensor: DispatchKindConversion<B>,
     {
         /// What the backward pass needs, as plain tensors of the inner backend.
         type State = ScanRecord;
 
-        fn backward(self, ops: Ops<ScanRecord, 5>, grads: &mut Gradients, _: &mut Checkpointer) {
-            let [xp, w, bias, h0, c0] = ops.parents;
-            let grad = Tensor::<3>::from_primitive::<B>(grads.consume::<B>(&ops.node));
-            let wanted = Wanted {
-                xp: xp.is_some(),
-                w: w.is_some(),
-                bias: bias.is_some(),
-                h0: h0.is_some(),
-                c0: c0.is_some(),
-            };
+        fn backward(self, ops: Ops<ScanRecord, 9>, grads: &mut Gradients, _: &mut Checkpointer) {
+            let parents = ops.parents;
+            let grad = Tensor::<1>::from_primitive::<B>(grads.consume::<B>(&ops.node));
+            let wanted = Wanted::from(parents.each_ref().map(Option::is_some));
             let out = super::backward(&ops.state, grad, wanted);
-            let ids = [xp, w, bias, h0, c0].map(|node| node.map(|node| node.id));
+            let ids = parents.map(|node| node.map(|node| node.id));
             let computed = [
                 out.xp.map(primitive::<B, 3>),
                 out.w.map(primitive::<B, 2>),
                 out.bias.map(primitive::<B, 1>),
                 out.h0.map(primitive::<B, 2>),
                 out.c0.map(primitive::<B, 2>),
+                out.projection.map(primitive::<B, 2>),
+                out.hidden_gain.map(primitive::<B, 1>),
+                out.state_gain.map(primitive::<B, 1>),
+                out.state_bias.map(primitive::<B, 1>),
             ];
             for (id, grad) in ids.into_iter().zip(computed) {
                 if let (Some(id), Some(grad)) = (id, grad) {
@@ -263,7 +284,7 @@ mod tracked {
     fn scan_on<B: Backend, C: CheckpointStrategy>(
         spec: &ScanSpec,
         inputs: &ScanInputs,
-    ) -> Option<Tensor<3>>
+    ) -> Option<Tensor<1>>
     where
         DispatchTensor: DispatchKindConversion<Autodiff<B, C>> + DispatchKindConversion<B>,
     {
@@ -284,12 +305,48 @@ mod tracked {
             .expect("every input of a scan is on one device");
         let h0 = unwrap(inputs.h0.clone());
         let c0 = unwrap(inputs.c0.clone());
-        let tracked = [&xp, &w, &bias, &h0, &c0].iter().any(|t| t.is_tracked());
+        // A constant stands in for an absent projection: it has no gradient to receive.
+        let device = inputs.xp.device();
+        let projection = unwrap(
+            inputs
+                .projection
+                .clone()
+                .unwrap_or_else(|| Tensor::zeros([1, 1], &device)),
+        );
+        let vector = |t: Option<Tensor<1>>| {
+            t.unwrap_or_else(|| Tensor::zeros([1], &device))
+                .try_into_primitive::<Autodiff<B, C>>()
+                .expect("every input of a scan is on one device")
+        };
+        let norm = inputs.norm.as_ref();
+        let state = norm.and_then(|norm| norm.state.as_ref());
+        let hidden_gain = vector(norm.map(|norm| norm.hidden_gain.clone()));
+        let state_gain = vector(state.map(|state| state.gain.clone()));
+        let state_bias = vector(state.map(|state| state.bias.clone()));
+        let tracked = [
+            &xp,
+            &w,
+            &bias,
+            &h0,
+            &c0,
+            &projection,
+            &hidden_gain,
+            &state_gain,
+            &state_bias,
+        ]
+        .iter()
+        .any(|t| t.is_tracked());
         let valid = spec.valid.clone().map(|v| {
             let v = v
                 .try_into_primitive::<Autodiff<B, C>>()
                 .expect("the mask is on the inputs' device");
             Tensor::<3>::from_primitive::<B>(v.into_primitive())
+        });
+        let mask = spec.mask.clone().map(|m| {
+            let m = m
+                .try_into_primitive::<Autodiff<B, C>>()
+                .expect("the dropout mask is on the inputs' device");
+            Tensor::<2>::from_primitive::<B>(m.into_primitive())
         });
 
         let (xp, xp_node) = xp.into_parts();
@@ -297,8 +354,13 @@ mod tracked {
         let (bias, bias_node) = bias.into_parts();
         let (h0, h0_node) = h0.into_parts();
         let (c0, c0_node) = c0.into_parts();
+        let (projection, projection_node) = projection.into_parts();
+        let (hidden_gain, hidden_gain_node) = hidden_gain.into_parts();
+        let (state_gain, state_gain_node) = state_gain.into_parts();
+        let (state_bias, state_bias_node) = state_bias.into_parts();
         let spec = ScanSpec {
             valid,
+            mask,
             ..spec.clone()
         };
         let plain = ScanInputs {
@@ -307,19 +369,39 @@ mod tracked {
             bias: Tensor::from_primitive::<B>(bias),
             h0: Tensor::from_primitive::<B>(h0),
             c0: Tensor::from_primitive::<B>(c0),
+            projection: inputs
+                .projection
+                .is_some()
+                .then(|| Tensor::from_primitive::<B>(projection)),
+            norm: norm.map(|norm| ScanNorm {
+                hidden_gain: Tensor::from_primitive::<B>(hidden_gain),
+                state: norm.state.as_ref().map(|_| StateNorm {
+                    gain: Tensor::from_primitive::<B>(state_gain),
+                    bias: Tensor::from_primitive::<B>(state_bias),
+                }),
+            }),
         };
         let (out, tape) = super::forward(&spec, &plain, tracked);
-        let out = primitive::<B, 3>(out);
-        let out = match ScanOp
-            .prepare::<C>([xp_node, w_node, bias_node, h0_node, c0_node])
-            .compute_bound()
-            .stateful()
-        {
+        let out = primitive::<B, 1>(out);
+        let nodes = [
+            xp_node,
+            w_node,
+            bias_node,
+            h0_node,
+            c0_node,
+            projection_node,
+            hidden_gain_node,
+            state_gain_node,
+            state_bias_node,
+        ];
+        let out = match ScanOp.prepare::<C>(nodes).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
                 let weights = ScanWeights {
                     w: plain.w,
                     h0: plain.h0,
                     c0: plain.c0,
+                    projection: plain.projection,
+                    norm: plain.norm,
                 };
                 prep.finish(
                     ScanRecord {
@@ -348,6 +430,8 @@ mod tests {
             bias: Tensor::zeros([gates], device),
             h0: Tensor::zeros([2, 4], device),
             c0: Tensor::zeros([2, 4], device),
+            projection: None,
+            norm: None,
         }
     }
 
@@ -358,14 +442,21 @@ mod tests {
     fn the_fused_path_covers_the_cpu_backends() {
         let devices = [Device::flex().autodiff(), Device::ndarray().autodiff()];
         for device in devices {
-            for cell in CellKind::ALL {
+            for cell in CellKind::ALL
+                .into_iter()
+                .filter(CellKind::has_hidden_weight)
+            {
                 let spec = ScanSpec {
                     cell,
                     reverse: false,
                     valid: None,
+                    mask: None,
                 };
                 let out = scan(&spec, &inputs(&device, cell)).expect("fused on this backend");
-                assert_eq!(out.dims(), [3 + 1 + cell.has_cell_state() as usize, 2, 4]);
+                assert_eq!(
+                    out.dims(),
+                    [(3 + 1 + cell.has_cell_state() as usize) * 2 * 4]
+                );
             }
         }
     }

@@ -6,8 +6,10 @@
 use burn::nn::Dropout;
 use burn::tensor::{Device, Tensor, TensorData};
 
-use super::{DirectionRunner, LayerWeights};
-use crate::cells::{Cell, CellKind, StepParts, TensorState, with_cell};
+use super::{Direction, DirectionRunner, LayerWeights};
+use crate::cells::{
+    Cell, CellKind, LinearCell, StepParts, TensorState, with_cell, with_linear_cell,
+};
 
 /// Per-step float masks built from lengths: `valid[t]` is 1 where step `t` is real, `padded[t]`
 /// its complement; both `[B, 1]` and constant (no gradient).
@@ -51,11 +53,19 @@ impl DirectionRunner for StepByStep {
         weights: &LayerWeights,
         input: &Self::Sequence,
         start: TensorState,
-        reverse: bool,
+        direction: Direction,
     ) -> Option<(Self::Sequence, TensorState)> {
-        let masks = self.masks.as_ref();
+        let (masks, reverse) = (self.masks.as_ref(), direction.reverse);
+        // The linear cells' sequential form, or a recurrent cell's step.
+        let linear = with_linear_cell!(self.cell, cell: C => {
+            unroll(input, start.clone(), masks, reverse, linear_step(cell, weights))
+        });
+        if linear.is_some() {
+            return linear;
+        }
+        let mask = direction.mask.as_ref();
         Some(with_cell!(self.cell, cell: C => {
-            run_direction(cell, weights, input, start, masks, reverse)
+            unroll(input, start, masks, reverse, recurrent_step(cell, weights, mask))
         }))
     }
 
@@ -72,16 +82,13 @@ impl DirectionRunner for StepByStep {
     }
 }
 
-/// The time loop: runs a layer-direction over all steps (backwards when `reverse`) and returns
-/// its per-step outputs in time order and its final state.
-fn run_direction<C: Cell>(
+/// A recurrent cell's step: its new state from step `t`'s input `x_t` and the previous state,
+/// with the layer's weights (and recurrent dropout's `mask` on the state entering `W_hh`).
+fn recurrent_step<C: Cell>(
     cell: C,
     weights: &LayerWeights,
-    inputs: &[Tensor<2>],
-    start: TensorState,
-    masks: Option<&StepMasks>,
-    reverse: bool,
-) -> (Vec<Tensor<2>>, TensorState) {
+    mask: Option<&Tensor<2>>,
+) -> impl Fn(&Tensor<2>, &TensorState) -> TensorState {
     // Summed parts only ever use b_ih + b_hh: add them once, not once per step.
     let (input_bias, hidden_bias) = if C::SEPARATE_INPUT {
         (weights.input_bias.clone(), weights.hidden_bias.clone())
@@ -90,17 +97,23 @@ fn run_direction<C: Cell>(
     };
     let input_bias = input_bias.map(|b| b.unsqueeze::<2>());
     let hidden_bias = hidden_bias.map(|b| b.unsqueeze::<2>());
-
-    let steps = inputs.len();
-    let mut outputs: Vec<Option<Tensor<2>>> = vec![None; steps];
-    let mut state = start;
-    for i in 0..steps {
-        let t = if reverse { steps - 1 - i } else { i };
-        let mut input_part = inputs[t].clone().matmul(weights.input.clone());
+    let w = weights.hidden.clone().expect("a recurrent cell has W_hh");
+    move |x, state| {
+        let mut input_part = x.clone().matmul(weights.input.clone());
+        if let Some(norm) = &weights.norm {
+            input_part = norm.input(input_part, C::GATES);
+        }
         if let Some(b) = &input_bias {
             input_part = input_part + b.clone();
         }
-        let mut hidden_part = state.h.clone().matmul(weights.hidden.clone());
+        let entering = match mask {
+            Some(mask) => state.h.clone() * mask.clone(),
+            None => state.h.clone(),
+        };
+        let mut hidden_part = entering.matmul(w.clone());
+        if let Some(norm) = &weights.norm {
+            hidden_part = norm.hidden(hidden_part, C::GATES);
+        }
         if let Some(b) = &hidden_bias {
             hidden_part = hidden_part + b.clone();
         }
@@ -115,7 +128,48 @@ fn run_direction<C: Cell>(
                 input: None,
             }
         };
-        let new = cell.step(parts, &state, false).state;
+        let state_norm = weights.norm.as_ref().and_then(|norm| norm.state.as_ref());
+        let mut new = cell.step(parts, state, false, state_norm).state;
+        if let Some(r) = &weights.projection {
+            new.h = new.h.matmul(r.clone());
+        }
+        new
+    }
+}
+
+/// A linear cell's step in the paper's sequential form: `h_t` from `x_t` and `h_{t-1}`.
+fn linear_step<C: LinearCell>(
+    cell: C,
+    weights: &LayerWeights,
+) -> impl Fn(&Tensor<2>, &TensorState) -> TensorState {
+    move |x, state| {
+        let mut parts = x.clone().matmul(weights.input.clone());
+        if let Some(b) = &weights.input_bias {
+            parts = parts + b.clone().unsqueeze::<2>();
+        }
+        TensorState {
+            h: cell.step(parts, state.h.clone()),
+            c: None,
+        }
+    }
+}
+
+/// The time loop: runs `step` over all steps (backwards when `reverse`) from `start` and
+/// returns the per-step outputs in time order and the final state. A padded step outputs
+/// zeros and keeps the state.
+fn unroll(
+    inputs: &[Tensor<2>],
+    start: TensorState,
+    masks: Option<&StepMasks>,
+    reverse: bool,
+    step: impl Fn(&Tensor<2>, &TensorState) -> TensorState,
+) -> (Vec<Tensor<2>>, TensorState) {
+    let steps = inputs.len();
+    let mut outputs: Vec<Option<Tensor<2>>> = vec![None; steps];
+    let mut state = start;
+    for i in 0..steps {
+        let t = if reverse { steps - 1 - i } else { i };
+        let new = step(&inputs[t], &state);
         match masks {
             None => {
                 state = new;

@@ -4,10 +4,13 @@
 //!
 //! Everything is time-major: `xp` is `[T, B, GATES·H]` and per-step slices are contiguous.
 //! A padded step outputs zeros and leaves the state (`h`, and `c` for LSTM) untouched.
+//!
+//! The hidden state is `P` wide: `H`, or the projection's size when the scan has one
+//! (`h_t = m_t·W_hrᵀ`, where `m_t` is the cell's own output, `H` wide; LSTM only).
 
 use burn::tensor::Tensor;
 
-use crate::cells::CellKind;
+use crate::cells::{CellKind, StateNorm};
 
 /// What does not change between the forward and the backward pass of one scan.
 #[derive(Clone, Debug)]
@@ -18,6 +21,9 @@ pub(crate) struct ScanSpec {
     pub reverse: bool,
     /// `[T, B, 1]`, 1 at real steps and 0 at padding; `None` when nothing is padded.
     pub valid: Option<Tensor<3>>,
+    /// `[B, P]`: recurrent dropout's mask (0, or `1/(1 − p)` for a kept unit), applied to the
+    /// hidden state entering `W_hh` at every step; `None` outside training.
+    pub mask: Option<Tensor<2>>,
 }
 
 /// The differentiable inputs of a scan.
@@ -25,36 +31,146 @@ pub(crate) struct ScanSpec {
 pub(crate) struct ScanInputs {
     /// `[T, B, GATES·H]`: `x_t·W_ihᵀ`, plus `b_ih` for cells that keep the input part apart.
     pub xp: Tensor<3>,
-    /// `[H, GATES·H]`: `W_hhᵀ`.
+    /// `[P, GATES·H]`: `W_hhᵀ`.
     pub w: Tensor<2>,
     /// `[GATES·H]`: the bias added to `h·W` in every step: `b_ih + b_hh`, or `b_hh` alone for
     /// cells that keep the input part apart.
     pub bias: Tensor<1>,
-    /// `[B, H]`: the starting hidden state.
+    /// `[B, P]`: the starting hidden state.
     pub h0: Tensor<2>,
     /// `[B, H]`: the starting cell state, used by cells with one.
     pub c0: Tensor<2>,
+    /// `[H, P]`: `W_hrᵀ`, for a projected scan.
+    pub projection: Option<Tensor<2>>,
+    /// Layer normalisation inside the steps.
+    pub norm: Option<ScanNorm>,
+}
+
+/// Layer normalisation inside a scan (Ba et al. 2016): of each step's hidden part `h·W`, per
+/// gate block, before the bias; and for cells with a cell state, of that state before the
+/// output. (The input part is normalised with the input projection, before the scan.)
+#[derive(Clone, Debug)]
+pub(crate) struct ScanNorm {
+    /// `[GATES·H]`: the hidden part's gain.
+    pub hidden_gain: Tensor<1>,
+    /// The cell state's normalisation, for cells with one.
+    pub state: Option<StateNorm>,
+}
+
+impl ScanInputs {
+    /// Where the scan's output lies in its flat buffer.
+    pub fn layout(&self, cell: CellKind) -> ScanLayout {
+        let [steps, batch, _] = self.xp.dims();
+        let [_, state] = self.h0.dims();
+        let [_, hidden] = self.c0.dims();
+        ScanLayout {
+            steps,
+            batch,
+            hidden,
+            state,
+            cell_state: cell.has_cell_state(),
+        }
+    }
+}
+
+/// Where each part of a scan's output lies in its one flat buffer: the output at every step
+/// (`[T, B, P]`, zero at padded steps), the final hidden state (`[B, P]`), then for cells with
+/// one the final cell state (`[B, H]`). Unprojected, this is `[T + 1 (+ 1), B, H]` row-major.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ScanLayout {
+    pub steps: usize,
+    pub batch: usize,
+    /// `H`: the cell's units (and the cell state's width).
+    pub hidden: usize,
+    /// `P`: the hidden state's width (`H` unless projected).
+    pub state: usize,
+    pub cell_state: bool,
+}
+
+impl ScanLayout {
+    /// Where the final hidden state starts (after the outputs).
+    pub fn final_h_at(&self) -> usize {
+        self.steps * self.batch * self.state
+    }
+
+    /// Where the final cell state starts.
+    pub fn final_c_at(&self) -> usize {
+        self.final_h_at() + self.batch * self.state
+    }
+
+    /// The buffer's length.
+    pub fn len(&self) -> usize {
+        self.final_c_at()
+            + if self.cell_state {
+                self.batch * self.hidden
+            } else {
+                0
+            }
+    }
+
+    /// The outputs of every step, `[T, B, P]`.
+    pub fn outputs(&self, flat: &Tensor<1>) -> Tensor<3> {
+        flat.clone()
+            .slice(0..self.final_h_at())
+            .reshape([self.steps, self.batch, self.state])
+    }
+
+    /// The final hidden state, `[B, P]`.
+    pub fn final_h(&self, flat: &Tensor<1>) -> Tensor<2> {
+        flat.clone()
+            .slice(self.final_h_at()..self.final_c_at())
+            .reshape([self.batch, self.state])
+    }
+
+    /// The final cell state, `[B, H]`, for cells with one.
+    pub fn final_c(&self, flat: &Tensor<1>) -> Option<Tensor<2>> {
+        self.cell_state.then(|| {
+            flat.clone()
+                .slice(self.final_c_at()..self.len())
+                .reshape([self.batch, self.hidden])
+        })
+    }
+
+    /// The buffer of these parts.
+    pub fn flatten(&self, outputs: Tensor<3>, h: Tensor<2>, c: Option<Tensor<2>>) -> Tensor<1> {
+        let mut parts = vec![
+            outputs.reshape([self.final_h_at()]),
+            h.reshape([self.batch * self.state]),
+        ];
+        parts.extend(c.map(|c| c.reshape([self.batch * self.hidden])));
+        Tensor::cat(parts, 0)
+    }
 }
 
 /// What the backward pass reads besides the tape: the inputs it differentiates through.
 #[derive(Clone, Debug)]
 pub(crate) struct ScanWeights {
-    /// `[H, GATES·H]`: `W_hhᵀ`.
+    /// `[P, GATES·H]`: `W_hhᵀ`.
     pub w: Tensor<2>,
-    /// `[B, H]` each: the starting states.
+    /// `[B, P]` and `[B, H]`: the starting states.
     pub h0: Tensor<2>,
     pub c0: Tensor<2>,
+    /// `[H, P]`: `W_hrᵀ`, for a projected scan.
+    pub projection: Option<Tensor<2>>,
+    /// Layer normalisation inside the steps.
+    pub norm: Option<ScanNorm>,
 }
 
 /// What the forward pass keeps for the backward pass.
 #[derive(Clone, Debug)]
 pub(crate) struct ScanTape {
-    /// `[T, B, H]`: the hidden state after each step (carried through padded steps).
+    /// `[T, B, P]`: the hidden state after each step (carried through padded steps).
     pub states: Tensor<3>,
     /// `[T, B, H]`: the cell state after each step, for cells with one.
     pub cells: Option<Tensor<3>>,
     /// `[T, B, TAPE·H]`: what the cell keeps per step, for cells that keep anything.
     pub kept: Option<Tensor<3>>,
+    /// `[T, B, H]`: the cell's output `m_t` before the projection (zero at padded steps), for
+    /// a projected scan.
+    pub unprojected: Option<Tensor<3>>,
+    /// `[T, B, GATES·H]`: each step's hidden part `h·W` before its normalisation, under layer
+    /// norm.
+    pub raw_parts: Option<Tensor<3>>,
 }
 
 /// Everything a scan's backward pass reads, kept by its forward pass.
@@ -65,6 +181,21 @@ pub(crate) struct ScanRecord {
     pub tape: ScanTape,
 }
 
+impl ScanRecord {
+    /// Where the scan's output (and so its incoming gradient) lies in its flat buffer.
+    pub fn layout(&self) -> ScanLayout {
+        let [steps, batch, state] = self.tape.states.dims();
+        let [_, hidden] = self.weights.c0.dims();
+        ScanLayout {
+            steps,
+            batch,
+            hidden,
+            state,
+            cell_state: self.spec.cell.has_cell_state(),
+        }
+    }
+}
+
 /// Gradients of a scan's inputs; `None` where not asked for.
 #[derive(Debug, Default)]
 pub(crate) struct ScanGrads {
@@ -73,6 +204,11 @@ pub(crate) struct ScanGrads {
     pub bias: Option<Tensor<1>>,
     pub h0: Option<Tensor<2>>,
     pub c0: Option<Tensor<2>>,
+    pub projection: Option<Tensor<2>>,
+    /// Of [`ScanNorm`]'s gains and bias.
+    pub hidden_gain: Option<Tensor<1>>,
+    pub state_gain: Option<Tensor<1>>,
+    pub state_bias: Option<Tensor<1>>,
 }
 
 /// Which gradients the backward pass must produce (the inputs that require them).
@@ -83,6 +219,39 @@ pub(crate) struct Wanted {
     pub bias: bool,
     pub h0: bool,
     pub c0: bool,
+    pub projection: bool,
+    pub hidden_gain: bool,
+    pub state_gain: bool,
+    pub state_bias: bool,
+}
+
+/// From flags in the order of the autodiff operation's parents: `[xp, w, bias, h0, c0,
+/// projection, hidden_gain, state_gain, state_bias]`.
+impl From<[bool; 9]> for Wanted {
+    fn from(wanted: [bool; 9]) -> Self {
+        let [
+            xp,
+            w,
+            bias,
+            h0,
+            c0,
+            projection,
+            hidden_gain,
+            state_gain,
+            state_bias,
+        ] = wanted;
+        Self {
+            xp,
+            w,
+            bias,
+            h0,
+            c0,
+            projection,
+            hidden_gain,
+            state_gain,
+            state_bias,
+        }
+    }
 }
 
 /// The time steps in the order a scan visits them.

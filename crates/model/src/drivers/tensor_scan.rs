@@ -1,14 +1,19 @@
 //! The scan on any backend, as plain (non-autodiff) tensor operations: the time loop written
 //! once for every cell, forward and backward. Per step it forms the cell's parts, calls
-//! [`Cell::step`] (or [`Cell::step_backward`]) and applies the masks; the hidden-weight
-//! gradient is one product over all steps after the loop.
+//! [`Cell::step`] (or [`Cell::step_backward`]), projects the cell's output when the scan has
+//! a projection, and applies the masks; the hidden-weight (and projection) gradients are one
+//! product over all steps each, after the loop.
 
 use burn::tensor::Tensor;
 
+use super::scaled;
 use super::scan::{
     ScanGrads, ScanInputs, ScanRecord, ScanSpec, ScanTape, ScanWeights, Wanted, visiting_order,
 };
-use crate::cells::{Cell, PartGrads, SavedStep, StepGrad, StepParts, TensorState};
+use crate::cells::{
+    Cell, PartGrads, SavedStep, StepGrad, StepParts, TensorState, column_sums, normalize,
+    normalize_backward,
+};
 
 /// Step `t` of a time-major tensor, `[B, W]`.
 fn at(x: &Tensor<3>, t: usize) -> Tensor<2> {
@@ -39,16 +44,18 @@ impl StepMask {
     }
 }
 
-/// Runs the scan. Returns `[T + 1 (+ 1), B, H]`: the output at every step (zero at padded
-/// steps), then the final hidden state, then (cells with one) the final cell state; and the
-/// tape for [`backward`]. Without `keep_tape` (inference) the cell's tape is not kept.
+/// Runs the scan. Returns its output laid out as [`ScanLayout`](super::scan::ScanLayout) says (the output at every
+/// step, zero at padded steps, then the final hidden state, then for cells with one the final
+/// cell state) and the tape for [`backward`]. Without `keep_tape` (inference) the cell's tape
+/// is not kept. A projected scan multiplies the cell's output by `W_hrᵀ` after each step.
 pub(crate) fn forward<C: Cell>(
     cell: C,
     spec: &ScanSpec,
     inputs: &ScanInputs,
     keep_tape: bool,
-) -> (Tensor<3>, ScanTape) {
-    let [steps, _, _] = inputs.xp.dims();
+) -> (Tensor<1>, ScanTape) {
+    let layout = inputs.layout(spec.cell);
+    let steps = layout.steps;
     let mut state = TensorState {
         h: inputs.h0.clone(),
         c: C::CELL_STATE.then(|| inputs.c0.clone()),
@@ -56,10 +63,23 @@ pub(crate) fn forward<C: Cell>(
     let mut states = vec![None; steps];
     let mut cells = vec![None; steps];
     let mut kept = vec![None; steps];
+    let mut unprojected = vec![None; steps];
+    let mut raw_parts = vec![None; steps];
     let bias = inputs.bias.clone().unsqueeze::<2>();
+    let norm = inputs.norm.as_ref();
+    let state_norm = norm.and_then(|norm| norm.state.as_ref());
     for t in visiting_order(steps, spec.reverse) {
         let x = at(&inputs.xp, t);
-        let hw = state.h.clone().matmul(inputs.w.clone()) + bias.clone();
+        let raw = entering(&state.h, &spec.mask).matmul(inputs.w.clone());
+        let hw = match norm {
+            Some(norm) => {
+                if keep_tape {
+                    raw_parts[t] = Some(raw.clone());
+                }
+                scaled(raw, C::GATES, &norm.hidden_gain) + bias.clone()
+            }
+            None => raw + bias.clone(),
+        };
         let parts = if C::SEPARATE_INPUT {
             StepParts {
                 hidden: hw,
@@ -71,22 +91,28 @@ pub(crate) fn forward<C: Cell>(
                 input: None,
             }
         };
-        let step = cell.step(parts, &state, keep_tape);
-        state = match StepMask::at(&spec.valid, t) {
-            None => step.state,
+        let step = cell.step(parts, &state, keep_tape, state_norm);
+        let TensorState { h: output, c } = step.state;
+        let (h, output) = match &inputs.projection {
+            Some(r) => (output.clone().matmul(r.clone()), Some(output)),
+            None => (output, None),
+        };
+        let mask = StepMask::at(&spec.valid, t);
+        state = match &mask {
+            None => TensorState { h, c },
             Some(mask) => TensorState {
-                h: mask.select(step.state.h, state.h),
-                c: step
-                    .state
-                    .c
-                    .zip(state.c)
-                    .map(|(c, old)| mask.select(c, old)),
+                h: mask.select(h, state.h),
+                c: c.zip(state.c).map(|(c, old)| mask.select(c, old)),
             },
         };
         states[t] = Some(state.h.clone());
         if keep_tape {
             cells[t] = state.c.clone();
             kept[t] = step.tape;
+            unprojected[t] = match &mask {
+                Some(mask) => output.map(|m| m * mask.valid.clone()),
+                None => output,
+            };
         }
     }
     let stack = |v: Vec<Option<Tensor<2>>>| -> Option<Tensor<3>> {
@@ -98,14 +124,23 @@ pub(crate) fn forward<C: Cell>(
         Some(valid) => states.clone() * valid.clone(),
         None => states.clone(),
     };
-    let mut rows = vec![outputs, state.h.unsqueeze::<3>()];
-    rows.extend(state.c.map(|c| c.unsqueeze::<3>()));
+    let out = layout.flatten(outputs, state.h, state.c);
     let tape = ScanTape {
         states,
         cells: stack(cells),
         kept: stack(kept),
+        unprojected: stack(unprojected),
+        raw_parts: stack(raw_parts),
     };
-    (Tensor::cat(rows, 0), tape)
+    (out, tape)
+}
+
+/// The hidden state as it enters `W_hh`: times recurrent dropout's mask when there is one.
+fn entering(h: &Tensor<2>, mask: &Option<Tensor<2>>) -> Tensor<2> {
+    match mask {
+        Some(mask) => h.clone() * mask.clone(),
+        None => h.clone(),
+    }
 }
 
 /// The state before step `t` in visiting order, `[B, H]`: the start state or the state after
@@ -144,19 +179,26 @@ fn outer_sum(a: Tensor<3>, b: Tensor<3>) -> Tensor<2> {
         .matmul(b.reshape([steps * batch, q]))
 }
 
-/// The gradients of `W_hhᵀ` (`Σ_t h_{t-1}ᵀ · d_t`, one product over all steps) and of the
-/// step bias (`Σ d_t`), as `wanted`, from `d_hidden` `[T, B, GATES·H]`, the gradient of every
-/// step's hidden part, and the states the scan went through.
+/// The gradients of `W_hhᵀ` (`Σ_t (h_{t-1} ⊙ mask)ᵀ · d_t`, one product over all steps) and
+/// of the step bias (`Σ d_t`), as `wanted`, from `d_hidden` `[T, B, GATES·H]`, the gradient of
+/// every step's hidden part, the states the scan went through and its recurrent dropout mask.
+/// Under layer norm, `d_raw` is the gradient of the hidden part before its normalisation
+/// (which `W_hh`'s gradient takes); otherwise `d_hidden` again.
 pub(crate) fn parameter_gradients(
+    spec: &ScanSpec,
     states: &Tensor<3>,
     h0: &Tensor<2>,
-    reverse: bool,
+    d_raw: &Tensor<3>,
     d_hidden: &Tensor<3>,
     wanted: Wanted,
 ) -> (Option<Tensor<2>>, Option<Tensor<1>>) {
-    let w = wanted
-        .w
-        .then(|| outer_sum(all_before(states, h0, reverse), d_hidden.clone()));
+    let w = wanted.w.then(|| {
+        let mut before = all_before(states, h0, spec.reverse);
+        if let Some(mask) = &spec.mask {
+            before = before * mask.clone().unsqueeze::<3>();
+        }
+        outer_sum(before, d_raw.clone())
+    });
     let bias = wanted.bias.then(|| {
         let [steps, batch, width] = d_hidden.dims();
         d_hidden
@@ -166,6 +208,12 @@ pub(crate) fn parameter_gradients(
             .reshape([width])
     });
     (w, bias)
+}
+
+/// The gradient of `W_hrᵀ`, `Σ_t m_tᵀ · g_t` (`[H, P]`, one product over all steps), from the
+/// cell's outputs `m` `[T, B, H]` and the gradient reaching every hidden state `g` `[T, B, P]`.
+pub(crate) fn projection_gradient(unprojected: Tensor<3>, reaching: Tensor<3>) -> Tensor<2> {
+    outer_sum(unprojected, reaching)
 }
 
 /// Step `t`'s view of the tape for [`Cell::step_backward`].
@@ -178,7 +226,10 @@ struct SavedAt<'a> {
 
 impl SavedStep for SavedAt<'_> {
     fn h(&self) -> Tensor<2> {
-        at(&self.tape.states, self.t)
+        at(
+            self.tape.unprojected.as_ref().unwrap_or(&self.tape.states),
+            self.t,
+        )
     }
 
     fn h_prev(&self) -> Tensor<2> {
@@ -213,7 +264,7 @@ impl SavedAt<'_> {
 pub(crate) fn backward<C: Cell>(
     cell: C,
     record: &ScanRecord,
-    grad: Tensor<3>,
+    grad: Tensor<1>,
     wanted: Wanted,
 ) -> ScanGrads {
     let ScanRecord {
@@ -221,19 +272,24 @@ pub(crate) fn backward<C: Cell>(
         weights,
         tape,
     } = record;
-    let [steps, batch, hidden] = tape.states.dims();
-    let row = |i: usize| {
-        grad.clone()
-            .slice([i..i + 1, 0..batch, 0..hidden])
-            .reshape([batch, hidden])
-    };
-    let outputs = grad.clone().slice([0..steps, 0..batch, 0..hidden]);
+    let layout = record.layout();
+    let steps = layout.steps;
+    let outputs = layout.outputs(&grad);
     // What reaches the state after the step being differentiated.
-    let mut gh = row(steps);
-    let mut gc = C::CELL_STATE.then(|| row(steps + 1));
+    let mut gh = layout.final_h(&grad);
+    let mut gc = layout.final_c(&grad);
     let w_t = weights.w.clone().transpose();
+    let r_t = weights.projection.clone().map(|r| r.transpose());
+    let norm = weights.norm.as_ref();
+    let state_norm = norm.and_then(|norm| norm.state.as_ref());
+    // Under layer norm: the gradient of each step's hidden part before its normalisation, and
+    // the sums over steps of the gains' (and the state's bias's) gradients.
+    let mut d_raw = vec![None; steps];
+    let mut norm_grads: [Option<Tensor<1>>; 3] = [None, None, None];
     let mut d_hidden = vec![None; steps];
     let mut d_input = vec![None; steps];
+    // Under a projection: the gradient reaching each `h_t`, for `∂W_hr`.
+    let mut reaching = vec![None; steps];
     for t in visiting_order(steps, spec.reverse).rev() {
         let mask = StepMask::at(&spec.valid, t);
         let mut g = at(&outputs, t) + gh.clone();
@@ -242,6 +298,13 @@ pub(crate) fn backward<C: Cell>(
             g = g * mask.valid.clone();
             g_c = g_c.map(|c| c * mask.valid.clone());
         }
+        let g = match &r_t {
+            Some(r_t) => {
+                reaching[t] = Some(g.clone());
+                g.matmul(r_t.clone())
+            }
+            None => g,
+        };
         let saved = SavedAt {
             tape,
             start: weights,
@@ -253,8 +316,30 @@ pub(crate) fn backward<C: Cell>(
             input: dx,
             direct,
             c_prev,
-        } = cell.step_backward(StepGrad { h: g, c: g_c }, &saved);
-        let mut gh_prev = dh.clone().matmul(w_t.clone());
+            state_norm: state_grads,
+        } = cell.step_backward(StepGrad { h: g, c: g_c }, &saved, state_norm);
+        let through_w = match (norm, &tape.raw_parts) {
+            (Some(norm), Some(raw_parts)) => {
+                let normalized = normalize(at(raw_parts, t), C::GATES);
+                let gain = norm.hidden_gain.clone().unsqueeze::<2>();
+                add(
+                    &mut norm_grads[0],
+                    column_sums(dh.clone() * normalized.x_hat.clone()),
+                );
+                let d = normalize_backward(&normalized, dh.clone() * gain);
+                d_raw[t] = Some(d.clone());
+                d
+            }
+            _ => dh.clone(),
+        };
+        if let Some(grads) = state_grads {
+            add(&mut norm_grads[1], grads.gain);
+            add(&mut norm_grads[2], grads.bias);
+        }
+        let mut gh_prev = through_w.matmul(w_t.clone());
+        if let Some(mask) = &spec.mask {
+            gh_prev = gh_prev * mask.clone();
+        }
         if let Some(direct) = direct {
             gh_prev = gh_prev + direct;
         }
@@ -286,12 +371,35 @@ pub(crate) fn backward<C: Cell>(
             d_hidden.clone()
         }
     });
-    let (w, bias) = parameter_gradients(&tape.states, &weights.h0, spec.reverse, &d_hidden, wanted);
+    let d_raw = match norm {
+        Some(_) => stack(d_raw),
+        None => d_hidden.clone(),
+    };
+    let (w, bias) = parameter_gradients(spec, &tape.states, &weights.h0, &d_raw, &d_hidden, wanted);
+    let [hidden_gain, state_gain, state_bias] = norm_grads;
+    let projection = match (&tape.unprojected, wanted.projection) {
+        (Some(unprojected), true) => {
+            Some(projection_gradient(unprojected.clone(), stack(reaching)))
+        }
+        _ => None,
+    };
     ScanGrads {
         xp,
         w,
         bias,
         h0: wanted.h0.then_some(gh),
         c0: if wanted.c0 { gc } else { None },
+        projection,
+        hidden_gain: hidden_gain.filter(|_| wanted.hidden_gain),
+        state_gain: state_gain.filter(|_| wanted.state_gain),
+        state_bias: state_bias.filter(|_| wanted.state_bias),
     }
+}
+
+/// `sum += x`, starting from `x`.
+fn add(sum: &mut Option<Tensor<1>>, x: Tensor<1>) {
+    *sum = Some(match sum.take() {
+        Some(sum) => sum + x,
+        None => x,
+    });
 }

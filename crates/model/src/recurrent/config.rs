@@ -5,7 +5,7 @@ use burn::config::Config;
 use burn::nn::{DropoutConfig, Initializer};
 use burn::tensor::Device;
 
-use super::{Recurrent, RecurrentLayer};
+use super::{LayerNorms, Recurrent, RecurrentLayer};
 use crate::cells::{CellKind, ElmanActivation};
 use crate::error::{ModelError, Result};
 
@@ -32,7 +32,7 @@ pub struct RecurrentConfig {
     pub d_input: usize,
     /// Number of hidden units per direction (`H`).
     pub d_hidden: usize,
-    /// The cell: Elman (tanh, relu or sigmoid), LSTM or GRU.
+    /// The cell: Elman (tanh, relu or sigmoid), LSTM, GRU, minGRU or minLSTM.
     #[config(default = "CellKind::Elman(ElmanActivation::Tanh)")]
     pub cell: CellKind,
     /// Stacked layers; layer `k > 0` reads the outputs of layer `k − 1`.
@@ -44,9 +44,27 @@ pub struct RecurrentConfig {
     /// Dropout probability on the outputs of every layer but the last, during training only.
     #[config(default = 0.0)]
     pub dropout: f64,
+    /// Recurrent (variational) dropout probability, during training only (Gal & Ghahramani
+    /// 2016; Keras's `recurrent_dropout`): each sequence drops each unit of the hidden state
+    /// entering `W_hh` with this probability, with one mask for all its steps, per
+    /// layer-direction. The state itself, the outputs and GRU's `z ⊙ h` path are untouched.
+    #[config(default = 0.0)]
+    pub recurrent_dropout: f64,
     /// Whether the cell has the biases `b_ih` and `b_hh`.
     #[config(default = true)]
     pub bias: bool,
+    /// LSTM only: project each step's output to this many units, `h_t = W_hr·(o_t ⊙
+    /// tanh(c_t))` (PyTorch's `proj_size`; Sak et al. 2014). The hidden state and the output are
+    /// then `proj_size` wide per direction and the cell state stays `d_hidden` wide. `0` (the
+    /// default): no projection.
+    #[config(default = 0)]
+    pub proj_size: usize,
+    /// Layer normalisation inside the recurrence (Ba, Kiros & Hinton 2016), per gate block:
+    /// `LN(x_t·W_ihᵀ)·γ_x + LN(h_{t-1}·W_hhᵀ)·γ_h + b`, and for an LSTM `h_t = o ⊙
+    /// tanh(LN(c_t)·γ_c + β_c)`, with learnt gains `γ` (initially 1) and `β_c` (initially 0).
+    /// No PyTorch module has it, so such a stack has no PyTorch import or export.
+    #[config(default = false)]
+    pub layer_norm: bool,
     /// Weight initializer; `None` is PyTorch's `U(−1/√H, 1/√H)` for every weight and bias.
     #[config(default = "None")]
     pub initializer: Option<Initializer>,
@@ -68,7 +86,50 @@ impl RecurrentConfig {
         if !self.dropout.is_finite() || !(0.0..1.0).contains(&self.dropout) {
             return bad(format!("dropout must be in [0, 1), got {}", self.dropout));
         }
+        if !self.recurrent_dropout.is_finite() || !(0.0..1.0).contains(&self.recurrent_dropout) {
+            return bad(format!(
+                "recurrent_dropout must be in [0, 1), got {}",
+                self.recurrent_dropout
+            ));
+        }
+        if self.proj_size > 0 && !self.cell.supports_projection() {
+            return bad(format!(
+                "proj_size is for LSTM only (as PyTorch's); the {} cell has no projection",
+                self.cell.name()
+            ));
+        }
+        if !self.cell.has_hidden_weight() {
+            let minimal = |option: &str| {
+                bad(format!(
+                    "{option} is not for {}: its gates read only the input, it has no \
+                     recurrent weight W_hh",
+                    self.cell.name()
+                ))
+            };
+            if self.layer_norm {
+                return minimal("layer_norm");
+            }
+            if self.recurrent_dropout > 0.0 {
+                return minimal("recurrent_dropout");
+            }
+        }
+        if self.proj_size > 0 && self.proj_size >= self.d_hidden {
+            return bad(format!(
+                "proj_size must be smaller than d_hidden ({}), got {}",
+                self.d_hidden, self.proj_size
+            ));
+        }
         Ok(())
+    }
+
+    /// Width of the hidden state and of each direction's output: `proj_size` when projected,
+    /// else `d_hidden`.
+    pub fn d_state(&self) -> usize {
+        if self.proj_size > 0 {
+            self.proj_size
+        } else {
+            self.d_hidden
+        }
     }
 
     /// Number of directions (1, or 2 when bidirectional).
@@ -86,12 +147,14 @@ impl RecurrentConfig {
             max: bound,
         });
         let dirs = self.directions();
+        let state = self.d_state();
+        let recurrent = self.cell.has_hidden_weight();
         let mut layers = Vec::with_capacity(self.num_layers * dirs);
         for layer in 0..self.num_layers {
             let d_in = if layer == 0 {
                 self.d_input
             } else {
-                dirs * self.d_hidden
+                dirs * state
             };
             let weight = |rows: usize| {
                 init.init_with([rows, gates_hidden], Some(rows), Some(gates_hidden), device)
@@ -104,21 +167,30 @@ impl RecurrentConfig {
                     device,
                 )
             };
+            let projection = || {
+                let shape = [self.d_hidden, state];
+                init.init_with(shape, Some(self.d_hidden), Some(state), device)
+            };
+            let norm = || LayerNorms::new(self.cell, self.d_hidden, device);
             for _ in 0..dirs {
                 layers.push(RecurrentLayer {
                     input_weight: weight(d_in),
-                    hidden_weight: weight(self.d_hidden),
+                    hidden_weight: recurrent.then(|| weight(state)),
                     input_bias: self.bias.then(bias),
-                    hidden_bias: self.bias.then(bias),
+                    hidden_bias: (recurrent && self.bias).then(bias),
+                    projection: (self.proj_size > 0).then(projection),
+                    norm: self.layer_norm.then(norm),
                 });
             }
         }
         Ok(Recurrent {
             layers,
             dropout: DropoutConfig::new(self.dropout).init(),
+            recurrent_dropout: DropoutConfig::new(self.recurrent_dropout).init(),
             cell: self.cell,
             d_input: self.d_input,
             d_hidden: self.d_hidden,
+            proj_size: self.proj_size,
             num_layers: self.num_layers,
             bidirectional: self.bidirectional,
         })

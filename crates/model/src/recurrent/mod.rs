@@ -1,8 +1,9 @@
 //! The recurrent stack: layers, directions, masks and initial states, for every cell.
 //!
 //! Semantics are PyTorch's `nn.RNN/LSTM/GRU(batch_first=True)`: input `[B, T, D]`, output
-//! `[B, T, dirs·H]`, final state `[layers·dirs, B, H]`; with `lengths`, padded steps leave the
-//! state untouched and output zeros, as `pack_padded_sequence` does.
+//! `[B, T, dirs·H]`, final state `[layers·dirs, B, H]` (`P` for `H` in both under an LSTM
+//! projection, `proj_size`); with `lengths`, padded steps leave the state untouched and output
+//! zeros, as `pack_padded_sequence` does.
 //!
 //! Two paths compute the same numbers, through one layer-stack driver (`stack.rs`):
 //! [`Recurrent::forward`] runs each layer-direction as one fused scan (one autodiff operation
@@ -17,5 +18,5 @@ mod stack;
 mod state;
 
 pub use config::RecurrentConfig;
-pub use module::{Recurrent, RecurrentLayer};
+pub use module::{LayerNorms, Recurrent, RecurrentLayer};
 pub use state::{RecurrentOutput, RecurrentState};

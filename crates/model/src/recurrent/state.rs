@@ -9,10 +9,18 @@ use crate::error::{ModelError, Result, check_shape};
 /// The recurrent state of a whole stack, laid out as PyTorch's `h_n` / `c_n`.
 #[derive(Clone, Debug)]
 pub struct RecurrentState {
-    /// `[layers·dirs, B, H]`.
+    /// `[layers·dirs, B, P]` (`P = H` unless projected).
     pub hidden: Tensor<3>,
     /// `[layers·dirs, B, H]`, LSTM only.
     pub cell: Option<Tensor<3>>,
+}
+
+/// The widths of one layer-direction's states: `P` for the hidden state, `H` for the cell
+/// state.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StateWidths {
+    pub hidden: usize,
+    pub cell: usize,
 }
 
 /// What [`crate::Recurrent::forward`] returns.
@@ -35,19 +43,26 @@ impl RecurrentState {
         }
     }
 
-    /// Checks this state against a stack of `count` layer-directions of `hidden` units with
-    /// `cell`, for a batch of `batch`, and splits it per layer-direction (`[B, H]` each).
+    /// Checks this state against a stack of `count` layer-directions with states of `widths`
+    /// and `cell`, for a batch of `batch`, and splits it per layer-direction (`[B, P]` and
+    /// `[B, H]` each).
     pub(crate) fn split(
         self,
         cell: CellKind,
         count: usize,
         batch: usize,
-        hidden: usize,
+        widths: StateWidths,
     ) -> Result<Vec<TensorState>> {
-        let expected = [Some(count), Some(batch), Some(hidden)];
-        check_shape("initial hidden state", &self.hidden.dims(), &expected)?;
+        let expected = |width: usize| [Some(count), Some(batch), Some(width)];
+        check_shape(
+            "initial hidden state",
+            &self.hidden.dims(),
+            &expected(widths.hidden),
+        )?;
         match (&self.cell, cell.has_cell_state()) {
-            (Some(c), true) => check_shape("initial cell state", &c.dims(), &expected)?,
+            (Some(c), true) => {
+                check_shape("initial cell state", &c.dims(), &expected(widths.cell))?
+            }
             (None, true) => {
                 return Err(ModelError::Unsupported(
                     "an LSTM initial state needs both the hidden and the cell state".into(),
@@ -62,11 +77,12 @@ impl RecurrentState {
             (None, false) => {}
         }
         let split = |t: Tensor<3>| -> Vec<Tensor<2>> {
+            let [_, _, width] = t.dims();
             (0..count)
                 .map(|i| {
                     t.clone()
-                        .slice([i..i + 1, 0..batch, 0..hidden])
-                        .reshape([batch, hidden])
+                        .slice([i..i + 1, 0..batch, 0..width])
+                        .reshape([batch, width])
                 })
                 .collect()
         };
@@ -81,19 +97,19 @@ impl RecurrentState {
             .collect())
     }
 
-    /// Zero start states for `count` layer-directions, `[B, H]` each.
+    /// Zero start states for `count` layer-directions, `[B, P]` and `[B, H]` each.
     pub(crate) fn zero_starts(
         cell: CellKind,
         count: usize,
         batch: usize,
-        hidden: usize,
+        widths: StateWidths,
         device: &Device,
     ) -> Vec<TensorState> {
-        let zeros = || Tensor::zeros([batch, hidden], device);
+        let zeros = |width: usize| Tensor::zeros([batch, width], device);
         (0..count)
             .map(|_| TensorState {
-                h: zeros(),
-                c: cell.has_cell_state().then(zeros),
+                h: zeros(widths.hidden),
+                c: cell.has_cell_state().then(|| zeros(widths.cell)),
             })
             .collect()
     }

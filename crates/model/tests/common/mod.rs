@@ -74,8 +74,9 @@ pub fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
         .unwrap()
 }
 
-/// Fails with the worst element when `actual` and `expected` differ by more than `tol`.
-pub fn assert_close(what: &str, actual: &[f32], expected: &[f32], tol: f32) {
+/// Fails with the worst element when `actual` and `expected` differ by more than `tol`;
+/// returns the largest difference.
+pub fn assert_close(what: &str, actual: &[f32], expected: &[f32], tol: f32) -> f32 {
     assert_eq!(
         actual.len(),
         expected.len(),
@@ -101,6 +102,7 @@ pub fn assert_close(what: &str, actual: &[f32], expected: &[f32], tol: f32) {
         actual[worst],
         expected[worst]
     );
+    diff
 }
 
 /// `[rows, cols]` row-major values transposed to `[cols, rows]`.

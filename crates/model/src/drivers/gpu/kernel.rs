@@ -37,6 +37,8 @@ pub(super) fn loop_probe<F: Float>(
 pub(super) struct Layout {
     /// Hidden units per direction (`H`).
     pub hidden: usize,
+    /// The hidden state's width (`P`: `H`, or the projection's size).
+    pub state: usize,
     /// Gate blocks (`GATES`), values kept per unit (`TAPE`).
     pub gates: usize,
     pub tape: usize,
@@ -45,6 +47,10 @@ pub(super) struct Layout {
     /// Whether the cell has a cell state, keeps its input part apart, has a direct path back.
     pub cell_state: bool,
     pub separate: bool,
+    /// Whether the cell's output is projected to the state (`h_t = m_t·W_hrᵀ`).
+    pub projected: bool,
+    /// Whether recurrent dropout's mask scales the state entering `W_hh`.
+    pub masked: bool,
     /// Whether some sequences are padded (the masks are read), and the tape is kept.
     pub padded: bool,
     pub keep: bool,
@@ -63,11 +69,14 @@ pub(super) struct Span {
     pub count: u32,
 }
 
-/// The forward scan. `xp` `[T, B, G·H]`, `w` `[H, G·H]`, `bias` `[G·H]`, `h0`/`c0` `[B, H]`,
-/// `valid` `[T, B]` (read when padded). Writes `out` `[T + 1 (+ 1), B, H]` (outputs, zero at
-/// padded steps, then the final states); when keeping the tape, `states` (padded only: the
-/// carried states), `cells` and `kept` `[T, B, TAPE·H]`. A scan may take several launches,
-/// each over a [`Span`] of its steps: `carry` `[2, B, H]` passes the states between them.
+/// The forward scan. `xp` `[T, B, G·H]`, `w` `[P, G·H]`, `bias` `[G·H]`, `h0` `[B, P]`, `c0`
+/// `[B, H]`, `valid` `[T, B]` (read when padded), `projection` `[H, P]` (read when projected),
+/// `mask` `[B, P]` (recurrent dropout's, read when masked).
+/// Writes `out` (laid out as `ScanLayout` says: the outputs `[T, B, P]`, zero at padded
+/// steps, then the final states); when keeping the tape, `states` (padded only: the carried
+/// states), `cells`, `kept` `[T, B, TAPE·H]` and (projected) `unprojected` `[T, B, H]`, the
+/// cell's output before the projection. A scan may take several launches, each over a
+/// [`Span`] of its steps: `carry` (`[B, P]` then `[B, H]`) passes the states between them.
 #[cube(launch)]
 #[allow(clippy::too_many_arguments)]
 pub(super) fn scan_forward<F: Float, C: GpuCell>(
@@ -77,20 +86,25 @@ pub(super) fn scan_forward<F: Float, C: GpuCell>(
     h0: &Tensor<F>,
     c0: &Tensor<F>,
     valid: &Tensor<F>,
+    projection: &Tensor<F>,
+    mask: &Tensor<F>,
     out: &mut Tensor<F>,
     states: &mut Tensor<F>,
     cells: &mut Tensor<F>,
     kept: &mut Tensor<F>,
+    unprojected: &mut Tensor<F>,
     carry: &mut Tensor<F>,
     span: Span,
     #[comptime] layout: Layout,
     #[define(F)] _dtype: ElemType,
 ) {
     let hidden = layout.hidden;
+    let width_state = layout.state;
     let gates = layout.gates;
     let rows = layout.rows;
     let width = gates * hidden;
     let block = rows * hidden;
+    let state_block = rows * width_state;
     let steps = span.steps as usize;
     let batch = span.batch as usize;
     let first = CUBE_POS_X as usize * rows;
@@ -98,16 +112,30 @@ pub(super) fn scan_forward<F: Float, C: GpuCell>(
 
     // Two buffers per state: the previous step's is read while the next is written. A launch
     // that continues an earlier one starts from the states that one carried over.
-    let mut h = Shared::<[F]>::new_slice(2 * block);
+    let mut h = Shared::<[F]>::new_slice(2 * state_block);
     let mut c = Shared::<[F]>::new_slice(comptime!(if layout.cell_state { 2 * block } else { 1 }));
+    // Projected: the step's cell outputs, which the projection reads whole.
+    let mut m = Shared::<[F]>::new_slice(comptime!(if layout.projected { block } else { 1 }));
+    // Masked: the states as they enter `W_hh` (`h ⊙ mask`), double-buffered as `h` is.
+    let mut entering =
+        Shared::<[F]>::new_slice(comptime!(if layout.masked { 2 * state_block } else { 1 }));
     let continued = span.start > 0;
-    load_state::<F>(
-        &mut h, h0, 0, carry, 0, continued, first, batch, rows, hidden,
+    load_states::<F>(
+        &mut h, &mut c, h0, 0, c0, 0, carry, continued, first, batch, layout,
     );
-    if layout.cell_state {
-        load_state::<F>(
-            &mut c, c0, 0, carry, batch, continued, first, batch, rows, hidden,
-        );
+    if layout.masked {
+        // The start state as it enters, in the buffer of the first step (`now = 0`).
+        let mut p = UNIT_POS_X as usize;
+        while p < width_state {
+            #[unroll]
+            for r in 0..rows {
+                if first + r < batch {
+                    let at = r * width_state + p;
+                    entering[at] = h[at] * mask[(first + r) * width_state + p];
+                }
+            }
+            p += stride;
+        }
     }
     sync_cube();
 
@@ -116,11 +144,14 @@ pub(super) fn scan_forward<F: Float, C: GpuCell>(
     let mut state = Array::<F>::new(2usize);
     let mut tape = Array::<F>::new(4usize);
     let mut acc = Array::<F>::new(rows * gates);
+    let mut projected = Array::<F>::new(rows);
     for l in 0..span.count as usize {
         let i = span.start as usize + l;
         let t = if span.reverse == 1 { steps - 1 - i } else { i };
-        let now = (l % 2) * block;
-        let next = block - now;
+        let now = (l % 2) * state_block;
+        let next = state_block - now;
+        let cell_now = (l % 2) * block;
+        let cell_next = block - cell_now;
         let mut u = UNIT_POS_X as usize;
         while u < hidden {
             // The hidden part of each gate, for each row: `h_{t-1} · W_hh + b`.
@@ -131,30 +162,26 @@ pub(super) fn scan_forward<F: Float, C: GpuCell>(
                     acc[r * gates + g] = bias[g * hidden + u];
                 }
             }
-            for q in 0..hidden / UNROLL {
-                #[unroll]
-                for k in 0..UNROLL {
-                    add_hidden_unit::<F>(&mut acc, &h, now, w, q * UNROLL + k, u, layout);
-                }
-            }
-            #[unroll]
-            for k in hidden / UNROLL * UNROLL..hidden {
-                add_hidden_unit::<F>(&mut acc, &h, now, w, k, u, layout);
+            if layout.masked {
+                hidden_parts::<F>(&mut acc, &entering, now, w, u, layout);
+            } else {
+                hidden_parts::<F>(&mut acc, &h, now, w, u, layout);
             }
             #[unroll]
             for r in 0..rows {
                 let b = first + r;
                 if b < batch {
                     let row = t * batch + b;
-                    let h_prev = h[now + r * hidden + u];
+                    // A projectable cell never reads `h_{t-1}` (and it is `P` wide).
+                    let mut h_prev = F::new(0.0);
+                    if !layout.projected {
+                        h_prev = h[now + r * hidden + u];
+                    }
                     let mut c_prev = F::new(0.0);
                     if layout.cell_state {
-                        c_prev = c[now + r * hidden + u];
+                        c_prev = c[cell_now + r * hidden + u];
                     }
-                    let mut real = true;
-                    if layout.padded {
-                        real = valid[row] != F::new(0.0);
-                    }
+                    let real = is_real::<F>(valid, row, layout.padded);
                     let mut h_new = h_prev;
                     let mut c_new = c_prev;
                     let mut output = F::new(0.0);
@@ -186,15 +213,26 @@ pub(super) fn scan_forward<F: Float, C: GpuCell>(
                         c_new = state[1];
                         output = h_new;
                     }
-                    out[row * hidden + u] = output;
-                    h[next + r * hidden + u] = h_new;
-                    if layout.cell_state {
-                        c[next + r * hidden + u] = c_new;
-                    }
-                    if layout.keep {
-                        if layout.padded {
+                    if layout.projected {
+                        // The cell's output (zero at padding); the state comes below.
+                        m[r * hidden + u] = output;
+                        if layout.keep {
+                            unprojected[row * hidden + u] = output;
+                        }
+                    } else {
+                        out[row * hidden + u] = output;
+                        h[next + r * hidden + u] = h_new;
+                        if layout.masked {
+                            entering[next + r * hidden + u] = h_new * mask[b * hidden + u];
+                        }
+                        if layout.keep && layout.padded {
                             states[row * hidden + u] = h_new;
                         }
+                    }
+                    if layout.cell_state {
+                        c[cell_next + r * hidden + u] = c_new;
+                    }
+                    if layout.keep {
                         if layout.cell_state {
                             cells[row * hidden + u] = c_new;
                         }
@@ -207,38 +245,70 @@ pub(super) fn scan_forward<F: Float, C: GpuCell>(
             }
             u += stride;
         }
+        if layout.projected {
+            // `h_t = m_t · W_hrᵀ` once every unit of `m_t` is there; padding carries `h`.
+            sync_cube();
+            let mut p = UNIT_POS_X as usize;
+            while p < width_state {
+                // `Σ_k m_t[r, k] · W_hrᵀ[k, p]`.
+                dot_rows::<F>(&mut projected, &m, projection, p, width_state, hidden, rows);
+                #[unroll]
+                for r in 0..rows {
+                    let b = first + r;
+                    if b < batch {
+                        let row = t * batch + b;
+                        let real = is_real::<F>(valid, row, layout.padded);
+                        let mut h_new = h[now + r * width_state + p];
+                        let mut output = F::new(0.0);
+                        if real {
+                            h_new = projected[r];
+                            output = h_new;
+                        }
+                        out[row * width_state + p] = output;
+                        h[next + r * width_state + p] = h_new;
+                        if layout.masked {
+                            let keep = mask[b * width_state + p];
+                            entering[next + r * width_state + p] = h_new * keep;
+                        }
+                        if layout.keep && layout.padded {
+                            states[row * width_state + p] = h_new;
+                        }
+                    }
+                }
+                p += stride;
+            }
+        }
         sync_cube();
     }
 
     // The states reached: carried over to the next launch, or the final states (after each
     // sequence's last real step) after the last one.
-    let last = (span.count as usize % 2) * block;
     let done = span.start + span.count == span.steps;
-    store_state::<F>(
-        &h, last, out, steps, carry, 0, done, first, batch, rows, hidden,
+    let finals = steps * batch * width_state;
+    let parity = span.count as usize % 2;
+    store_states::<F>(
+        &h,
+        &c,
+        parity,
+        out,
+        finals,
+        finals + batch * width_state,
+        carry,
+        done,
+        first,
+        batch,
+        layout,
     );
-    if layout.cell_state {
-        store_state::<F>(
-            &c,
-            last,
-            out,
-            steps + 1,
-            carry,
-            batch,
-            done,
-            first,
-            batch,
-            rows,
-            hidden,
-        );
-    }
 }
 
-/// The backward scan (BPTT). `grad` `[T + 1 (+ 1), B, H]` is the gradient of the forward
-/// output; `states`, `cells`, `kept` the tape; `wt` `[G·H, H]` is `W_hh` (`= (W_hhᵀ)ᵀ`).
-/// Writes `d_hidden` (and, for a separate input part, `d_input`) `[T, B, G·H]` and `starts`
-/// `[1 (+ 1), B, H]`: the gradient reaching the start states. Over several launches, `carry`
-/// `[2, B, H]` passes the state gradients between them.
+/// The backward scan (BPTT). `grad` is the gradient of the forward output (laid out as
+/// `ScanLayout` says); `states`, `cells`, `kept` and (projected) `unprojected` the tape; `wt`
+/// `[G·H, P]` is `W_hh` (`= (W_hhᵀ)ᵀ`), `projection` `[H, P]` is `W_hrᵀ`, `mask` `[B, P]`
+/// recurrent dropout's. Writes `d_hidden`
+/// (and, for a separate input part, `d_input`) `[T, B, G·H]`, `starts` (`[B, P]` then `[B, H]`):
+/// the gradient reaching the start states, and (projected) `reaching` `[T, B, P]`: the gradient
+/// reaching every `h_t`. Over several launches, `carry` passes the state gradients between
+/// them.
 #[cube(launch)]
 #[allow(clippy::too_many_arguments)]
 pub(super) fn scan_backward<F: Float, C: GpuCell>(
@@ -246,12 +316,16 @@ pub(super) fn scan_backward<F: Float, C: GpuCell>(
     states: &Tensor<F>,
     cells: &Tensor<F>,
     kept: &Tensor<F>,
+    unprojected: &Tensor<F>,
     h0: &Tensor<F>,
     c0: &Tensor<F>,
     wt: &Tensor<F>,
+    projection: &Tensor<F>,
+    mask: &Tensor<F>,
     valid: &Tensor<F>,
     d_hidden: &mut Tensor<F>,
     d_input: &mut Tensor<F>,
+    reaching: &mut Tensor<F>,
     starts: &mut Tensor<F>,
     carry: &mut Tensor<F>,
     span: Span,
@@ -259,10 +333,12 @@ pub(super) fn scan_backward<F: Float, C: GpuCell>(
     #[define(F)] _dtype: ElemType,
 ) {
     let hidden = layout.hidden;
+    let width_state = layout.state;
     let gates = layout.gates;
     let rows = layout.rows;
     let width = gates * hidden;
     let block = rows * hidden;
+    let state_block = rows * width_state;
     let steps = span.steps as usize;
     let batch = span.batch as usize;
     let first = CUBE_POS_X as usize * rows;
@@ -270,29 +346,28 @@ pub(super) fn scan_backward<F: Float, C: GpuCell>(
 
     // What reaches the states after the step being differentiated, and (being built) before it:
     // at first the final states' gradients, or what an earlier launch carried over.
-    let mut gh = Shared::<[F]>::new_slice(2 * block);
+    let mut gh = Shared::<[F]>::new_slice(2 * state_block);
     let mut gc = Shared::<[F]>::new_slice(comptime!(if layout.cell_state { 2 * block } else { 1 }));
     // The step's hidden-part gradient of every row, for the product with `W_hh`.
     let mut d = Shared::<[F]>::new_slice(rows * width);
+    // Projected: the gradient reaching `h_t` of every row, for the product with `W_hr`.
+    let mut gr =
+        Shared::<[F]>::new_slice(comptime!(if layout.projected { state_block } else { 1 }));
     let continued = span.start > 0;
-    load_state::<F>(
+    let finals = steps * batch * width_state;
+    load_states::<F>(
         &mut gh,
+        &mut gc,
         grad,
-        steps * batch,
+        finals,
+        grad,
+        finals + batch * width_state,
         carry,
-        0,
         continued,
         first,
         batch,
-        rows,
-        hidden,
+        layout,
     );
-    if layout.cell_state {
-        let at = (steps + 1) * batch;
-        load_state::<F>(
-            &mut gc, grad, at, carry, batch, continued, first, batch, rows, hidden,
-        );
-    }
     sync_cube();
 
     let mut g = Array::<F>::new(2usize);
@@ -302,6 +377,7 @@ pub(super) fn scan_backward<F: Float, C: GpuCell>(
     let mut dx = Array::<F>::new(gates);
     let mut back = Array::<F>::new(2usize);
     let mut acc = Array::<F>::new(rows);
+    let mut gm = Array::<F>::new(rows);
     for l in 0..span.count as usize {
         // Backwards through the visiting order of the forward pass.
         let i = span.start as usize + l;
@@ -315,10 +391,50 @@ pub(super) fn scan_backward<F: Float, C: GpuCell>(
         if span.reverse == 0 && has_previous {
             previous = t - 1;
         }
-        let now = (l % 2) * block;
-        let next = block - now;
+        let now = (l % 2) * state_block;
+        let next = state_block - now;
+        let cell_now = (l % 2) * block;
+        let cell_next = block - cell_now;
+        if layout.projected {
+            // The gradient reaching `h_t` (its output's and the later steps'); what reaches
+            // `h_{t-1}` starts from zero, or passes unchanged over padding.
+            let mut p = UNIT_POS_X as usize;
+            while p < width_state {
+                #[unroll]
+                for r in 0..rows {
+                    let b = first + r;
+                    if b < batch {
+                        let row = t * batch + b;
+                        let real = is_real::<F>(valid, row, layout.padded);
+                        let mut reach = F::new(0.0);
+                        let mut carried = gh[now + r * width_state + p];
+                        if real {
+                            reach = carried + grad[row * width_state + p];
+                            carried = F::new(0.0);
+                        }
+                        gr[r * width_state + p] = reach;
+                        reaching[row * width_state + p] = reach;
+                        gh[next + r * width_state + p] = carried;
+                    }
+                }
+                p += stride;
+            }
+            sync_cube();
+        }
         let mut u = UNIT_POS_X as usize;
         while u < hidden {
+            if layout.projected {
+                // What reaches the cell's output: `Σ_p g_h[r, p] · W_hr[p, u]`.
+                dot_rows::<F>(
+                    &mut gm,
+                    &gr,
+                    projection,
+                    u * width_state,
+                    1usize,
+                    width_state,
+                    rows,
+                );
+            }
             #[unroll]
             for r in 0..rows {
                 let b = first + r;
@@ -328,17 +444,21 @@ pub(super) fn scan_backward<F: Float, C: GpuCell>(
                 }
                 if real {
                     let row = t * batch + b;
-                    g[0] = gh[now + r * hidden + u] + grad[row * hidden + u];
+                    if layout.projected {
+                        g[0] = gm[r];
+                        saved[0] = unprojected[row * hidden + u];
+                        saved[1] = F::new(0.0);
+                    } else {
+                        g[0] = gh[now + r * hidden + u] + grad[row * hidden + u];
+                        saved[0] = states[row * hidden + u];
+                        saved[1] = h0[b * hidden + u];
+                        if has_previous {
+                            saved[1] = states[(previous * batch + b) * hidden + u];
+                        }
+                    }
                     g[1] = F::new(0.0);
                     if layout.cell_state {
-                        g[1] = gc[now + r * hidden + u];
-                    }
-                    saved[0] = states[row * hidden + u];
-                    saved[1] = h0[b * hidden + u];
-                    if has_previous {
-                        saved[1] = states[(previous * batch + b) * hidden + u];
-                    }
-                    if layout.cell_state {
+                        g[1] = gc[cell_now + r * hidden + u];
                         saved[2] = cells[row * hidden + u];
                         saved[3] = c0[b * hidden + u];
                         if has_previous {
@@ -366,9 +486,11 @@ pub(super) fn scan_backward<F: Float, C: GpuCell>(
                             d_input[row * width + k * hidden + u] = dx[k];
                         }
                     }
-                    gh[next + r * hidden + u] = back[0];
+                    if !layout.projected {
+                        gh[next + r * hidden + u] = back[0];
+                    }
                     if layout.cell_state {
-                        gc[next + r * hidden + u] = back[1];
+                        gc[cell_next + r * hidden + u] = back[1];
                     }
                 } else if b < batch {
                     // Padding: no gradient to the parts; the states' gradients pass unchanged.
@@ -381,36 +503,31 @@ pub(super) fn scan_backward<F: Float, C: GpuCell>(
                             d_input[row * width + k * hidden + u] = F::new(0.0);
                         }
                     }
-                    gh[next + r * hidden + u] = gh[now + r * hidden + u];
+                    if !layout.projected {
+                        gh[next + r * hidden + u] = gh[now + r * hidden + u];
+                    }
                     if layout.cell_state {
-                        gc[next + r * hidden + u] = gc[now + r * hidden + u];
+                        gc[cell_next + r * hidden + u] = gc[cell_now + r * hidden + u];
                     }
                 }
             }
             u += stride;
         }
         sync_cube();
-        // What reaches `h_{t-1}` through `W_hh`, added to the direct path written above.
+        // What reaches `h_{t-1}` through `W_hh`, added to what was written above.
         let mut k = UNIT_POS_X as usize;
-        while k < hidden {
+        while k < width_state {
+            // `Σ_j d[r, j] · W_hh[j, k]`.
+            dot_rows::<F>(&mut acc, &d, wt, k, width_state, width, rows);
             #[unroll]
             for r in 0..rows {
-                acc[r] = F::new(0.0);
-            }
-            for q in 0..width / UNROLL {
-                #[unroll]
-                for j in 0..UNROLL {
-                    add_part_gradient::<F>(&mut acc, &d, wt, q * UNROLL + j, k, layout);
-                }
-            }
-            #[unroll]
-            for j in width / UNROLL * UNROLL..width {
-                add_part_gradient::<F>(&mut acc, &d, wt, j, k, layout);
-            }
-            #[unroll]
-            for r in 0..rows {
-                if first + r < batch {
-                    gh[next + r * hidden + k] += acc[r];
+                let b = first + r;
+                if b < batch {
+                    let mut through = acc[r];
+                    if layout.masked {
+                        through *= mask[b * width_state + k];
+                    }
+                    gh[next + r * width_state + k] += through;
                 }
             }
             k += stride;
@@ -420,23 +537,51 @@ pub(super) fn scan_backward<F: Float, C: GpuCell>(
 
     // What reached the states before the launch's first step: carried over to the next launch,
     // or, after the last, the gradients of the start states.
-    let last = (span.count as usize % 2) * block;
     let done = span.start + span.count == span.steps;
-    store_state::<F>(
-        &gh, last, starts, 0, carry, 0, done, first, batch, rows, hidden,
+    let parity = span.count as usize % 2;
+    store_states::<F>(
+        &gh,
+        &gc,
+        parity,
+        starts,
+        0,
+        batch * width_state,
+        carry,
+        done,
+        first,
+        batch,
+        layout,
     );
-    if layout.cell_state {
-        store_state::<F>(
-            &gc, last, starts, 1, carry, batch, done, first, batch, rows, hidden,
-        );
-    }
 }
 
 /// The inner loops of the per-step products go this many terms at a time (fewer loop
 /// iterations: faster, and further within a driver's loop limit).
 pub(super) const UNROLL: usize = 4;
 
-/// Adds hidden unit `k`'s term to the gate parts of unit `u` of every row of the cube:
+/// `acc[r, g] += Σ_k h[r, k] · W_hhᵀ[k, g·H + u]` for every row and gate of the cube: the
+/// hidden parts of unit `u`, from the states in `h` from `now` on (`UNROLL` terms at a time).
+#[cube]
+fn hidden_parts<F: Float>(
+    acc: &mut Array<F>,
+    h: &Shared<[F]>,
+    now: usize,
+    w: &Tensor<F>,
+    u: usize,
+    #[comptime] layout: Layout,
+) {
+    for q in 0..layout.state / UNROLL {
+        #[unroll]
+        for k in 0..UNROLL {
+            add_hidden_unit::<F>(acc, h, now, w, q * UNROLL + k, u, layout);
+        }
+    }
+    #[unroll]
+    for k in layout.state / UNROLL * UNROLL..layout.state {
+        add_hidden_unit::<F>(acc, h, now, w, k, u, layout);
+    }
+}
+
+/// Adds state unit `k`'s term to the gate parts of unit `u` of every row of the cube:
 /// `acc[r, g] += h_{t-1}[r, k] · W_hhᵀ[k, g·H + u]`.
 #[cube]
 #[allow(clippy::too_many_arguments)]
@@ -455,57 +600,186 @@ fn add_hidden_unit<F: Float>(
         let weight = w[k * width + g * layout.hidden + u];
         #[unroll]
         for r in 0..layout.rows {
-            acc[r * layout.gates + g] += h[now + r * layout.hidden + k] * weight;
+            acc[r * layout.gates + g] += h[now + r * layout.state + k] * weight;
         }
     }
 }
 
-/// Adds part `j`'s term to the gradient reaching unit `k` of every row's previous state:
-/// `acc[r] += d[r, j] · W_hh[j, k]`.
+/// Whether `row` (`t·B + b`) is a real step rather than padding (always, unpadded).
 #[cube]
-fn add_part_gradient<F: Float>(
+fn is_real<F: Float>(valid: &Tensor<F>, row: usize, #[comptime] padded: bool) -> bool {
+    let mut real = true;
+    if padded {
+        real = valid[row] != F::new(0.0);
+    }
+    real
+}
+
+/// `acc[r] = Σ_k values[r, k] · weights[base + k·stride]` for every row `r` of the cube, where
+/// each row of `values` holds `terms` values (`UNROLL` terms at a time).
+#[cube]
+fn dot_rows<F: Float>(
     acc: &mut Array<F>,
-    d: &Shared<[F]>,
-    wt: &Tensor<F>,
-    j: usize,
-    k: usize,
-    #[comptime] layout: Layout,
+    values: &Shared<[F]>,
+    weights: &Tensor<F>,
+    base: usize,
+    #[comptime] stride: usize,
+    #[comptime] terms: usize,
+    #[comptime] rows: usize,
 ) {
-    let width = layout.gates * layout.hidden;
-    let weight = wt[j * layout.hidden + k];
     #[unroll]
-    for r in 0..layout.rows {
-        acc[r] += d[r * width + j] * weight;
+    for r in 0..rows {
+        acc[r] = F::new(0.0);
+    }
+    for q in 0..terms / UNROLL {
+        #[unroll]
+        for j in 0..UNROLL {
+            add_term::<F>(
+                acc,
+                values,
+                weights,
+                base,
+                stride,
+                q * UNROLL + j,
+                terms,
+                rows,
+            );
+        }
+    }
+    #[unroll]
+    for j in terms / UNROLL * UNROLL..terms {
+        add_term::<F>(acc, values, weights, base, stride, j, terms, rows);
     }
 }
 
-/// Loads the cube's rows of a state (`rows` sequences from `first` on, `hidden` units each)
-/// into `state`: rows `source_row + b` of `source` on a scan's first launch, rows
-/// `carry_row + b` of `carry` when `continued` (what an earlier launch carried over).
+/// Term `j` of [`dot_rows()`] for every row: `acc[r] += values[r, j] · weights[base + j·stride]`.
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn add_term<F: Float>(
+    acc: &mut Array<F>,
+    values: &Shared<[F]>,
+    weights: &Tensor<F>,
+    base: usize,
+    #[comptime] stride: usize,
+    j: usize,
+    #[comptime] terms: usize,
+    #[comptime] rows: usize,
+) {
+    let weight = weights[base + j * stride];
+    #[unroll]
+    for r in 0..rows {
+        acc[r] += values[r * terms + j] * weight;
+    }
+}
+
+/// Loads the cube's rows of both states (see [`load_state()`]): the hidden state (`P` wide)
+/// from element `h_at` of `h_source`, the cell state (`H` wide, cells with one) from element
+/// `c_at` of `c_source`; or, `continued`, from `carry` (`[B, P]` then `[B, H]`).
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn load_states<F: Float>(
+    h: &mut Shared<[F]>,
+    c: &mut Shared<[F]>,
+    h_source: &Tensor<F>,
+    h_at: usize,
+    c_source: &Tensor<F>,
+    c_at: usize,
+    carry: &mut Tensor<F>,
+    continued: bool,
+    first: usize,
+    batch: usize,
+    #[comptime] layout: Layout,
+) {
+    let (rows, state) = (layout.rows, layout.state);
+    load_state::<F>(
+        h, h_source, h_at, carry, 0, continued, first, batch, rows, state,
+    );
+    if layout.cell_state {
+        let carry_at = batch * state;
+        load_state::<F>(
+            c,
+            c_source,
+            c_at,
+            carry,
+            carry_at,
+            continued,
+            first,
+            batch,
+            rows,
+            layout.hidden,
+        );
+    }
+}
+
+/// Stores the cube's rows of both states (see [`store_state()`]), from their buffers of
+/// `parity`: the hidden state at element `h_at` of `done`, the cell state at `c_at`, or, not
+/// `finished`, into `carry` as [`load_states()`] reads it.
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn store_states<F: Float>(
+    h: &Shared<[F]>,
+    c: &Shared<[F]>,
+    parity: usize,
+    done: &mut Tensor<F>,
+    h_at: usize,
+    c_at: usize,
+    carry: &mut Tensor<F>,
+    finished: bool,
+    first: usize,
+    batch: usize,
+    #[comptime] layout: Layout,
+) {
+    let (rows, state) = (layout.rows, layout.state);
+    let at = parity * rows * state;
+    store_state::<F>(
+        h, at, done, h_at, carry, 0, finished, first, batch, rows, state,
+    );
+    if layout.cell_state {
+        let at = parity * rows * layout.hidden;
+        let carry_at = batch * state;
+        store_state::<F>(
+            c,
+            at,
+            done,
+            c_at,
+            carry,
+            carry_at,
+            finished,
+            first,
+            batch,
+            rows,
+            layout.hidden,
+        );
+    }
+}
+
+/// Loads the cube's rows of a state (`rows` sequences from `first` on, `width` units each)
+/// into `state`: from element `source_at` of `source` on a scan's first launch, from element
+/// `carry_at` of `carry` when `continued` (what an earlier launch carried over).
 #[cube]
 #[allow(clippy::too_many_arguments)]
 fn load_state<F: Float>(
     state: &mut Shared<[F]>,
     source: &Tensor<F>,
-    source_row: usize,
+    source_at: usize,
     carry: &mut Tensor<F>,
-    carry_row: usize,
+    carry_at: usize,
     continued: bool,
     first: usize,
     batch: usize,
     #[comptime] rows: usize,
-    #[comptime] hidden: usize,
+    #[comptime] width: usize,
 ) {
     let mut u = UNIT_POS_X as usize;
-    while u < hidden {
+    while u < width {
         #[unroll]
         for r in 0..rows {
             let b = first + r;
             if b < batch {
                 if continued {
-                    state[r * hidden + u] = carry[(carry_row + b) * hidden + u];
+                    state[r * width + u] = carry[carry_at + b * width + u];
                 } else {
-                    state[r * hidden + u] = source[(source_row + b) * hidden + u];
+                    state[r * width + u] = source[source_at + b * width + u];
                 }
             }
         }
@@ -513,34 +787,35 @@ fn load_state<F: Float>(
     }
 }
 
-/// Stores the cube's rows of a state (from `state[at..]`): as rows `done_row·B + b` of `done`
-/// after a scan's last launch, else as rows `carry_row + b` of `carry` for the next launch.
+/// Stores the cube's rows of a state (from `state[at..]`, `width` units each): from element
+/// `done_at` of `done` after a scan's last launch, else from element `carry_at` of `carry` for
+/// the next launch.
 #[cube]
 #[allow(clippy::too_many_arguments)]
 fn store_state<F: Float>(
     state: &Shared<[F]>,
     at: usize,
     done: &mut Tensor<F>,
-    done_row: usize,
+    done_at: usize,
     carry: &mut Tensor<F>,
-    carry_row: usize,
+    carry_at: usize,
     finished: bool,
     first: usize,
     batch: usize,
     #[comptime] rows: usize,
-    #[comptime] hidden: usize,
+    #[comptime] width: usize,
 ) {
     let mut u = UNIT_POS_X as usize;
-    while u < hidden {
+    while u < width {
         #[unroll]
         for r in 0..rows {
             let b = first + r;
             if b < batch {
-                let value = state[at + r * hidden + u];
+                let value = state[at + r * width + u];
                 if finished {
-                    done[(done_row * batch + b) * hidden + u] = value;
+                    done[done_at + b * width + u] = value;
                 } else {
-                    carry[(carry_row + b) * hidden + u] = value;
+                    carry[carry_at + b * width + u] = value;
                 }
             }
         }

@@ -8,6 +8,9 @@
 //! projection of all steps before the scan, and the weight gradients over all steps after it,
 //! stay large products (Burn's matmul).
 //!
+//! A projected LSTM (`proj_size`) has a second pass per step over the state's units, after the
+//! cell's; recurrent dropout keeps the masked states, as they enter `W_hh`, beside the states.
+//!
 //! Limits: `f32` tensors on Burn's unfused cube backend (`burn-cubecl` without its `fusion`
 //! feature); the states of one sequence (and, backward, one step's gate gradients) must fit in
 //! a cube's shared memory (`H ≤ 512` for an LSTM at WebGPU's default 16 KiB, more on real
@@ -26,7 +29,7 @@ use burn_cubecl::ops::numeric::empty_device_dtype;
 use burn_cubecl::tensor::CubeTensor;
 use cubecl::prelude::*;
 
-use super::scan::{ScanGrads, ScanInputs, ScanRecord, ScanSpec, ScanTape, Wanted};
+use super::scan::{ScanGrads, ScanInputs, ScanLayout, ScanRecord, ScanSpec, ScanTape, Wanted};
 use super::tensor_scan;
 use crate::cells::{GpuCell, with_cell};
 use kernel::{Layout, SpanLaunch};
@@ -94,16 +97,24 @@ impl Plan {
     fn new<C: GpuCell>(
         cell: &C,
         like: &CubeTensor,
-        batch: usize,
-        hidden: usize,
-        padded: bool,
-        keep: bool,
+        scan: &ScanLayout,
+        options: Options,
     ) -> Option<Self> {
+        let Options {
+            projected,
+            masked,
+            padded,
+            keep,
+        } = options;
+        let (batch, hidden, state) = (scan.batch, scan.hidden, scan.state);
         let hardware = &like.client.properties().hardware;
         let floats = |rows: usize| {
-            let states = 2 * rows * hidden;
-            let cells = if C::CELL_STATE { states } else { 1 };
-            states + cells + rows * C::GATES * hidden
+            let cells = if C::CELL_STATE { 2 * rows * hidden } else { 1 };
+            // Projected: the cell's outputs forward, the gradient reaching `h_t` backward.
+            let projection = if projected { rows * hidden } else { 1 };
+            // Masked: the states as they enter `W_hh`.
+            let entering = if masked { 2 * rows * state } else { 1 };
+            2 * rows * state + cells + rows * C::GATES * hidden + projection + entering
         };
         let rows = [4, 2, 1]
             .into_iter()
@@ -113,24 +124,40 @@ impl Plan {
             .min(256)
             .min(hardware.max_units_per_cube)
             .min(hardware.max_cube_dim.0);
-        // Loop iterations per invocation: per step, each unit's hidden units times the product's
-        // inner loop; plus the loops before and after the steps.
+        // Loop iterations per invocation: per step, each unit's hidden (or state) units times
+        // the product's inner loop; plus the loops before and after the steps.
         let per_unit = hidden.div_ceil(units as usize) as u64;
-        let budget = loop_budget(like).checked_sub(4 * per_unit + 16)?;
+        let per_state = state.div_ceil(units as usize) as u64;
+        let budget = loop_budget(like).checked_sub(4 * per_unit.max(per_state) + 16)?;
         let steps = |per_step: u64| (budget / per_step) as usize;
         let unrolled = |terms: usize| (terms / kernel::UNROLL) as u64 + 1;
-        let forward_steps = steps(per_unit * unrolled(hidden) + 1);
-        let backward_steps = steps(per_unit * (unrolled(C::GATES * hidden) + 1) + 1);
+        let (forward, backward) = match projected {
+            false => (
+                per_unit * unrolled(hidden),
+                per_unit * (unrolled(C::GATES * hidden) + 1),
+            ),
+            true => (
+                per_unit * unrolled(state) + per_state * unrolled(hidden),
+                per_state
+                    + per_unit * (unrolled(state) + 1)
+                    + per_state * unrolled(C::GATES * hidden),
+            ),
+        };
+        let forward_steps = steps(forward + 1);
+        let backward_steps = steps(backward + 1);
         if forward_steps == 0 || backward_steps == 0 {
             return None;
         }
         let layout = Layout {
             hidden,
+            state,
             gates: C::GATES,
             tape: C::TAPE,
             rows,
             cell_state: C::CELL_STATE,
             separate: C::SEPARATE_INPUT,
+            projected,
+            masked,
             padded,
             keep,
             variant: cell.variant(),
@@ -172,13 +199,34 @@ impl Plan {
     }
 }
 
+/// What a scan's kernels are compiled for besides the cell and the sizes.
+#[derive(Clone, Copy, Debug)]
+struct Options {
+    projected: bool,
+    masked: bool,
+    padded: bool,
+    keep: bool,
+}
+
+impl Options {
+    fn of(spec: &ScanSpec, projected: bool, keep: bool) -> Self {
+        Self {
+            projected,
+            masked: spec.mask.is_some(),
+            padded: spec.valid.is_some(),
+            keep,
+        }
+    }
+}
+
 /// The scan forward as one kernel (see the module docs), when it applies.
 pub(crate) fn forward(
     spec: &ScanSpec,
     inputs: &ScanInputs,
     keep_tape: bool,
-) -> Option<(Tensor<3>, ScanTape)> {
-    if !ENABLED.get() {
+) -> Option<(Tensor<1>, ScanTape)> {
+    // Layer norm's reductions over a whole row are not in the kernels: the tensor scan runs.
+    if !ENABLED.get() || inputs.norm.is_some() {
         return None;
     }
     let xp = cube(&inputs.xp)?;
@@ -191,31 +239,35 @@ fn forward_cell<C: GpuCell>(
     inputs: &ScanInputs,
     xp: CubeTensor,
     keep_tape: bool,
-) -> Option<(Tensor<3>, ScanTape)> {
-    let [steps, batch, _] = inputs.xp.dims();
-    let [_, hidden] = inputs.h0.dims();
-    let plan = Plan::new(&cell, &xp, batch, hidden, spec.valid.is_some(), keep_tape)?;
+) -> Option<(Tensor<1>, ScanTape)> {
+    let layout = inputs.layout(spec.cell);
+    let (steps, batch, hidden, state) = (layout.steps, layout.batch, layout.hidden, layout.state);
+    let projected = inputs.projection.is_some();
+    let padded = spec.valid.is_some();
+    let plan = Plan::new(&cell, &xp, &layout, Options::of(spec, projected, keep_tape))?;
     let (w, bias, h0, c0) = (
         cube(&inputs.w)?,
         cube(&inputs.bias)?,
         cube(&inputs.h0)?,
         cube(&inputs.c0)?,
     );
+    let or_dummy = |t: &Option<Tensor<2>>| t.as_ref().map_or_else(|| Some(empty(&xp, &[1])), cube);
+    let projection = or_dummy(&inputs.projection)?;
+    let mask = or_dummy(&spec.mask)?;
     let valid = match &spec.valid {
         Some(valid) => cube(valid)?,
         None => empty(&xp, &[1]),
     };
-    let extra = 1 + C::CELL_STATE as usize;
-    let out = empty(&xp, &[steps + extra, batch, hidden]);
+    let out = empty(&xp, &[layout.len()]);
     let full = |wanted: bool, width: usize| match wanted {
         true => empty(&xp, &[steps, batch, width]),
         false => empty(&xp, &[1]),
     };
-    let padded = spec.valid.is_some();
-    let states = full(keep_tape && padded, hidden);
+    let states = full(keep_tape && padded, state);
     let cells = full(keep_tape && C::CELL_STATE, hidden);
     let kept = full(keep_tape && C::TAPE > 0, C::TAPE * hidden);
-    let carry = empty(&xp, &[2, batch, hidden]);
+    let unprojected = full(keep_tape && projected, hidden);
+    let carry = empty(&xp, &[batch * (state + hidden)]);
     let dtype = storage_type(&xp);
     let client = xp.client.clone();
     for span in Plan::spans(steps, batch, spec.reverse, plan.forward_steps) {
@@ -229,10 +281,13 @@ fn forward_cell<C: GpuCell>(
             h0.clone().into_tensor_arg(),
             c0.clone().into_tensor_arg(),
             valid.clone().into_tensor_arg(),
+            projection.clone().into_tensor_arg(),
+            mask.clone().into_tensor_arg(),
             out.clone().into_tensor_arg(),
             states.clone().into_tensor_arg(),
             cells.clone().into_tensor_arg(),
             kept.clone().into_tensor_arg(),
+            unprojected.clone().into_tensor_arg(),
             carry.clone().into_tensor_arg(),
             span,
             plan.layout,
@@ -240,15 +295,17 @@ fn forward_cell<C: GpuCell>(
         );
         LAUNCHES.fetch_add(1, Ordering::Relaxed);
     }
-    let out: Tensor<3> = tensor(out);
+    let out: Tensor<1> = tensor(out);
     let states = match padded && keep_tape {
         true => tensor(states),
-        false => out.clone().slice([0..steps, 0..batch, 0..hidden]),
+        false => layout.outputs(&out),
     };
     let tape = ScanTape {
         states,
         cells: (keep_tape && C::CELL_STATE).then(|| tensor(cells)),
         kept: (keep_tape && C::TAPE > 0).then(|| tensor(kept)),
+        unprojected: (keep_tape && projected).then(|| tensor(unprojected)),
+        raw_parts: None,
     };
     Some((out, tape))
 }
@@ -302,7 +359,7 @@ pub(crate) struct Backward<'a> {
 impl<'a> Backward<'a> {
     /// `None` unless the record's tensors live on the cube backend and the kernel applies.
     pub fn of(record: &'a ScanRecord) -> Option<Self> {
-        if !ENABLED.get() {
+        if !ENABLED.get() || record.weights.norm.is_some() {
             return None;
         }
         cube(&record.tape.states)?;
@@ -311,28 +368,35 @@ impl<'a> Backward<'a> {
 
     /// BPTT for `grad`, the gradient of the forward pass's output; `None` when the kernel does
     /// not apply after all (the caller then runs the tensor scan).
-    pub fn run(&self, grad: &Tensor<3>, wanted: Wanted) -> Option<ScanGrads> {
+    pub fn run(&self, grad: &Tensor<1>, wanted: Wanted) -> Option<ScanGrads> {
         with_cell!(self.record.spec.cell, cell: C => self.run_cell(cell, grad, wanted))
     }
 
-    fn run_cell<C: GpuCell>(&self, cell: C, grad: &Tensor<3>, wanted: Wanted) -> Option<ScanGrads> {
+    fn run_cell<C: GpuCell>(&self, cell: C, grad: &Tensor<1>, wanted: Wanted) -> Option<ScanGrads> {
         let ScanRecord {
             spec,
             weights,
             tape,
         } = self.record;
-        let [steps, batch, hidden] = tape.states.dims();
+        let layout = self.record.layout();
+        let (steps, batch, hidden, state) =
+            (layout.steps, layout.batch, layout.hidden, layout.state);
+        let projected = weights.projection.is_some();
         let grad_cube = cube(grad)?;
-        let plan = Plan::new(&cell, &grad_cube, batch, hidden, spec.valid.is_some(), true)?;
+        let options = Options::of(spec, projected, true);
+        let plan = Plan::new(&cell, &grad_cube, &layout, options)?;
         let dummy = || empty(&grad_cube, &[1]);
         let optional = |t: &Option<Tensor<3>>| t.as_ref().map_or_else(|| Some(dummy()), cube);
-        let (states, cells, kept) = (
+        let (states, cells, kept, unprojected) = (
             cube(&tape.states)?,
             optional(&tape.cells)?,
             optional(&tape.kept)?,
+            optional(&tape.unprojected)?,
         );
         let (h0, c0) = (cube(&weights.h0)?, cube(&weights.c0)?);
         let wt = cube(&weights.w.clone().transpose())?;
+        let or_dummy = |t: &Option<Tensor<2>>| t.as_ref().map_or_else(|| Some(dummy()), cube);
+        let (projection, mask) = (or_dummy(&weights.projection)?, or_dummy(&spec.mask)?);
         let valid = match &spec.valid {
             Some(valid) => cube(valid)?,
             None => dummy(),
@@ -343,8 +407,13 @@ impl<'a> Backward<'a> {
             true => empty(&grad_cube, &[steps, batch, width]),
             false => dummy(),
         };
-        let starts = empty(&grad_cube, &[1 + C::CELL_STATE as usize, batch, hidden]);
-        let carry = empty(&grad_cube, &[2, batch, hidden]);
+        let reaching = match projected {
+            true => empty(&grad_cube, &[steps, batch, state]),
+            false => dummy(),
+        };
+        let cell_state = if C::CELL_STATE { batch * hidden } else { 0 };
+        let starts = empty(&grad_cube, &[batch * state + cell_state]);
+        let carry = empty(&grad_cube, &[batch * (state + hidden)]);
         let dtype = storage_type(&grad_cube);
         let client = grad_cube.client.clone();
         for span in Plan::spans(steps, batch, spec.reverse, plan.backward_steps) {
@@ -356,12 +425,16 @@ impl<'a> Backward<'a> {
                 states.clone().into_tensor_arg(),
                 cells.clone().into_tensor_arg(),
                 kept.clone().into_tensor_arg(),
+                unprojected.clone().into_tensor_arg(),
                 h0.clone().into_tensor_arg(),
                 c0.clone().into_tensor_arg(),
                 wt.clone().into_tensor_arg(),
+                projection.clone().into_tensor_arg(),
+                mask.clone().into_tensor_arg(),
                 valid.clone().into_tensor_arg(),
                 d_hidden.clone().into_tensor_arg(),
                 d_input.clone().into_tensor_arg(),
+                reaching.clone().into_tensor_arg(),
                 starts.clone().into_tensor_arg(),
                 carry.clone().into_tensor_arg(),
                 span,
@@ -371,34 +444,46 @@ impl<'a> Backward<'a> {
             LAUNCHES.fetch_add(1, Ordering::Relaxed);
         }
         let d_hidden: Tensor<3> = tensor(d_hidden);
-        let starts: Tensor<3> = tensor(starts);
-        let start = |i: usize| {
-            starts
-                .clone()
-                .slice([i..i + 1, 0..batch, 0..hidden])
-                .reshape([batch, hidden])
-        };
+        let starts: Tensor<1> = tensor(starts);
         let (w, bias) = tensor_scan::parameter_gradients(
+            spec,
             &tape.states,
             &weights.h0,
-            spec.reverse,
+            &d_hidden,
             &d_hidden,
             wanted,
         );
+        let projection = match (&tape.unprojected, wanted.projection) {
+            (Some(unprojected), true) => Some(tensor_scan::projection_gradient(
+                unprojected.clone(),
+                tensor(reaching),
+            )),
+            _ => None,
+        };
         let xp = wanted.xp.then(|| match C::SEPARATE_INPUT {
             true => tensor(d_input),
             false => d_hidden,
         });
+        let h0 = starts
+            .clone()
+            .slice(0..batch * state)
+            .reshape([batch, state]);
         let c0 = match C::CELL_STATE {
-            true => start(1),
+            true => starts
+                .slice(batch * state..batch * (state + hidden))
+                .reshape([batch, hidden]),
             false => Tensor::zeros([batch, hidden], &weights.h0.device()),
         };
         Some(ScanGrads {
             xp,
             w,
             bias,
-            h0: wanted.h0.then(|| start(0)),
+            h0: wanted.h0.then_some(h0),
             c0: wanted.c0.then_some(c0),
+            projection,
+            hidden_gain: None,
+            state_gain: None,
+            state_bias: None,
         })
     }
 }

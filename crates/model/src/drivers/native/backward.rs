@@ -1,29 +1,42 @@
 //! BPTT of the native scan on raw `f32` memory, for every cell, mirroring `forward.rs`: per
 //! step, the rows' gradients ([`Cell::backward_row`]), then their product with `W_hh` for the
 //! gradient reaching the previous state; `∂W_hh` is two products over all steps afterwards.
+//! A projected scan first gathers the gradient reaching each `h_t` and multiplies it by `W_hr`
+//! for the cell's output (one more phase per step); `∂W_hr` is one product afterwards.
 //! Layouts as in `forward.rs`.
 
 use std::ops::Range;
 
-use super::matmul::transposed;
-use super::memory::{add_assign, filled, unfilled};
+use super::matmul::{Product, View, matmul, transposed};
+use super::memory::{add_assign, filled, multiply, multiply_add, unfilled};
 use super::packed::{Start, StepWeights};
 use super::simd::{Isa, Vectorised};
 use super::steps::{Shape, hidden_weight_gradient, merged_rows};
 use super::team::{self, Shared};
 use crate::cells::{BackwardRow, Blocks, BlocksMut, Cell};
+use crate::drivers::scan::Wanted;
 
-/// What the backward pass reads of the forward pass (as [`forward`] filled it, tape kept).
+/// What the backward pass reads of the forward pass (as `forward.rs` filled it, tape kept).
 pub(crate) struct Saved<'a> {
     pub states: &'a [f32],
     /// Empty unless the cell has a cell state.
     pub cells: &'a [f32],
     /// Empty unless the cell keeps a tape.
     pub kept: &'a [f32],
+    /// The cell's outputs before the projection (empty unless projected).
+    pub unprojected: &'a [f32],
     pub h0: &'a [f32],
     pub c0: &'a [f32],
     /// `[T, B]`: the masks (`None`: nothing padded).
     pub valid: Option<&'a [f32]>,
+}
+
+/// What the backward pass multiplies by: `W_hhᵀ` `[P, GATES·H]`, projected `W_hrᵀ` `[H, P]`,
+/// and recurrent dropout's mask `[B, P]` on the state entering `W_hh`.
+pub(crate) struct Weights<'a> {
+    pub w: &'a [f32],
+    pub projection: Option<&'a [f32]>,
+    pub mask: Option<&'a [f32]>,
 }
 
 /// What [`backward`] computes besides the summed parts' gradient when that is computed in
@@ -33,13 +46,15 @@ pub(crate) struct Gradients {
     pub d_hidden: Vec<f32>,
     /// `[T, B, GATES·H]`: the input part's, for cells that keep it apart (else empty).
     pub d_input: Vec<f32>,
-    /// `[H, GATES·H]`: `∂W_hhᵀ`, when asked for.
+    /// `[P, GATES·H]`: `∂W_hhᵀ`, when asked for.
     pub w: Option<Vec<f32>>,
     /// `[GATES·H]`: `∂bias`.
     pub bias: Vec<f32>,
-    /// `[B, H]`: `∂h0`, and `∂c0` (empty unless the cell has a cell state).
+    /// `[B, P]`: `∂h0`, and `[B, H]`: `∂c0` (empty unless the cell has a cell state).
     pub h0: Vec<f32>,
     pub c0: Vec<f32>,
+    /// `[H, P]`: `∂W_hrᵀ`, projected and asked for.
+    pub projection: Option<Vec<f32>>,
 }
 
 /// Whether [`backward`] writes the hidden part's gradient over the outputs' gradient in `grad`
@@ -48,8 +63,8 @@ pub(crate) fn in_place<C: Cell>() -> bool {
     C::GATES == 1 && !C::SEPARATE_INPUT
 }
 
-/// The gradient of the forward pass's output, `[T + 1 (+ 1), B, H]`: of every step's output,
-/// then of the final hidden (and cell) state.
+/// The gradient of the forward pass's output (laid out as `ScanLayout` says): of every step's
+/// output, then of the final hidden (and cell) state.
 pub(crate) enum Incoming<'a> {
     /// For cells computing [`in_place`]: the first `T` blocks are overwritten with the hidden
     /// part's gradient of every step.
@@ -58,19 +73,42 @@ pub(crate) enum Incoming<'a> {
     ReadOnly(&'a [f32]),
 }
 
+/// The phases of one backward step, in order; `Gather` only under a projection.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// The gradient reaching `h_t` (its output's and the later steps'), by columns of the state.
+    Gather,
+    /// The cell's rows, by hidden units (projected: after `W_hr` carries that gradient to `m_t`).
+    Rows,
+    /// The rows' gradients times `W_hh`, by columns of the state: what reaches `h_{t−1}`.
+    Recur,
+}
+
 /// BPTT from the `grad` reaching the forward pass's output.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn backward<C: Cell>(
     cell: C,
     isa: Isa,
     shape: &Shape,
     saved: &Saved,
-    w: &[f32],
+    weights: &Weights,
     grad: Incoming,
-    want_w: bool,
+    wanted: Wanted,
 ) -> Gradients {
-    let (block, batch, hidden, steps) = (shape.block(), shape.batch, shape.hidden, shape.steps);
+    let (block, state_block) = (shape.block(), shape.state_block());
+    let (batch, hidden, state, steps) = (shape.batch, shape.hidden, shape.state, shape.steps);
     let width = C::GATES * hidden;
-    let wt = StepWeights::block(&transposed(w, hidden, width), width, hidden, 0, hidden, isa);
+    let wt = StepWeights::block(
+        &transposed(weights.w, state, width),
+        width,
+        state,
+        0,
+        state,
+        isa,
+    );
+    let rt = weights
+        .projection
+        .map(|r| StepWeights::block(&transposed(r, hidden, state), state, hidden, 0, hidden, isa));
     let grads = match grad {
         Incoming::Writable(grad) => Shared::new(grad),
         Incoming::ReadOnly(grad) => {
@@ -81,13 +119,13 @@ pub(crate) fn backward<C: Cell>(
             Shared::read_only(grad)
         }
     };
-    // SAFETY: nothing writes while the blocks are read.
-    let final_state =
-        |i: usize| unsafe { grads.get((steps + i) * block..(steps + i + 1) * block) }.to_vec();
+    // SAFETY: nothing writes while the final states' gradients are read.
+    let final_state = |at: usize, len: usize| unsafe { grads.get(at..at + len) }.to_vec();
+    let final_h = steps * state_block;
     // The gradients reaching the states after step `t`, and those being built for `t − 1`.
-    let mut gh = [final_state(0), vec![0.0; block]];
+    let mut gh = [final_state(final_h, state_block), vec![0.0; state_block]];
     let mut gc = match C::CELL_STATE {
-        true => [final_state(1), vec![0.0; block]],
+        true => [final_state(final_h + state_block, block), vec![0.0; block]],
         false => [Vec::new(), Vec::new()],
     };
     let parts_len = steps * batch * width;
@@ -101,13 +139,26 @@ pub(crate) fn backward<C: Cell>(
     } else {
         Vec::new()
     };
+    // Projected: the gradient reaching every `h_t` (kept for `∂W_hr`), and the current step's
+    // gradient reaching `m_t`.
+    let (mut reaching, mut gm) = match shape.projected {
+        true => (unfilled(steps * state_block), vec![0.0; block]),
+        false => (Vec::new(), Vec::new()),
+    };
+    // Masked: the product with `W_hh` lands here before the mask scales it into `next`.
+    let mut through = match weights.mask {
+        Some(_) => vec![0.0; state_block],
+        None => Vec::new(),
+    };
     let mut bias = vec![0.0; width];
     {
+        let through = Shared::new(&mut through);
         let d_hidden = match in_place::<C>() {
             true => grads,
             false => Shared::unfilled(&mut d_hidden),
         };
         let d_input = Shared::unfilled(&mut d_input);
+        let (reaching, gm) = (Shared::unfilled(&mut reaching), Shared::new(&mut gm));
         let [gh0, gh1] = &mut gh;
         let [gc0, gc1] = &mut gc;
         let gh = [Shared::new(gh0), Shared::new(gh1)];
@@ -115,56 +166,142 @@ pub(crate) fn backward<C: Cell>(
         let bias = Shared::new(&mut bias);
         let order: Vec<usize> = shape.order().rev().collect();
         let chunks = shape.team_size(C::GATES);
-        // Two phases per step: the rows' gradients, then their product with `W_hh`.
-        team::run(chunks, 2 * steps, chunks, |phase, chunk| {
-            let units = StepWeights::columns(hidden, chunk, chunks);
-            let (i, t) = (phase / 2, order[phase / 2]);
+        let phases: &[Phase] = match shape.projected {
+            true => &[Phase::Gather, Phase::Rows, Phase::Recur],
+            false => &[Phase::Rows, Phase::Recur],
+        };
+        team::run(chunks, phases.len() * steps, chunks, |phase, chunk| {
+            let i = phase / phases.len();
+            let t = order[i];
             let (gh, next) = (gh[i % 2], gh[(i + 1) % 2]);
-            if phase % 2 == 0 {
-                BackwardRows {
-                    cell,
-                    shape,
-                    t,
-                    units,
-                    saved,
-                    grads,
-                    gh,
-                    gc: [gc[i % 2], gc[(i + 1) % 2]],
-                    next,
-                    d_hidden,
-                    d_input,
-                    bias,
+            let columns = StepWeights::columns(state, chunk, chunks);
+            let now = t * state_block;
+            match phases[phase % phases.len()] {
+                Phase::Gather => {
+                    for b in 0..batch {
+                        let mine = b * state + columns.start..b * state + columns.end;
+                        let real = shape.is_valid(saved.valid, t, b);
+                        // SAFETY: this chunk's columns of row `b`, in the gradient reaching
+                        // `h_t`, are its own; the incoming gradient is only read.
+                        unsafe {
+                            let to = reaching.get_mut(now + mine.start..now + mine.end);
+                            match real {
+                                true => {
+                                    let gy = grads.get(now + mine.start..now + mine.end);
+                                    for ((to, &a), &b) in to.iter_mut().zip(gy).zip(gh.get(mine)) {
+                                        *to = a + b;
+                                    }
+                                }
+                                false => to.fill(0.0),
+                            }
+                        }
+                    }
                 }
-                .run(isa);
-                return;
-            }
-            let start = if C::DIRECT {
-                Start::Destination
-            } else {
-                Start::Zero
-            };
-            // SAFETY: every chunk finished step `t`'s block of `d_hidden` in the previous
-            // phase and nobody writes it again; `next`'s and `gh`'s columns of this chunk's
-            // units are this chunk's.
-            unsafe {
-                let d = d_hidden.get(t * batch * width..(t + 1) * batch * width);
-                wt.product(next.rows(0, hidden), batch, d, start, units.clone());
-                for b in (0..batch).filter(|&b| !shape.is_valid(saved.valid, t, b)) {
-                    let mine = b * hidden + units.start..b * hidden + units.end;
-                    next.get_mut(mine.clone()).copy_from_slice(gh.get(mine));
+                Phase::Rows => {
+                    let units = StepWeights::columns(hidden, chunk, chunks);
+                    if let Some(rt) = &rt {
+                        // SAFETY: every chunk completed the gradient reaching `h_t` in the
+                        // previous phase; this chunk's units of `gm` are its own.
+                        unsafe {
+                            let g = reaching.get(now..now + state_block);
+                            rt.product(gm.rows(0, hidden), batch, g, Start::Zero, units.clone());
+                        }
+                    }
+                    BackwardRows {
+                        cell,
+                        shape,
+                        t,
+                        units,
+                        saved,
+                        grads,
+                        gh: if shape.projected { gm } else { gh },
+                        gc: [gc[i % 2], gc[(i + 1) % 2]],
+                        next,
+                        d_hidden,
+                        d_input,
+                        bias,
+                    }
+                    .run(isa);
+                }
+                Phase::Recur => {
+                    let start = if C::DIRECT {
+                        Start::Destination
+                    } else {
+                        Start::Zero
+                    };
+                    // SAFETY: every chunk finished step `t`'s block of `d_hidden` in the
+                    // previous phase and nobody writes it again; the columns of this chunk's
+                    // in `next`, `gh` and `through` are this chunk's.
+                    unsafe {
+                        let d = d_hidden.get(t * batch * width..(t + 1) * batch * width);
+                        match weights.mask {
+                            None => {
+                                wt.product(next.rows(0, state), batch, d, start, columns.clone())
+                            }
+                            Some(mask) => {
+                                let to = through.rows(0, state);
+                                wt.product(to, batch, d, Start::Zero, columns.clone());
+                                for b in 0..batch {
+                                    let mine = b * state + columns.start..b * state + columns.end;
+                                    let (next, through) =
+                                        (next.get_mut(mine.clone()), through.get(mine.clone()));
+                                    match C::DIRECT {
+                                        true => multiply_add(next, through, &mask[mine]),
+                                        false => multiply(next, through, &mask[mine]),
+                                    }
+                                }
+                            }
+                        }
+                        for b in (0..batch).filter(|&b| !shape.is_valid(saved.valid, t, b)) {
+                            let mine = b * state + columns.start..b * state + columns.end;
+                            next.get_mut(mine.clone()).copy_from_slice(gh.get(mine));
+                        }
+                    }
                 }
             }
         });
     }
-    // SAFETY: the scan wrote every element (each row of each step: the cell's row, or zero).
-    let (d_hidden, d_input) = unsafe { (filled(d_hidden), filled(d_input)) };
-    let w = want_w.then(|| {
+    // SAFETY: the scan wrote every element (each row of each step: the cell's row, or zero;
+    // the gradient reaching each state, or zero).
+    let (d_hidden, d_input, reaching) =
+        unsafe { (filled(d_hidden), filled(d_input), filled(reaching)) };
+    let w = wanted.w.then(|| {
         let d = match in_place::<C>() {
             // SAFETY: the scan is over: nothing writes any more.
             true => unsafe { grads.get(0..steps * block) },
             false => &d_hidden[..],
         };
-        hidden_weight_gradient(shape, saved.states, saved.h0, d, width)
+        match weights.mask {
+            None => hidden_weight_gradient(shape, saved.states, saved.h0, d, width),
+            // The states as they entered `W_hh`.
+            Some(mask) => {
+                let entered = |states: &[f32]| -> Vec<f32> {
+                    let mut out = vec![0.0; states.len()];
+                    for (out, states) in out
+                        .chunks_exact_mut(state_block)
+                        .zip(states.chunks_exact(state_block))
+                    {
+                        multiply(out, states, mask);
+                    }
+                    out
+                };
+                let (states, h0) = (entered(saved.states), entered(saved.h0));
+                hidden_weight_gradient(shape, &states, &h0, d, width)
+            }
+        }
+    });
+    let projection = (shape.projected && wanted.projection).then(|| {
+        let mut dr = vec![0.0; hidden * state];
+        let product = Product {
+            m: hidden,
+            n: state,
+            k: steps * batch,
+            lhs: View::transposed(saved.unprojected, hidden),
+            rhs: View::rows(&reaching, state),
+        };
+        // SAFETY: `unprojected` is (T·B)×H row-major, read transposed; `reaching` (T·B)×P.
+        unsafe { matmul(&mut dr, product, false) };
+        dr
     });
     // After `steps` rounds the gradients reaching the start states are in buffers `steps % 2`.
     let last = steps % 2;
@@ -176,6 +313,7 @@ pub(crate) fn backward<C: Cell>(
         bias,
         h0,
         c0,
+        projection,
     }
 }
 
@@ -187,9 +325,10 @@ struct BackwardRows<'a, C> {
     t: usize,
     units: Range<usize>,
     saved: &'a Saved<'a>,
-    /// The incoming gradient, `[T + 1 (+ 1), B, H]`.
+    /// The incoming gradient (laid out as `ScanLayout` says).
     grads: Shared,
-    /// What reaches `h_t` from the later steps, and (being built) `h_{t−1}`.
+    /// What reaches `h_t` from the later steps (projected: what reaches `m_t`, complete), and
+    /// (being built) `h_{t−1}`.
     gh: Shared,
     next: Shared,
     /// The same for the cell state: `[c_t, c_{t−1}]`.
@@ -211,9 +350,10 @@ impl<C: Cell> BackwardRows<'_, C> {
             true => (1, batch * hidden),
             false => (batch, units.len()),
         };
+        let state_block = shape.state_block();
         let (h_prev, c_prev) = match shape.previous(t) {
             Some(p) => (
-                &saved.states[p * block..(p + 1) * block],
+                &saved.states[p * state_block..(p + 1) * state_block],
                 if C::CELL_STATE {
                     &saved.cells[p * block..(p + 1) * block]
                 } else {
@@ -241,8 +381,12 @@ impl<C: Cell> BackwardRows<'_, C> {
                 }
                 // The gradient reaching `h_t`: its output's and the later steps'. (With the
                 // parts' gradient in place, `gy` is read before the cell's row overwrites it.)
+                // Projected, the gradient reaching `m_t` is complete already.
                 let g = gh.get_mut(mine.clone());
-                let gy = self.grads.get(now.clone());
+                let gy = match shape.projected {
+                    true => &[],
+                    false => self.grads.get(now.clone()),
+                };
                 let d_x = match C::SEPARATE_INPUT {
                     true => d_input.blocks_mut(at, hidden, n, C::GATES),
                     false => BlocksMut::none(),
@@ -261,8 +405,14 @@ impl<C: Cell> BackwardRows<'_, C> {
                     g: &[],
                     gc,
                     tape: Blocks::of(saved.kept, kept_row, hidden, n, C::TAPE),
-                    h: &saved.states[now],
-                    h_prev: &h_prev[mine.clone()],
+                    h: match shape.projected {
+                        true => &saved.unprojected[now],
+                        false => &saved.states[now],
+                    },
+                    h_prev: match shape.projected {
+                        true => &[],
+                        false => &h_prev[mine.clone()],
+                    },
                     c,
                     c_prev,
                     d_hidden: d_hidden.blocks_mut(at, hidden, n, C::GATES),

@@ -2,16 +2,18 @@
 //! one product against `W_hh` packed once per scan (`packed.rs`), starting from the step's input
 //! projection plus bias, then one vectorised pass over the rows ([`Cell::forward_row`]). A team
 //! of threads (`team.rs`) runs each step, every thread on its own hidden units (and their
-//! columns of every gate).
+//! columns of every gate). A projected scan has a second phase per step: the product of the
+//! cell's output with `W_hrᵀ`, every thread on its own columns of the state.
 //!
-//! Layouts are row-major and time-major: `xp` is `[T, B, GATES·H]`, `states` and `cells`
-//! `[T, B, H]`, `kept` `[T, B, TAPE·H]`, `w` `[H, GATES·H]` (`W_hhᵀ`), `bias` `[GATES·H]`,
-//! `h0`/`c0` `[B, H]`, `valid` `[T, B]` (1 real step, 0 padding).
+//! Layouts are row-major and time-major: `xp` is `[T, B, GATES·H]`, `states` `[T, B, P]`,
+//! `cells` `[T, B, H]`, `kept` `[T, B, TAPE·H]`, `w` `[P, GATES·H]` (`W_hhᵀ`), `bias`
+//! `[GATES·H]`, `h0` `[B, P]`, `c0` `[B, H]`, `projection` `[H, P]` (`W_hrᵀ`), `valid` `[T, B]`
+//! (1 real step, 0 padding); `P = H` unless projected.
 
 use std::mem::MaybeUninit;
 use std::ops::Range;
 
-use super::memory::write;
+use super::memory::{multiply, write};
 use super::packed::{Start, StepWeights};
 use super::simd::{Isa, Vectorised};
 use super::steps::{Shape, merged_rows};
@@ -27,6 +29,10 @@ pub(crate) struct Inputs<'a> {
     /// Empty unless the cell has a cell state.
     pub c0: &'a [f32],
     pub valid: Option<&'a [f32]>,
+    /// `W_hrᵀ`, for a projected scan.
+    pub projection: Option<&'a [f32]>,
+    /// `[B, P]`: recurrent dropout's mask on the state entering `W_hh`, while training.
+    pub mask: Option<&'a [f32]>,
 }
 
 /// Where the forward pass writes; each may be memory nothing has written yet: the scan writes
@@ -38,30 +44,69 @@ pub(crate) struct Outputs {
     pub cells: Shared,
     /// `[T, B, TAPE·H]` when `keep`, else one row's scratch `[TAPE·H]`.
     pub kept: Shared,
+    /// Under a projection, the cell's output `m_t` (zero at padded steps): `[T, B, H]` when
+    /// `keep`, else one step's scratch `[B, H]`; else empty.
+    pub unprojected: Shared,
     pub keep: bool,
+}
+
+impl Outputs {
+    /// Where step `t`'s block of [`Outputs::unprojected`] starts.
+    fn unprojected_at(&self, shape: &Shape, t: usize) -> usize {
+        if self.keep { t * shape.block() } else { 0 }
+    }
 }
 
 /// Runs the scan forward, filling `out`.
 pub(crate) fn forward<C: Cell>(cell: C, isa: Isa, shape: &Shape, inputs: &Inputs, out: Outputs) {
-    let (batch, hidden) = (shape.batch, shape.hidden);
+    let (batch, hidden, state) = (shape.batch, shape.hidden, shape.state);
     let width = C::GATES * hidden;
-    let w = StepWeights::gates(inputs.w, hidden, C::GATES, hidden, isa);
+    let w = StepWeights::gates(inputs.w, state, C::GATES, hidden, isa);
+    let projection = inputs
+        .projection
+        .map(|r| StepWeights::block(r, hidden, state, 0, state, isa));
     // The step's parts, `[B, GATES·H]`: each thread writes and reads its own units' columns.
     let mut parts = vec![0.0; batch * width];
     let parts = Shared::new(&mut parts);
     let order: Vec<usize> = shape.order().collect();
     let chunks = shape.team_size(C::GATES);
-    team::run(chunks, shape.steps, chunks, |i, chunk| {
-        let units = StepWeights::columns(hidden, chunk, chunks);
-        let t = order[i];
-        let x = &inputs.xp[t * batch * width..(t + 1) * batch * width];
-        // SAFETY: the previous step's blocks were completed in the previous phase and are
-        // only read during this one.
+    // With recurrent dropout each chunk masks the whole previous state into a buffer of its own
+    // before its products (`B·P` multiplications, against the products' `B·P·GATES·H`).
+    let state_block = shape.state_block();
+    let mut masked = match inputs.mask {
+        Some(_) => vec![0.0; chunks * state_block],
+        None => Vec::new(),
+    };
+    let masked = Shared::new(&mut masked);
+    // Phases per step: the cell's rows, then (projected) the projection of their output.
+    let phases = 1 + shape.projected as usize;
+    team::run(chunks, phases * shape.steps, chunks, |phase, chunk| {
+        let t = order[phase / phases];
+        // SAFETY: the previous step's blocks were completed in earlier phases and are only
+        // read during this one.
         let (h_prev, c_prev) = match shape.previous(t) {
             None => (inputs.h0, inputs.c0),
             Some(p) => unsafe {
-                let h = block_at(&out.states, shape, p);
+                let h = out
+                    .states
+                    .get(p * shape.state_block()..(p + 1) * shape.state_block());
                 (h, cell_block_at::<C>(&out.cells, shape, p))
+            },
+        };
+        if let (Some(projection), 1) = (&projection, phase % phases) {
+            let columns = StepWeights::columns(state, chunk, chunks);
+            project(projection, shape, t, columns, h_prev, &out, inputs.valid);
+            return;
+        }
+        let units = StepWeights::columns(hidden, chunk, chunks);
+        let x = &inputs.xp[t * batch * width..(t + 1) * batch * width];
+        let entering = match inputs.mask {
+            None => h_prev,
+            // SAFETY: chunk `chunk`'s block of `masked` is its own during this phase.
+            Some(mask) => unsafe {
+                let own = masked.get_mut(chunk * state_block..(chunk + 1) * state_block);
+                multiply(own, h_prev, mask);
+                &*own
             },
         };
         for (g, w) in w.iter().enumerate() {
@@ -81,7 +126,7 @@ pub(crate) fn forward<C: Cell>(cell: C, isa: Isa, shape: &Shape, inputs: &Inputs
                 w.product(
                     parts.rows(g * hidden, width),
                     batch,
-                    h_prev,
+                    entering,
                     start,
                     units.clone(),
                 )
@@ -102,31 +147,52 @@ pub(crate) fn forward<C: Cell>(cell: C, isa: Isa, shape: &Shape, inputs: &Inputs
     });
 }
 
-/// Block `t` (`[B, H]`) of a written `[T, B, H]` memory.
+/// Block `t` (`[B, H]`) of the written cell states `[T, B, H]`, or nothing for cells without
+/// them.
 ///
 /// # Safety
 /// The block has been written and nobody writes it while the slice lives.
-unsafe fn block_at<'a>(memory: &'a Shared, shape: &Shape, t: usize) -> &'a [f32] {
+unsafe fn cell_block_at<'a, C: Cell>(memory: &'a Shared, shape: &Shape, t: usize) -> &'a [f32] {
     let block = shape.block();
     // SAFETY: the caller's promise.
-    unsafe { memory.get(t * block..(t + 1) * block) }
-}
-
-/// [`block_at`] of the cell states, or nothing for cells without them.
-///
-/// # Safety
-/// As [`block_at`].
-unsafe fn cell_block_at<'a, C: Cell>(memory: &'a Shared, shape: &Shape, t: usize) -> &'a [f32] {
-    // SAFETY: the caller's promise.
     if C::CELL_STATE {
-        unsafe { block_at(memory, shape, t) }
+        unsafe { memory.get(t * block..(t + 1) * block) }
     } else {
         &[]
     }
 }
 
+/// One thread's `columns` of a projected step's state: `h_t = m_t·W_hrᵀ`, with the previous
+/// state carried on padded rows.
+fn project(
+    projection: &StepWeights,
+    shape: &Shape,
+    t: usize,
+    columns: Range<usize>,
+    h_prev: &[f32],
+    out: &Outputs,
+    valid: Option<&[f32]>,
+) {
+    let (batch, state) = (shape.batch, shape.state);
+    let m_at = out.unprojected_at(shape, t);
+    let now = t * shape.state_block();
+    // SAFETY: every chunk completed its units of `m_t` in the previous phase, and nobody
+    // writes them now; this chunk's columns of `h_t` are its own.
+    unsafe {
+        let m = out.unprojected.get(m_at..m_at + shape.block());
+        let h = out.states.rows(now, state);
+        projection.product(h, batch, m, Start::Zero, columns.clone());
+        for b in (0..batch).filter(|&b| !shape.is_valid(valid, t, b)) {
+            let mine = b * state + columns.start..b * state + columns.end;
+            let h = out.states.uninit_mut(now + mine.start..now + mine.end);
+            write(h, &h_prev[mine]);
+        }
+    }
+}
+
 /// One thread's rows of one forward step: [`Cell::forward_row`] on real steps, the previous
-/// state carried on padded ones.
+/// state carried on padded ones (under a projection, the cell's output there is zero and the
+/// projection phase carries the hidden state).
 struct ForwardRows<'a, C> {
     cell: C,
     shape: &'a Shape,
@@ -161,11 +227,17 @@ impl<C: Cell> Vectorised for ForwardRows<'_, C> {
             let mine = b * hidden + units.start..b * hidden + units.start + n;
             let now = t * shape.block() + mine.start..t * shape.block() + mine.end;
             let kept_row = kept_at(b) + units.start;
-            // SAFETY: this chunk's units of row `b` of step `t`, in the states, the parts and
-            // the tape: no other chunk touches them during this phase; the parts were written
-            // by this chunk's products just before.
+            // SAFETY: this chunk's units of row `b` of step `t`, in the states (or the cell's
+            // outputs), the parts and the tape: no other chunk touches them during this phase;
+            // the parts were written by this chunk's products just before.
             unsafe {
-                let h = out.states.uninit_mut(now.clone());
+                let h = match shape.projected {
+                    true => {
+                        let at = out.unprojected_at(shape, t) + mine.start;
+                        out.unprojected.uninit_mut(at..at + n)
+                    }
+                    false => out.states.uninit_mut(now.clone()),
+                };
                 let c: &mut [MaybeUninit<f32>] = match C::CELL_STATE {
                     true => out.cells.uninit_mut(now),
                     false => &mut [],
@@ -177,7 +249,10 @@ impl<C: Cell> Vectorised for ForwardRows<'_, C> {
                     &[]
                 };
                 if !shape.is_valid(self.valid, t, b) {
-                    write(h, &self.h_prev[mine]);
+                    match shape.projected {
+                        true => h.fill(MaybeUninit::new(0.0)),
+                        false => write(h, &self.h_prev[mine]),
+                    }
                     write(c, c_prev);
                     tape.zero();
                     continue;
@@ -191,7 +266,10 @@ impl<C: Cell> Vectorised for ForwardRows<'_, C> {
                         .parts
                         .blocks(b * width + units.start, hidden, n, C::GATES),
                     input,
-                    h_prev: &self.h_prev[mine],
+                    h_prev: match shape.projected {
+                        true => &[],
+                        false => &self.h_prev[mine],
+                    },
                     c_prev,
                     h,
                     c,

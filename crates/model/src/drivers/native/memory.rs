@@ -33,7 +33,7 @@ impl Memory {
 
 /// `tensor` as a flex tensor whose memory is its own, contiguous from the start (copied when
 /// shared, offset, strided or not `f32`), for computing in it.
-pub(crate) fn writable(tensor: Tensor<3>) -> FlexTensor {
+pub(crate) fn writable<const D: usize>(tensor: Tensor<D>) -> FlexTensor {
     let shape = tensor.dims();
     let flex = tensor
         .try_into_primitive::<Flex>()
@@ -45,7 +45,7 @@ pub(crate) fn writable(tensor: Tensor<3>) -> FlexTensor {
     if in_place {
         return flex;
     }
-    let values = Tensor::<3>::from_primitive::<Flex>(flex)
+    let values = Tensor::<D>::from_primitive::<Flex>(flex)
         .into_data()
         .convert::<f32>()
         .try_into_vec::<f32>()
@@ -92,6 +92,22 @@ pub(crate) unsafe fn written(values: &[MaybeUninit<f32>]) -> &[f32] {
 pub(crate) fn write(dst: &mut [MaybeUninit<f32>], src: &[f32]) {
     for (d, &s) in dst.iter_mut().zip(src) {
         d.write(s);
+    }
+}
+
+/// `dst = a ⊙ b` element-wise.
+#[inline(always)]
+pub(crate) fn multiply(dst: &mut [f32], a: &[f32], b: &[f32]) {
+    for ((d, &a), &b) in dst.iter_mut().zip(a).zip(b) {
+        *d = a * b;
+    }
+}
+
+/// `acc += a ⊙ b` element-wise.
+#[inline(always)]
+pub(crate) fn multiply_add(acc: &mut [f32], a: &[f32], b: &[f32]) {
+    for ((acc, &a), &b) in acc.iter_mut().zip(a).zip(b) {
+        *acc = a.mul_add(b, *acc);
     }
 }
 

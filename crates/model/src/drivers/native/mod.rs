@@ -6,8 +6,10 @@
 //! one vectorised pass over the step's rows for the gates and states (each cell's row kernels,
 //! compiled per instruction set: `simd.rs`); the threads split each step by hidden units
 //! (`team.rs`). The time loop is `forward.rs` and `backward.rs`; this module moves tensors
-//! in and out.
-//! [`forward`] and [`Backward::of`] decline anything else (another backend or dtype).
+//! in and out. Options that change the recurrence act outside the cells' rows: an LSTM
+//! projection is one more product per step, recurrent dropout masks the state before the
+//! products (each thread its own copy) and the gradient after them.
+//! [`forward()`] and [`Backward::of`] decline anything else (another backend or dtype).
 
 mod backward;
 mod forward;
@@ -25,7 +27,7 @@ use std::mem::MaybeUninit;
 use burn::backend::Flex;
 use burn::tensor::Tensor;
 
-use super::scan::{ScanGrads, ScanInputs, ScanRecord, ScanSpec, ScanTape, Wanted};
+use super::scan::{ScanGrads, ScanInputs, ScanLayout, ScanRecord, ScanSpec, ScanTape, Wanted};
 use crate::cells::{Cell, with_cell};
 use memory::{Memory, filled, tensor, unfilled, writable, write, written};
 use simd::Isa;
@@ -75,6 +77,8 @@ struct InputMemory {
     h0: Memory,
     c0: Memory,
     valid: Option<Memory>,
+    projection: Option<Memory>,
+    mask: Option<Memory>,
 }
 
 impl InputMemory {
@@ -87,47 +91,70 @@ impl InputMemory {
             h0: Memory::of(&inputs.h0)?,
             c0: Memory::of(&inputs.c0)?,
             valid: mask_memory(spec).ok()?,
+            projection: optional(&inputs.projection).ok()?,
+            mask: optional(&spec.mask).ok()?,
         };
-        let [steps, _, _] = inputs.xp.dims();
-        let [batch, hidden] = inputs.h0.dims();
+        let layout = inputs.layout(spec.cell);
         let shape = Shape {
-            steps,
-            batch,
-            hidden,
+            steps: layout.steps,
+            batch: layout.batch,
+            hidden: layout.hidden,
+            state: layout.state,
+            projected: inputs.projection.is_some(),
             reverse: spec.reverse,
         };
         Some((memory, shape))
     }
 }
 
-/// The scan forward natively (see `tensor_scan::forward`), when its tensors are on flex.
+/// An optional tensor's memory; `Err` when it is there but not on flex.
+fn optional<const D: usize>(tensor: &Option<Tensor<D>>) -> Result<Option<Memory>, NotFlex> {
+    tensor
+        .as_ref()
+        .map(|t| Memory::of(t).ok_or(NotFlex))
+        .transpose()
+}
+
+/// The scan forward natively (see `tensor_scan::forward`), when its tensors are on flex and
+/// it has no layer norm (whose reductions over a whole row are not in the native rows: the
+/// tensor scan runs those).
 pub(crate) fn forward(
     spec: &ScanSpec,
     inputs: &ScanInputs,
     keep_tape: bool,
-) -> Option<(Tensor<3>, ScanTape)> {
+) -> Option<(Tensor<1>, ScanTape)> {
+    if inputs.norm.is_some() {
+        return None;
+    }
     let (memory, shape) = InputMemory::of(spec, inputs)?;
     Some(with_cell!(spec.cell, cell: C => {
         forward_cell(cell, Isa::best(), &shape, &memory, keep_tape)
     }))
 }
 
-/// [`forward`] for one cell: the scan, then its output `[T + 1 (+ 1), B, H]` (outputs zero at
-/// padded steps, the final hidden and cell states) and the tape.
+/// [`forward()`] for one cell: the scan, then its output (laid out as `ScanLayout` says: outputs
+/// zero at padded steps, the final hidden and cell states) and the tape.
 fn forward_cell<C: Cell>(
     cell: C,
     isa: Isa,
     shape: &Shape,
     memory: &InputMemory,
     keep_tape: bool,
-) -> (Tensor<3>, ScanTape) {
-    let (steps, batch, hidden, block) = (shape.steps, shape.batch, shape.hidden, shape.block());
+) -> (Tensor<1>, ScanTape) {
+    let (steps, batch, hidden, state) = (shape.steps, shape.batch, shape.hidden, shape.state);
+    let (block, state_block) = (shape.block(), shape.state_block());
     let valid = memory.valid.as_ref().map(Memory::values);
-    let extra = 1 + C::CELL_STATE as usize;
-    let mut out = unfilled((steps + extra) * block);
+    let layout = ScanLayout {
+        steps,
+        batch,
+        hidden,
+        state,
+        cell_state: C::CELL_STATE,
+    };
+    let mut out = unfilled(layout.len());
     // Unpadded, the outputs are the states: the scan writes them straight into `out`.
     let mut own_states = if valid.is_some() {
-        unfilled(steps * block)
+        unfilled(steps * state_block)
     } else {
         Vec::new()
     };
@@ -141,10 +168,15 @@ fn forward_cell<C: Cell>(
         true => unfilled(steps * batch * kept_row),
         false => vec![MaybeUninit::new(0.0); kept_row],
     };
+    let mut unprojected = match (shape.projected, keep_tape) {
+        (false, _) => Vec::new(),
+        (true, true) => unfilled(steps * block),
+        (true, false) => unfilled(block),
+    };
     {
         let states = match valid {
             Some(_) => Shared::unfilled(&mut own_states),
-            None => Shared::unfilled(&mut out[..steps * block]),
+            None => Shared::unfilled(&mut out[..steps * state_block]),
         };
         let inputs = forward::Inputs {
             xp: memory.xp.values(),
@@ -157,47 +189,50 @@ fn forward_cell<C: Cell>(
                 &[]
             },
             valid,
+            projection: memory.projection.as_ref().map(Memory::values),
+            mask: memory.mask.as_ref().map(Memory::values),
         };
         let outputs = forward::Outputs {
             states,
             cells: Shared::unfilled(&mut cells),
             kept: Shared::unfilled(&mut kept),
+            unprojected: Shared::unfilled(&mut unprojected),
             keep: keep_tape,
         };
         forward::forward(cell, isa, shape, &inputs, outputs);
     }
     let last = if shape.reverse { 0 } else { steps - 1 };
-    let final_block = |values: &[f32]| values[last * block..(last + 1) * block].to_vec();
+    let final_block = |values: &[f32], size: usize| values[last * size..(last + 1) * size].to_vec();
     // SAFETY: the scan wrote every state and cell state.
     let (final_h, final_c) = unsafe {
         let states = match valid {
             Some(_) => written(&own_states),
-            None => written(&out[..steps * block]),
+            None => written(&out[..steps * state_block]),
         };
-        let cells = C::CELL_STATE.then(|| final_block(written(&cells)));
-        (final_block(states), cells)
+        let cells = C::CELL_STATE.then(|| final_block(written(&cells), block));
+        (final_block(states, state_block), cells)
     };
-    let (outputs, finals) = out.split_at_mut(steps * block);
+    let (outputs, finals) = out.split_at_mut(layout.final_h_at());
     if let Some(valid) = valid {
         // SAFETY: written by the scan.
         let states = unsafe { written(&own_states) };
-        for (row, output) in outputs.chunks_exact_mut(hidden).enumerate() {
+        for (row, output) in outputs.chunks_exact_mut(state).enumerate() {
             match valid[row] != 0.0 {
-                true => write(output, &states[row * hidden..(row + 1) * hidden]),
+                true => write(output, &states[row * state..(row + 1) * state]),
                 false => output.fill(MaybeUninit::new(0.0)),
             }
         }
     }
-    write(&mut finals[..block], &final_h);
+    write(&mut finals[..state_block], &final_h);
     if let Some(final_c) = final_c {
-        write(&mut finals[block..], &final_c);
+        write(&mut finals[state_block..], &final_c);
     }
     // SAFETY: all of `out` is written: the outputs (by the scan, or above) and the finals.
-    let out = tensor(unsafe { filled(out) }, [steps + extra, batch, hidden]);
+    let out = tensor(unsafe { filled(out) }, [layout.len()]);
     let states = match valid {
         // SAFETY: written by the scan.
-        Some(_) => tensor(unsafe { filled(own_states) }, [steps, batch, hidden]),
-        None => out.clone().slice([0..steps, 0..batch, 0..hidden]),
+        Some(_) => tensor(unsafe { filled(own_states) }, [steps, batch, state]),
+        None => layout.outputs(&out),
     };
     let keep = |values: Vec<MaybeUninit<f32>>, width: usize| {
         // SAFETY: kept, the scan wrote every element.
@@ -207,6 +242,8 @@ fn forward_cell<C: Cell>(
         states,
         cells: keep(cells, if C::CELL_STATE { hidden } else { 0 }),
         kept: keep(kept, C::TAPE * hidden),
+        unprojected: keep(unprojected, if shape.projected { hidden } else { 0 }),
+        raw_parts: None,
     };
     (out, tape)
 }
@@ -218,57 +255,76 @@ pub(crate) struct Backward {
     w: Memory,
     h0: Memory,
     c0: Memory,
+    projection: Option<Memory>,
+    mask: Option<Memory>,
     valid: Option<Memory>,
     states: Memory,
     cells: Option<Memory>,
     kept: Option<Memory>,
+    unprojected: Option<Memory>,
 }
 
 impl Backward {
-    /// `None` unless the scan's tensors are `f32` flex tensors.
+    /// `None` unless the scan's tensors are `f32` flex tensors (and it has no layer norm).
     pub fn of(record: &ScanRecord) -> Option<Self> {
         let ScanRecord {
             spec,
             weights,
             tape,
         } = record;
-        let optional = |t: &Option<Tensor<3>>| t.as_ref().map(|t| Memory::of(t).ok_or(NotFlex));
-        let [steps, batch, hidden] = tape.states.dims();
+        if weights.norm.is_some() {
+            return None;
+        }
+        let layout = record.layout();
         Some(Self {
             spec: spec.clone(),
             shape: Shape {
-                steps,
-                batch,
-                hidden,
+                steps: layout.steps,
+                batch: layout.batch,
+                hidden: layout.hidden,
+                state: layout.state,
+                projected: weights.projection.is_some(),
                 reverse: spec.reverse,
             },
             w: Memory::of(&weights.w)?,
             h0: Memory::of(&weights.h0)?,
             c0: Memory::of(&weights.c0)?,
+            projection: optional(&weights.projection).ok()?,
+            mask: optional(&spec.mask).ok()?,
             valid: mask_memory(spec).ok()?,
             states: Memory::of(&tape.states)?,
-            cells: optional(&tape.cells).transpose().ok()?,
-            kept: optional(&tape.kept).transpose().ok()?,
+            cells: optional(&tape.cells).ok()?,
+            kept: optional(&tape.kept).ok()?,
+            unprojected: optional(&tape.unprojected).ok()?,
         })
     }
 
     /// BPTT for `grad`, the gradient of the forward pass's output.
-    pub fn run(self, grad: Tensor<3>, wanted: Wanted) -> ScanGrads {
+    pub fn run(self, grad: Tensor<1>, wanted: Wanted) -> ScanGrads {
         self.run_with(Isa::best(), grad, wanted)
     }
 
     /// [`Self::run`] with the row kernels compiled for `isa`.
-    fn run_with(self, isa: Isa, grad: Tensor<3>, wanted: Wanted) -> ScanGrads {
+    fn run_with(self, isa: Isa, grad: Tensor<1>, wanted: Wanted) -> ScanGrads {
         with_cell!(self.spec.cell, cell: C => self.run_cell(cell, isa, grad, wanted))
     }
 
-    fn run_cell<C: Cell>(&self, cell: C, isa: Isa, grad: Tensor<3>, wanted: Wanted) -> ScanGrads {
-        let (steps, batch, hidden) = (self.shape.steps, self.shape.batch, self.shape.hidden);
+    fn run_cell<C: Cell>(&self, cell: C, isa: Isa, grad: Tensor<1>, wanted: Wanted) -> ScanGrads {
+        let (steps, batch, hidden, state) = (
+            self.shape.steps,
+            self.shape.batch,
+            self.shape.hidden,
+            self.shape.state,
+        );
         let width = C::GATES * hidden;
+        fn values(memory: &Option<Memory>) -> &[f32] {
+            memory.as_ref().map_or(&[], Memory::values)
+        }
         let saved = backward::Saved {
             states: self.states.values(),
-            cells: self.cells.as_ref().map_or(&[], Memory::values),
-            kept: self.kept.as_ref().map_or(&[], Memory::values),
+            cells: values(&self.cells),
+            kept: values(&self.kept),
+            unprojected: values(&self.unprojected),
             h0: self.h0.values(),
             c0: if C::CELL_STATE { self.c0.values() } else { &[] },
             valid: self.valid.as_ref().map(Memory::values),
@@ -287,20 +343,19 @@ impl Backward {
                 backward::Incoming::ReadOnly(read_only_grad.values())
             }
         };
-        let out = backward::backward(
-            cell,
-            isa,
-            &self.shape,
-            &saved,
-            self.w.values(),
-            incoming,
-            wanted.w,
-        );
+        let weights = backward::Weights {
+            w: self.w.values(),
+            projection: self.projection.as_ref().map(Memory::values),
+            mask: self.mask.as_ref().map(Memory::values),
+        };
+        let out = backward::backward(cell, isa, &self.shape, &saved, &weights, incoming, wanted);
         let parts = [steps, batch, width];
         let xp = if C::SEPARATE_INPUT {
             tensor(out.d_input, parts)
         } else if let Some(grad) = writable_grad {
-            Tensor::<3>::from_primitive::<Flex>(grad).slice([0..steps, 0..batch, 0..hidden])
+            Tensor::<1>::from_primitive::<Flex>(grad)
+                .slice(0..steps * batch * hidden)
+                .reshape(parts)
         } else {
             tensor(out.d_hidden, parts)
         };
@@ -310,10 +365,14 @@ impl Backward {
         };
         ScanGrads {
             xp: wanted.xp.then_some(xp),
-            w: out.w.map(|w| tensor(w, [hidden, width])),
+            w: out.w.map(|w| tensor(w, [state, width])),
             bias: wanted.bias.then(|| tensor(out.bias, [width])),
-            h0: wanted.h0.then(|| tensor(out.h0, [batch, hidden])),
+            h0: wanted.h0.then(|| tensor(out.h0, [batch, state])),
             c0: wanted.c0.then(|| tensor(c0, [batch, hidden])),
+            projection: out.projection.map(|r| tensor(r, [hidden, state])),
+            hidden_gain: None,
+            state_gain: None,
+            state_bias: None,
         }
     }
 }

@@ -17,14 +17,26 @@ const TEAM_MIN_WORK: usize = 1 << 18;
 pub(crate) struct Shape {
     pub steps: usize,
     pub batch: usize,
+    /// The cell's units, `H`.
     pub hidden: usize,
+    /// The hidden state's width, `P`: `H`, or the projection's size.
+    pub state: usize,
+    /// Whether the cell's output is projected to the state (`h_t = m_t·W_hrᵀ`).
+    pub projected: bool,
     pub reverse: bool,
 }
 
 impl Shape {
+    /// One step of the cell's values (`[B, H]`: its output, the cell state).
     #[inline]
     pub fn block(&self) -> usize {
         self.batch * self.hidden
+    }
+
+    /// One step of the hidden state, `[B, P]`.
+    #[inline]
+    pub fn state_block(&self) -> usize {
+        self.batch * self.state
     }
 
     /// The steps in visiting order.
@@ -47,7 +59,7 @@ impl Shape {
     pub fn team_size(&self, gates: usize) -> usize {
         let hidden = self.hidden;
         team::size(
-            self.batch * hidden * gates * hidden,
+            self.batch * self.state * gates * hidden,
             TEAM_MIN_WORK,
             hidden.div_ceil(PANEL),
         )
@@ -60,7 +72,7 @@ impl Shape {
     }
 }
 
-/// `∂W_hhᵀ = Σ_t h_{t-1}ᵀ · da_t` (`[H, width]`) as two products: the start state's step, and
+/// `∂W_hhᵀ = Σ_t h_{t-1}ᵀ · da_t` (`[P, width]`) as two products: the start state's step, and
 /// all the others at once (their previous states are `T − 1` consecutive blocks of `states`).
 /// `da` is `[T, B, width]`, the gradient of the steps' `h·W` parts.
 pub(crate) fn hidden_weight_gradient(
@@ -70,9 +82,9 @@ pub(crate) fn hidden_weight_gradient(
     da: &[f32],
     width: usize,
 ) -> Vec<f32> {
-    let (block, batch, hidden, steps) = (shape.block(), shape.batch, shape.hidden, shape.steps);
+    let (block, batch, state, steps) = (shape.state_block(), shape.batch, shape.state, shape.steps);
     let d_block = batch * width;
-    let mut gw = vec![0.0; hidden * width];
+    let mut gw = vec![0.0; state * width];
     let rest = steps - 1;
     // Blocks of `da` whose previous state is in `states`, and those states.
     let (da_rest, states_rest, da_first) = if shape.reverse {
@@ -86,17 +98,17 @@ pub(crate) fn hidden_weight_gradient(
     };
     // `Σ previousᵀ · d` over `rows` rows of both.
     let outer = |previous: &[f32], d: &[f32], rows: usize| Product {
-        m: hidden,
+        m: state,
         n: width,
         k: rows,
-        lhs: View::transposed(previous, hidden),
+        lhs: View::transposed(previous, state),
         rhs: View::rows(d, width),
     };
     if rest > 0 {
-        // SAFETY: `states_rest` is (T−1)·B×H row-major, read transposed; `da_rest` matches.
+        // SAFETY: `states_rest` is (T−1)·B×P row-major, read transposed; `da_rest` matches.
         unsafe { matmul(&mut gw, outer(states_rest, da_rest, rest * batch), false) };
     }
-    // SAFETY: `h0` is B×H row-major, read transposed; `da_first` is B×H.
+    // SAFETY: `h0` is B×P row-major, read transposed; `da_first` is B×width.
     unsafe { matmul(&mut gw, outer(h0, da_first, batch), rest > 0) };
     gw
 }
