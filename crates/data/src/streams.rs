@@ -32,7 +32,7 @@ impl Streams {
                 self.continues.len()
             ));
         }
-        if len % self.count != 0 {
+        if !len.is_multiple_of(self.count) {
             return bad(format!(
                 "{len} samples do not split into {} streams of equal length",
                 self.count

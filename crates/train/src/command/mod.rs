@@ -271,7 +271,7 @@ impl TrainSpec {
     }
 
     /// Reads the data, splits off validation, writes `train.toml` and `data.json` to the run
-    /// directory and trains (see [`train`](crate::train)).
+    /// directory and trains (see [`train`]).
     pub fn train(&self, options: TrainOptions) -> Result<SpecOutcome> {
         self.validate()?;
         let device = self.device.parse::<Backend>()?.device()?;
