@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
 use burn_rnn_data::{Normalizer, SequenceDataset, TargetKind};
-use burn_rnn_model::SequenceModel;
+use burn_rnn_model::{RecurrentConfig, SequenceModel};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -166,9 +166,28 @@ impl RunDir {
         write_json(&self.normalizer(), normalizer)
     }
 
-    /// Reads the training config.
+    /// Reads the training config. A file written before an option of `RecurrentConfig`
+    /// existed (recurrent dropout, projections, layer norm came later) gets that option's
+    /// default, which is what such a run trained with; the sizes must be there.
     pub fn read_training_config(&self) -> Result<TrainingConfig> {
-        read_json(&self.training_config())
+        let path = self.training_config();
+        let mut value: serde_json::Value = read_json(&path)?;
+        if let Some(recurrent) = value
+            .pointer_mut("/model/recurrent")
+            .and_then(serde_json::Value::as_object_mut)
+        {
+            let defaults = serde_json::to_value(RecurrentConfig::new(1, 1))
+                .expect("a config serialises to JSON");
+            for (key, default) in defaults.as_object().into_iter().flatten() {
+                if !["d_input", "d_hidden"].contains(&key.as_str()) {
+                    recurrent.entry(key).or_insert_with(|| default.clone());
+                }
+            }
+        }
+        serde_json::from_value(value).map_err(|e| TrainError::Io {
+            path,
+            message: format!("not a valid file of this kind: {e}"),
+        })
     }
 
     /// Reads the data schema.
@@ -225,5 +244,47 @@ pub(crate) fn io_error(path: &Path, error: std::io::Error) -> TrainError {
     TrainError::Io {
         path: path.to_path_buf(),
         message: error.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn_rnn_model::{CellKind, SequenceModelConfig};
+
+    use super::*;
+    use crate::task::Objective;
+
+    /// A `training.json` written before recurrent dropout, projections and layer norm existed
+    /// reads as the run it was: those options at their defaults. Without its sizes it is an
+    /// error naming the missing field.
+    #[test]
+    fn training_configs_without_later_options_read_with_their_defaults() {
+        let recurrent = RecurrentConfig::new(3, 16).with_cell(CellKind::Gru);
+        let config = TrainingConfig::new(
+            SequenceModelConfig::new(recurrent, 2),
+            Objective::Classification,
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::new(dir.path());
+        let mut json = serde_json::to_value(&config).unwrap();
+        let fields = json.pointer_mut("/model/recurrent").unwrap();
+        let fields = fields.as_object_mut().unwrap();
+        for later in ["recurrent_dropout", "proj_size", "layer_norm"] {
+            assert!(fields.remove(later).is_some(), "{later}");
+        }
+        fs::write(run.training_config(), json.to_string()).unwrap();
+        let read = run.read_training_config().unwrap();
+        assert_eq!(
+            serde_json::to_value(&read).unwrap(),
+            serde_json::to_value(&config).unwrap()
+        );
+
+        json.pointer_mut("/model/recurrent")
+            .and_then(serde_json::Value::as_object_mut)
+            .unwrap()
+            .remove("d_hidden");
+        fs::write(run.training_config(), json.to_string()).unwrap();
+        let error = run.read_training_config().unwrap_err().to_string();
+        assert!(error.contains("d_hidden"), "{error}");
     }
 }
