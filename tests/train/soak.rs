@@ -97,29 +97,42 @@ fn soak_training_memory() {
         .ok()
         .and_then(|m| m.parse().ok())
         .unwrap_or(15.0);
-    // 5,000 patients: an epoch of about a second, so that an hour is thousands of epochs of
-    // realistic size rather than a hundred thousand tiny ones. Time one epoch, then train for
-    // about `minutes`.
+    // 5,000 patients, so that an hour is thousands of epochs of realistic size rather than a
+    // hundred thousand tiny ones. The run is extended by resuming, 50 epochs at a time, until
+    // `minutes` have passed: a fixed epoch count would stretch with the machine's load.
     const PATIENTS: usize = 5_000;
+    const CHUNK: usize = 50;
+    let (_, split) = vitals_run(1, PATIENTS);
+    let dir = tempfile::tempdir().unwrap();
     let started = Instant::now();
-    let (dir, _) = trained(3, PATIENTS);
-    let per_epoch = started.elapsed().as_secs_f64() / 3.0;
-    let epochs = ((minutes * 60.0) / per_epoch).ceil() as usize;
-    eprintln!("{per_epoch:.3} s per epoch: {epochs} epochs for {minutes} minutes");
-    let (config, split) = vitals_run(epochs, PATIENTS);
-    let (run, samples) = sample_memory(Duration::from_secs(30), || {
-        train(
-            &config,
-            &split.train,
-            &split.valid,
-            &RunDir::new(dir.path()),
-            &Device::flex(),
-            QUIET,
-        )
-        .unwrap()
+    let (epochs, samples) = sample_memory(Duration::from_secs(30), || {
+        let mut epochs = 0;
+        while started.elapsed().as_secs_f64() < minutes * 60.0 {
+            let (config, _) = vitals_run(epochs + CHUNK, PATIENTS);
+            let options = TrainOptions {
+                resume: epochs > 0,
+                ..QUIET
+            };
+            let run = train(
+                &config,
+                &split.train,
+                &split.valid,
+                &RunDir::new(dir.path()),
+                &Device::flex(),
+                options,
+            )
+            .unwrap();
+            epochs += CHUNK;
+            assert_eq!(run.history.len(), epochs);
+        }
+        epochs
     });
+    eprintln!(
+        "{epochs} epochs of {} sequences in {:.0} s",
+        split.train.len(),
+        started.elapsed().as_secs_f64()
+    );
     report("training", &samples);
-    assert_eq!(run.history.len(), epochs);
 }
 
 #[test]
