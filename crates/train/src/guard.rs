@@ -11,7 +11,7 @@ use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
 use burn::train::Interrupter;
 
-use crate::clipping::{GradientNorms, clip_global_norm};
+use crate::clipping::{GradientNorms, clip_global_norm, scale_gradients};
 use crate::config::ClipScope;
 
 /// A loss or gradient that stopped being finite, and where.
@@ -42,6 +42,9 @@ pub(crate) enum Phase {
 pub struct StepGuard {
     state: Arc<GuardState>,
     clip: Option<f32>,
+    /// What each step's gradients are multiplied by after clipping: `1 / devices` when several
+    /// devices train together, since burn's multi-device strategy sums their gradients.
+    share: f32,
 }
 
 struct GuardState {
@@ -72,7 +75,16 @@ impl StepGuard {
                 interrupter,
             }),
             clip: clip.and_then(|(norm, scope)| (scope == ClipScope::Global).then_some(norm)),
+            share: 1.0,
         }
+    }
+
+    /// The same guard for a step that is one of `devices` shares of a combined batch: its
+    /// gradients are divided by `devices`, so that the sum burn's multi-device strategy hands
+    /// the optimiser is the mean over the combined batch (as one device with it would compute).
+    pub(crate) fn with_devices(mut self, devices: usize) -> Self {
+        self.share = 1.0 / devices.max(1) as f32;
+        self
     }
 
     /// A pass over `phase`'s split of `epoch` begins.
@@ -160,6 +172,9 @@ impl StepGuard {
         }
         if let Some(max_norm) = self.clip {
             clip_global_norm(module, &mut grads, &norms, max_norm);
+        }
+        if self.share != 1.0 {
+            scale_gradients(module, &mut grads, self.share);
         }
         Some(grads)
     }
