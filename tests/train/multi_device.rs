@@ -274,3 +274,49 @@ fn multi_device_errors_are_clear() {
         "{refused:?}"
     );
 }
+
+/// A two-device run stopped after 3 of 6 epochs and resumed ends where an uninterrupted
+/// two-device run does (checkpoints and resume go through burn's multi-device strategy too).
+#[test]
+fn a_resumed_two_device_run_ends_as_an_uninterrupted_one() {
+    let _seed = flex_seed();
+    let data = waves(48);
+    let split = split_random(&data, SplitFractions::train_valid(0.75), 3).unwrap();
+    let flex = Device::flex();
+    let devices = [flex.clone(), flex];
+    let whole = run(&config(6, B), &split.train, &split.valid, &devices);
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = RunDir::new(dir.path());
+    let first = train_on_devices(
+        &config(3, B),
+        &split.train,
+        &split.valid,
+        &run_dir,
+        &devices,
+        QUIET,
+    )
+    .unwrap();
+    assert_eq!(first.history.len(), 3);
+    let resumed = train_on_devices(
+        &config(6, B),
+        &split.train,
+        &split.valid,
+        &run_dir,
+        &devices,
+        burn_rnn::train::TrainOptions {
+            resume: true,
+            ..QUIET
+        },
+    )
+    .unwrap();
+    assert_eq!(resumed.resumed_from, Some(3));
+    assert_eq!(resumed.history.len(), 6);
+    for (r, w) in resumed.history.iter().zip(&whole.history) {
+        let (a, b) = (r.valid_loss, w.valid_loss);
+        assert!((a - b).abs() <= 1e-6 * b.abs().max(1.0), "{a} vs {b}");
+    }
+    assert_eq!(resumed.best_epoch, whole.best_epoch);
+    let difference = max_difference(&resumed.model, &whole.model);
+    eprintln!("resumed vs uninterrupted on 2 devices: weights differ by {difference:e}");
+    assert!(difference <= 1e-6, "{difference}");
+}
