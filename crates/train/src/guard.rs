@@ -190,3 +190,37 @@ fn scalar(tensor: &Tensor<1>) -> f64 {
         .and_then(|values| values.first().copied())
         .unwrap_or(f64::NAN)
 }
+
+#[cfg(test)]
+mod tests {
+    use burn::nn::{Linear, LinearConfig};
+    use burn::tensor::{Device, TensorData};
+
+    use super::*;
+
+    /// The gradient of `sum(model(x))` for one fixed input, as a flat list per parameter.
+    fn gradients(guard: &StepGuard) -> Vec<Vec<f32>> {
+        let device = Device::flex().autodiff();
+        device.seed(3);
+        let model: Linear = LinearConfig::new(3, 2).init(&device);
+        let x = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, -2.0, 0.5], [1, 3]), &device);
+        let loss = model.forward(x).sum();
+        let grads = guard.train_gradients(&model, &loss).expect("finite");
+        let mut out = Vec::new();
+        let weight = grads.get::<2>(model.weight.id).unwrap();
+        out.push(weight.into_data().try_to_vec::<f32>().unwrap());
+        let bias = grads.get::<1>(model.bias.as_ref().unwrap().id).unwrap();
+        out.push(bias.into_data().try_to_vec::<f32>().unwrap());
+        out
+    }
+
+    #[test]
+    fn a_share_of_several_devices_divides_its_gradient_by_their_count() {
+        let whole = gradients(&StepGuard::new(Interrupter::new(), None));
+        let share = gradients(&StepGuard::new(Interrupter::new(), None).with_devices(2));
+        assert!(whole.iter().flatten().any(|g| g.abs() > 0.1), "{whole:?}");
+        for (w, s) in whole.iter().flatten().zip(share.iter().flatten()) {
+            assert_eq!(*s, w / 2.0);
+        }
+    }
+}
