@@ -6,7 +6,7 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor};
 use burn_rnn::data::synth::SineConfig;
 use burn_rnn::data::{SequenceDataset, SplitFractions, StreamSpec, split_random, stream_windows};
-use burn_rnn::model::{RecurrentConfig, SequenceModel, SequenceModelConfig};
+use burn_rnn::model::{CellKind, RecurrentConfig, SequenceModel, SequenceModelConfig};
 use burn_rnn::train::{
     LrSchedule, Objective, RunDir, TrainError, TrainedRun, TrainingConfig, train_on_devices,
 };
@@ -124,6 +124,26 @@ fn flex_seed() -> std::sync::MutexGuard<'static, ()> {
 #[test]
 fn data_parallel_steps_equal_steps_with_the_combined_batch() {
     let _seed = flex_seed();
+    // The recurrence runs on each device's worker thread, forward and backward: Elman (the
+    // default), and the gated cells with two layers.
+    for cell in [CellKind::default(), CellKind::Gru, CellKind::Lstm] {
+        steps_equal_with(cell);
+    }
+}
+
+fn steps_equal_with(cell: CellKind) {
+    let layers = if matches!(cell, CellKind::Elman(_)) {
+        1
+    } else {
+        2
+    };
+    let config = |epochs, batch_size| {
+        let mut config = config(epochs, batch_size);
+        config.model.recurrent = RecurrentConfig::new(1, 8)
+            .with_cell(cell)
+            .with_num_layers(layers);
+        config
+    };
     let data = waves(2 * B);
     let valid = waves(4);
     let flex = Device::flex();
@@ -155,7 +175,7 @@ fn data_parallel_steps_equal_steps_with_the_combined_batch() {
     let same = max_difference(&two.model, &one.model);
     let other_split = max_difference(&split.model, &one.model);
     eprintln!(
-        "{epochs} steps: moved {moved:e}, 2 devices vs combined batch {same:e}, \
+        "{cell:?}, {epochs} steps: moved {moved:e}, 2 devices vs combined batch {same:e}, \
          batches of B on one device vs combined batch {other_split:e}, kept epochs {} and {}",
         two.best_epoch, one.best_epoch
     );
