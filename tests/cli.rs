@@ -180,6 +180,18 @@ fn regression_in_wide_format() {
         d,
         "train --data wide.csv --epochs 3 --out run --quiet --cell lstm",
     );
+    // Data-parallel on two flex devices: the same run directory, evaluated the same way.
+    let two = ok(
+        d,
+        "train --data wide.csv --epochs 3 --out run2 --quiet --devices flex,flex",
+    );
+    shows(&two, &["devices flex,flex (batch 32 per device)"]);
+    let toml = std::fs::read_to_string(d.join("run2/train.toml")).unwrap();
+    assert!(toml.contains("devices = \"flex,flex\""), "{toml}");
+    shows(
+        &ok(d, "evaluate --run run2 --data wide.csv"),
+        &["MAE training mean"],
+    );
     let scored = ok(d, "evaluate --run run --data wide.csv");
     shows(&scored, &["MAE training mean", "y "]);
     assert!(d.join("run/predictions.png").is_file());
@@ -265,6 +277,15 @@ fn bad_flag_values_get_clear_errors() {
         ("--valid-fraction 1.5", &["--valid-fraction"]),
         ("--cell transformer", &["--cell", "transformer"]),
         ("--device tpu", &["unknown device `tpu`", "flex"]),
+        ("--devices flex,,flex", &["--devices", "entry 2 is empty"]),
+        ("--devices flex,cuda", &["--devices", "different backends"]),
+        ("--devices flex:1,flex", &["--devices", "only cuda devices"]),
+        ("--devices cuda:x", &["--devices", "device index"]),
+        ("--devices tpu", &["unknown device `tpu`"]),
+        (
+            "--device flex --devices flex,flex",
+            &["--devices", "--device"],
+        ),
         ("--format tall", &["--format", "long or wide"]),
         (
             "--task cluster",

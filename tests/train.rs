@@ -9,6 +9,8 @@ mod common;
 mod crash;
 #[path = "train/fuzz_corpus.rs"]
 mod fuzz_corpus;
+#[path = "train/multi_device.rs"]
+mod multi_device;
 #[path = "train/soak.rs"]
 mod soak;
 #[path = "train/stateful.rs"]

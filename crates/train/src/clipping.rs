@@ -75,6 +75,11 @@ pub fn clip_global_norm<M: Module>(
     factor
 }
 
+/// Multiplies every gradient in `grads` by `factor`.
+pub(crate) fn scale_gradients<M: Module>(module: &M, grads: &mut GradientsParams, factor: f32) {
+    module.visit(&mut Scale { grads, factor });
+}
+
 /// Collects `Σ g²` of each parameter's gradient as a `[1]` tensor, with the parameter's path.
 struct SquaredNorms<'a> {
     grads: &'a GradientsParams,

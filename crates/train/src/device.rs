@@ -131,6 +131,94 @@ fn compiled_names() -> String {
         .join(", ")
 }
 
+/// One entry of a device list: a backend and, for cuda, the index of its GPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceSpec {
+    /// The backend.
+    pub backend: Backend,
+    /// The GPU's index (`cuda:1`); `None` for the backend's default device.
+    pub index: Option<usize>,
+}
+
+impl DeviceSpec {
+    /// Opens the device (without autodiff), as [`Backend::device`] does.
+    pub fn device(self) -> Result<Device> {
+        match (self.backend, self.index) {
+            (_, None | Some(0)) => self.backend.device(),
+            #[cfg(feature = "cuda")]
+            (Backend::Cuda, Some(index)) => cuda_device_at(index),
+            (backend, Some(index)) => Err(TrainError::InvalidConfig(format!(
+                "{backend}:{index}: only cuda devices are chosen by index here ({backend} has \
+                 one device per process: write `{backend}` or `{backend}:0`)"
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for DeviceSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.index {
+            Some(index) => write!(f, "{}:{index}", self.backend),
+            None => write!(f, "{}", self.backend),
+        }
+    }
+}
+
+/// Parses a comma-separated device list for data-parallel training (`--devices`): `flex,flex`,
+/// `cuda:0,cuda:1`, `wgpu,wgpu`; each entry a backend name as `--device` takes it, optionally
+/// with `:index`. All entries must name one backend. Opens nothing; see [`open_devices`].
+pub fn parse_device_list(list: &str) -> Result<Vec<DeviceSpec>> {
+    let bad = |m: String| TrainError::InvalidConfig(format!("--devices {list:?}: {m}"));
+    let mut specs = Vec::new();
+    for (n, entry) in list.split(',').enumerate() {
+        let entry = entry.trim();
+        if entry.is_empty() {
+            return Err(bad(format!(
+                "entry {} is empty (write devices separated by commas, e.g. flex,flex or \
+                 cuda:0,cuda:1)",
+                n + 1
+            )));
+        }
+        let (name, index) = match entry.split_once(':') {
+            Some((name, index)) => {
+                let index = index.trim().parse::<usize>().map_err(|_| {
+                    bad(format!(
+                        "`{entry}`: the part after `:` must be a device index (0, 1, ...)"
+                    ))
+                })?;
+                (name, Some(index))
+            }
+            None => (entry, None),
+        };
+        let backend = name.parse::<Backend>()?;
+        specs.push(DeviceSpec { backend, index });
+    }
+    if let Some(other) = specs.iter().find(|s| s.backend != specs[0].backend) {
+        return Err(bad(format!(
+            "`{}` and `{other}` are different backends; every device of a run must use the same one",
+            specs[0]
+        )));
+    }
+    if let Some(spec) = specs
+        .iter()
+        .find(|s| s.backend != Backend::Cuda && s.index.unwrap_or(0) != 0)
+    {
+        return Err(bad(format!(
+            "`{spec}`: only cuda devices are chosen by index ({} has one device per process)",
+            spec.backend
+        )));
+    }
+    Ok(specs)
+}
+
+/// Parses a device list ([`parse_device_list`]) and opens its devices.
+pub fn open_devices(list: &str) -> Result<Vec<Device>> {
+    parse_device_list(list)?
+        .into_iter()
+        .map(DeviceSpec::device)
+        .collect()
+}
+
 /// On headless Linux, opening wgpu probes Wayland, whose client library prints "error:
 /// XDG_RUNTIME_DIR is invalid or not set in the environment." (up to four times) when that
 /// variable is unset. This points it at a private, empty directory (`/tmp/burn-rnn-xdg-<uid>`,
@@ -198,8 +286,14 @@ fn wgpu_device() -> Result<Device> {
 
 #[cfg(feature = "cuda")]
 fn cuda_device() -> Result<Device> {
+    cuda_device_at(0)
+}
+
+/// CUDA device `index`, proved by a first small operation.
+#[cfg(feature = "cuda")]
+fn cuda_device_at(index: usize) -> Result<Device> {
     std::panic::catch_unwind(|| {
-        let device = Device::cuda(0);
+        let device = Device::cuda(index);
         let x = burn::tensor::Tensor::<1>::ones([2], &device);
         x.into_data().try_into_vec::<f32>().map(|_| device)
     })
@@ -230,6 +324,31 @@ mod tests {
         for b in Backend::compiled() {
             assert!(err.contains(b.name()), "{err}");
         }
+    }
+
+    #[test]
+    fn device_lists_parse_with_clear_errors() {
+        let flex = DeviceSpec {
+            backend: Backend::Flex,
+            index: None,
+        };
+        assert_eq!(parse_device_list("flex, FLEX").unwrap(), [flex, flex]);
+        let cuda = parse_device_list("cuda:0,cuda:1").unwrap();
+        assert_eq!(cuda[1].index, Some(1));
+        assert_eq!(cuda[1].to_string(), "cuda:1");
+        for (list, says) in [
+            ("flex,,flex", "entry 2 is empty"),
+            ("", "entry 1 is empty"),
+            ("cuda:x", "device index"),
+            ("flex,wgpu", "different backends"),
+            ("flex:1,flex", "only cuda devices are chosen by index"),
+            ("tpu,tpu", "tpu"),
+        ] {
+            let err = parse_device_list(list).unwrap_err().to_string();
+            assert!(err.contains(says), "{list}: {err}");
+        }
+        #[cfg(feature = "flex")]
+        assert_eq!(open_devices("flex,flex").unwrap().len(), 2);
     }
 
     #[test]

@@ -27,8 +27,11 @@ use crate::guard::{Phase, StepGuard};
 #[derive(Clone)]
 pub(crate) struct EpochLoader {
     dataset: Arc<SequenceDataset>,
-    /// The samples this loader serves (all, or a slice of them), in dataset order.
+    /// The samples of the split, in dataset order.
     indices: Arc<Vec<usize>>,
+    /// The positions of each epoch's order this loader serves: all of them, or one device's
+    /// share (see [`DataLoader::slice`]).
+    window: (usize, usize),
     batcher: SequenceBatcher,
     batch_size: usize,
     device: Device,
@@ -51,12 +54,14 @@ impl EpochLoader {
         guard: StepGuard,
     ) -> Self {
         let indices = (0..dataset.len()).collect();
+        let window = (0, dataset.len());
         // Stateful data comes in streams: one window of each stream per batch, in order.
         let batch_size = dataset.streams().map_or(batch_size, |s| s.count);
         Self {
             batcher: SequenceBatcher::for_dataset(&dataset),
             dataset: Arc::new(dataset),
             indices: Arc::new(indices),
+            window,
             batch_size: batch_size.max(1),
             device: Device::default(),
             shuffle,
@@ -82,23 +87,37 @@ pub(crate) fn epoch_seed(seed: u64, epoch: usize) -> u64 {
     SplitMix64::new(seed ^ epoch).next_u64()
 }
 
+/// The device seed of the share that starts at position `start` of an epoch's order: the
+/// epoch's seed for the first share (and a single-device run), an unrelated one for the others,
+/// so that the devices of a multi-device run do not draw the same dropout masks.
+fn share_seed(epoch_seed: u64, start: usize) -> u64 {
+    if start == 0 {
+        epoch_seed
+    } else {
+        SplitMix64::new(epoch_seed ^ SplitMix64::new(start as u64).next_u64()).next_u64()
+    }
+}
+
 impl DataLoader<SequenceBatch> for EpochLoader {
     fn iter<'a>(&'a self) -> Box<dyn DataLoaderIterator<SequenceBatch> + 'a> {
         let epoch = self.next_epoch.fetch_add(1, Ordering::SeqCst);
         self.guard.start_epoch(self.phase, epoch);
+        let (start, end) = self.window;
         let order = match self.shuffle {
             Some(seed) if self.dataset.streams().is_some() => {
-                self.device.seed(epoch_seed(seed, epoch));
-                self.indices.to_vec()
+                self.device.seed(share_seed(epoch_seed(seed, epoch), start));
+                self.indices[start..end].to_vec()
             }
             Some(seed) => {
-                self.device.seed(epoch_seed(seed, epoch));
-                epoch_order(self.indices.len(), seed, epoch)
-                    .into_iter()
-                    .map(|i| self.indices[i])
+                self.device.seed(share_seed(epoch_seed(seed, epoch), start));
+                // The whole split's order of the epoch, of which this loader serves its share:
+                // the devices of a multi-device run see disjoint parts of one permutation.
+                epoch_order(self.indices.len(), seed, epoch)[start..end]
+                    .iter()
+                    .map(|&i| self.indices[i])
                     .collect()
             }
-            None => self.indices.to_vec(),
+            None => self.indices[start..end].to_vec(),
         };
         Box::new(EpochBatches {
             loader: self,
@@ -108,7 +127,7 @@ impl DataLoader<SequenceBatch> for EpochLoader {
     }
 
     fn num_items(&self) -> usize {
-        self.indices.len()
+        self.window.1 - self.window.0
     }
 
     fn to_device(&self, device: &Device) -> Arc<dyn DataLoader<SequenceBatch>> {
@@ -118,13 +137,18 @@ impl DataLoader<SequenceBatch> for EpochLoader {
         })
     }
 
+    /// Positions `start..end` of each epoch's order (relative to this loader's own share):
+    /// one device's share in burn's multi-device strategies. The order is still drawn over the
+    /// whole split, so the shares of one epoch are disjoint and together cover the split, and a
+    /// sample moves between devices from epoch to epoch as it would between batches.
     fn slice(&self, start: usize, end: usize) -> Arc<dyn DataLoader<SequenceBatch>> {
-        let end = end.min(self.indices.len());
-        let start = start.min(end);
-        // A slice (one device's share in burn's multi-device strategies) counts its own passes.
+        let (first, last) = self.window;
+        let end = (first + end).min(last);
+        let start = (first + start).min(end);
+        // A slice counts its own passes.
         let next_epoch = self.next_epoch.load(Ordering::SeqCst);
         Arc::new(Self {
-            indices: Arc::new(self.indices[start..end].to_vec()),
+            window: (start, end),
             next_epoch: Arc::new(AtomicUsize::new(next_epoch)),
             ..self.clone()
         })
@@ -235,5 +259,33 @@ mod tests {
         assert!(iter.progress().is_completed());
         assert_eq!(loader.num_items(), 10);
         assert_eq!(loader.slice(2, 5).num_items(), 3);
+    }
+
+    #[test]
+    fn slices_share_out_one_permutation_of_the_epoch() {
+        let whole = ids(&loader(1, Some(7)));
+        let halves = loader(1, Some(7));
+        let first = halves.slice(0, 5);
+        let second = halves.slice(5, 10);
+        let collect = |l: &Arc<dyn DataLoader<SequenceBatch>>| {
+            l.iter()
+                .flat_map(|b| b.unwrap().ids)
+                .collect::<Vec<String>>()
+        };
+        let mut shares = collect(&first);
+        shares.extend(collect(&second));
+        assert_eq!(
+            shares, whole,
+            "epoch 1: the shares are the halves of its order"
+        );
+        let next = ids(&{
+            let l = loader(1, Some(7));
+            l.iter().for_each(drop);
+            l
+        });
+        let mut shares = collect(&first);
+        shares.extend(collect(&second));
+        assert_eq!(shares, next, "epoch 2 too");
+        assert_eq!(first.slice(1, 3).num_items(), 2);
     }
 }

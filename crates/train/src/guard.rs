@@ -11,7 +11,7 @@ use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
 use burn::train::Interrupter;
 
-use crate::clipping::{GradientNorms, clip_global_norm};
+use crate::clipping::{GradientNorms, clip_global_norm, scale_gradients};
 use crate::config::ClipScope;
 
 /// A loss or gradient that stopped being finite, and where.
@@ -42,6 +42,9 @@ pub(crate) enum Phase {
 pub struct StepGuard {
     state: Arc<GuardState>,
     clip: Option<f32>,
+    /// What each step's gradients are multiplied by after clipping: `1 / devices` when several
+    /// devices train together, since burn's multi-device strategy sums their gradients.
+    share: f32,
 }
 
 struct GuardState {
@@ -72,7 +75,16 @@ impl StepGuard {
                 interrupter,
             }),
             clip: clip.and_then(|(norm, scope)| (scope == ClipScope::Global).then_some(norm)),
+            share: 1.0,
         }
+    }
+
+    /// The same guard for a step that is one of `devices` shares of a combined batch: its
+    /// gradients are divided by `devices`, so that the sum burn's multi-device strategy hands
+    /// the optimiser is the mean over the combined batch (as one device with it would compute).
+    pub(crate) fn with_devices(mut self, devices: usize) -> Self {
+        self.share = 1.0 / devices.max(1) as f32;
+        self
     }
 
     /// A pass over `phase`'s split of `epoch` begins.
@@ -161,6 +173,9 @@ impl StepGuard {
         if let Some(max_norm) = self.clip {
             clip_global_norm(module, &mut grads, &norms, max_norm);
         }
+        if self.share != 1.0 {
+            scale_gradients(module, &mut grads, self.share);
+        }
         Some(grads)
     }
 }
@@ -174,4 +189,38 @@ fn scalar(tensor: &Tensor<1>) -> f64 {
         .ok()
         .and_then(|values| values.first().copied())
         .unwrap_or(f64::NAN)
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::nn::{Linear, LinearConfig};
+    use burn::tensor::{Device, TensorData};
+
+    use super::*;
+
+    /// The gradient of `sum(model(x))` for one fixed input, as a flat list per parameter.
+    fn gradients(guard: &StepGuard) -> Vec<Vec<f32>> {
+        let device = Device::flex().autodiff();
+        device.seed(3);
+        let model: Linear = LinearConfig::new(3, 2).init(&device);
+        let x = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, -2.0, 0.5], [1, 3]), &device);
+        let loss = model.forward(x).sum();
+        let grads = guard.train_gradients(&model, &loss).expect("finite");
+        let mut out = Vec::new();
+        let weight = grads.get::<2>(model.weight.id).unwrap();
+        out.push(weight.into_data().try_to_vec::<f32>().unwrap());
+        let bias = grads.get::<1>(model.bias.as_ref().unwrap().id).unwrap();
+        out.push(bias.into_data().try_to_vec::<f32>().unwrap());
+        out
+    }
+
+    #[test]
+    fn a_share_of_several_devices_divides_its_gradient_by_their_count() {
+        let whole = gradients(&StepGuard::new(Interrupter::new(), None));
+        let share = gradients(&StepGuard::new(Interrupter::new(), None).with_devices(2));
+        assert!(whole.iter().flatten().any(|g| g.abs() > 0.1), "{whole:?}");
+        for (w, s) in whole.iter().flatten().zip(share.iter().flatten()) {
+            assert_eq!(*s, w / 2.0);
+        }
+    }
 }

@@ -15,7 +15,10 @@ use burn::store::ModuleRecord;
 use burn::tensor::{Bytes, Device};
 use burn::train::metric::store::EventStoreClient;
 use burn::train::metric::{AccuracyMetric, LossMetric};
-use burn::train::{EarlyStoppingStrategy, Interrupter, Learner, SupervisedTraining};
+use burn::train::{
+    EarlyStoppingStrategy, ExecutionStrategy, Interrupter, Learner, MultiDeviceOptim,
+    SupervisedTraining,
+};
 use burn_rnn_data::{NormalizationKind, Normalizer, Scaling, SequenceDataset, Target};
 use burn_rnn_model::SequenceModel;
 
@@ -124,8 +127,54 @@ pub fn train(
     device: &Device,
     options: TrainOptions,
 ) -> Result<TrainedRun> {
+    train_on_devices(
+        config,
+        train_set,
+        valid_set,
+        dir,
+        std::slice::from_ref(device),
+        options,
+    )
+}
+
+/// [`train`] on several devices at once: data-parallel, with burn-train's multi-device
+/// strategy (`ExecutionStrategy::MultiDevice`, the optimiser on the first device). One device
+/// is exactly [`train`].
+///
+/// Each step, every device takes a batch of `config.batch_size` sequences from its share of the
+/// epoch (the epoch's shuffled order cut into `devices.len()` consecutive parts), computes the
+/// gradient of its batch's mean loss, and divides it by the number of devices; burn sums the
+/// shares on the first device, so the optimiser sees the mean gradient over the combined batch
+/// of `devices.len() × batch_size` sequences, and takes one step (and the learning-rate
+/// schedule one step) for it. Validation, checkpoints and early stopping run on the first
+/// device as they do on one. The weights are initialised on the first device from
+/// `config.seed`; see the README's "Training on several devices" for the rules.
+///
+/// Errors as [`train`] does, and also for an empty device list and for data laid out in
+/// streams (stateful training carries each stream's state from one batch to the next, which
+/// a split of every batch across devices would break).
+pub fn train_on_devices(
+    config: &TrainingConfig,
+    train_set: &SequenceDataset,
+    valid_set: &SequenceDataset,
+    dir: &RunDir,
+    devices: &[Device],
+    options: TrainOptions,
+) -> Result<TrainedRun> {
+    let Some(device) = devices.first() else {
+        return Err(TrainError::InvalidConfig(
+            "training needs at least one device".into(),
+        ));
+    };
     crate::memory::keep_freed_memory();
     config.validate()?;
+    if devices.len() > 1 && train_set.streams().is_some() {
+        return Err(TrainError::InvalidConfig(format!(
+            "the training data is laid out in streams for stateful training, which carries each \
+             stream's state from one batch to the next; it trains on one device, not {}",
+            devices.len()
+        )));
+    }
     check_fit(config, train_set, "training")?;
     check_fit(config, valid_set, "validation")?;
 
@@ -173,7 +222,7 @@ pub fn train(
             mae_outputs: &mae_outputs,
             progress: options.progress,
         };
-        run.launch(train_set, valid_set, device)?;
+        run.launch(train_set, valid_set, devices)?;
     }
 
     let history = ledger.history();
@@ -212,16 +261,18 @@ impl Epochs<'_> {
         self,
         train_set: SequenceDataset,
         valid_set: SequenceDataset,
-        device: &Device,
+        devices: &[Device],
     ) -> Result<()> {
         let config = self.config;
+        let device = &devices[0];
         let interrupter = Interrupter::new();
         let guard = StepGuard::new(
             interrupter.clone(),
             config
                 .grad_clip_norm
                 .map(|norm| (norm, config.clip_scope())),
-        );
+        )
+        .with_devices(devices.len());
         // The weights are replaced by the checkpoint's when resuming; initialising them anyway
         // builds the module the checkpoint is loaded into.
         device.seed(config.seed);
@@ -229,7 +280,11 @@ impl Epochs<'_> {
         let trainable = Trainable::new(model, config.objective).with_guard(guard.clone());
 
         let first_epoch = self.resumed.map_or(0, |m| m.epoch) + 1;
-        let batches_per_epoch = train_set.len().div_ceil(config.batch_size);
+        // Optimiser steps per epoch: burn gives the last device the remainder of the split,
+        // and steps until every share is done.
+        let largest_share =
+            train_set.len() - (devices.len() - 1) * (train_set.len() / devices.len());
+        let batches_per_epoch = largest_share.div_ceil(config.batch_size);
         let loader = |data, shuffle, phase| {
             Arc::new(EpochLoader::new(
                 data,
@@ -283,6 +338,11 @@ impl Epochs<'_> {
         }
         if let Some(epoch) = resume_from {
             training = training.checkpoint(epoch);
+        }
+        if devices.len() > 1 {
+            let strategy =
+                ExecutionStrategy::multi(devices.to_vec(), MultiDeviceOptim::OptimMainDevice);
+            training = training.with_training_strategy(strategy.into());
         }
         let result = training.launch(Learner::new(trainable, optimizer, scheduler));
         if let Some(divergence) = guard.divergence() {

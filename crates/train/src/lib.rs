@@ -49,11 +49,11 @@ pub use command::{
     TrainingSpec, default_run_dir, evaluate_run, predict_file,
 };
 pub use config::{ClipScope, LrSchedule, TrainingConfig};
-pub use device::{Backend, quiet_headless_wgpu};
+pub use device::{Backend, DeviceSpec, open_devices, parse_device_list, quiet_headless_wgpu};
 pub use error::{Result, TrainError};
 pub use evaluate::{BaselineErrors, ClassMetrics, ClassScores, Evaluation, OutputErrors};
 pub use history::{EpochMetrics, accuracy_panel, loss_panel};
-pub use learner::{TrainOptions, TrainedRun, train};
+pub use learner::{TrainOptions, TrainedRun, train, train_on_devices};
 pub use memory::{CachingAllocator, keep_freed_memory};
 pub use predict::{ClassPrediction, Prediction, Predictor};
 pub use progress::Progress;

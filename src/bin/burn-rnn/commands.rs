@@ -48,6 +48,11 @@ pub struct TrainArgs {
     pub training: TrainingArgs,
     #[command(flatten)]
     pub device: DeviceArg,
+    /// Train data-parallel on several devices of one backend, e.g. flex,flex or cuda:0,cuda:1
+    /// (in place of --device): each takes a batch of --batch-size per step and the optimiser
+    /// steps on the mean gradient of the combined batch.
+    #[arg(long, value_name = "LIST", conflicts_with = "device")]
+    pub devices: Option<String>,
     /// The run directory [default: runs/<data file name>, or runs/<name>-2, ... when taken].
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -139,6 +144,11 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     args.training.apply(&mut spec.training);
     if let Some(device) = args.device.device {
         spec.device = device.name().into();
+        spec.devices = None;
+    }
+    if let Some(list) = &args.devices {
+        burn_rnn::train::parse_device_list(list)?;
+        spec.devices = Some(list.clone());
     }
     if args.valid.is_some() {
         spec.valid = args.valid.clone();

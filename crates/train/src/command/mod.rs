@@ -30,9 +30,9 @@ use run::class_counts;
 
 use crate::artifacts::{RunDir, io_error, write_json};
 use crate::config::TrainingConfig;
-use crate::device::Backend;
+use crate::device::{Backend, open_devices, parse_device_list};
 use crate::error::{Result, TrainError};
-use crate::learner::{TrainOptions, TrainedRun, train};
+use crate::learner::{TrainOptions, TrainedRun, train_on_devices};
 
 /// The model of a [`TrainSpec`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -130,6 +130,10 @@ pub struct TrainSpec {
     pub out: PathBuf,
     /// The backend: flex, ndarray, wgpu or cuda.
     pub device: String,
+    /// Several devices for data-parallel training (`--devices`: `flex,flex`, `cuda:0,cuda:1`),
+    /// in place of `device`; see [`crate::train_on_devices`] for what each one does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub devices: Option<String>,
     /// How the files are read and what is learned.
     pub columns: DataSpec,
     /// The network.
@@ -158,6 +162,7 @@ impl TrainSpec {
             valid_fraction: 0.2,
             out: out.into(),
             device: "flex".into(),
+            devices: None,
             columns,
             model: ModelSpec::default(),
             training: TrainingSpec::default(),
@@ -196,6 +201,9 @@ impl TrainSpec {
         self.columns.validate()?;
         self.cell()?;
         self.device.parse::<Backend>()?;
+        if let Some(list) = &self.devices {
+            parse_device_list(list)?;
+        }
         if self.valid.is_none() && !(self.valid_fraction > 0.0 && self.valid_fraction < 1.0) {
             return bad(format!(
                 "valid_fraction (--valid-fraction) must be in (0, 1), got {}",
@@ -271,10 +279,13 @@ impl TrainSpec {
     }
 
     /// Reads the data, splits off validation, writes `train.toml` and `data.json` to the run
-    /// directory and trains (see [`train`]).
+    /// directory and trains (see [`crate::train`], or [`train_on_devices`] with `devices`).
     pub fn train(&self, options: TrainOptions) -> Result<SpecOutcome> {
         self.validate()?;
-        let device = self.device.parse::<Backend>()?.device()?;
+        let devices = match &self.devices {
+            Some(list) => open_devices(list)?,
+            None => vec![self.device.parse::<Backend>()?.device()?],
+        };
         let data: SpecData = self.columns.read(&self.data, None)?;
         let (train_set, valid_set) = match &self.valid {
             Some(path) => {
@@ -296,7 +307,7 @@ impl TrainSpec {
         };
         write_json(&dir.file(RunData::FILE), &run_data)?;
         let config = self.config_for(train_set.num_features(), train_set.target_kind().outputs());
-        let run = train(&config, &train_set, &valid_set, &dir, &device, options)?;
+        let run = train_on_devices(&config, &train_set, &valid_set, &dir, &devices, options)?;
         Ok(SpecOutcome {
             run,
             train_set,
@@ -337,8 +348,15 @@ impl fmt::Display for TrainSpec {
             .map_or("none".to_string(), |p| format!("{p} epochs"));
         writeln!(
             f,
-            "training   {} epochs at most, batch {}, learning rate {} (cosine), patience {patience}, seed {}, device {}",
-            t.epochs, t.batch_size, t.lr, t.seed, self.device
+            "training   {} epochs at most, batch {}, learning rate {} (cosine), patience {patience}, seed {}, {}",
+            t.epochs,
+            t.batch_size,
+            t.lr,
+            t.seed,
+            match &self.devices {
+                Some(list) => format!("devices {list} (batch {} per device)", t.batch_size),
+                None => format!("device {}", self.device),
+            }
         )?;
         match &self.valid {
             Some(path) => writeln!(f, "validation {}", path.display())?,
