@@ -42,6 +42,9 @@ pub struct Args {
     /// Skip Burn's own `nn::Rnn` (it is slow on the large workload).
     #[arg(long)]
     pub skip_burn_nn: bool,
+    /// Also run each cell with layer normalisation inside the recurrence (LSTM and GRU).
+    #[arg(long)]
+    pub layer_norm: bool,
     /// On a GPU device, also run each cell with the scan kernels off (the tensor scan).
     #[arg(long)]
     pub gpu_paths: bool,
@@ -177,6 +180,13 @@ pub fn run(args: &Args) -> Result<Vec<Measurement>> {
             let name = format!("burn-rnn {}", cell.name());
             let flops = shape.forward_flops_of(cell);
             runs.push(measure(model, name.clone(), flops, setting, &device)?);
+            if args.layer_norm && matches!(cell, CellKind::Lstm | CellKind::Gru) {
+                let normalised =
+                    SequenceModelConfig::new(config.recurrent.clone().with_layer_norm(true), 1);
+                let model = || Ok(normalised.init(&device)?);
+                let name = format!("{name} layer norm");
+                runs.push(measure(model, name, flops, setting, &device)?);
+            }
             if args.gpu_paths {
                 burn_rnn::model::set_gpu_kernels(false);
                 let scan = measure(
