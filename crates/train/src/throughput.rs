@@ -170,7 +170,12 @@ pub fn inference_passes<M: Regressor>(
     let inference_model = model.valid();
     let x = random_batch(shape, device).0.inner();
     move || {
-        let _ = inference_model.predict(x.clone())?.into_data();
+        // A device that cannot run the pass (out of memory, a driver's buffer limit) is an
+        // error naming the device's reason, not a panic.
+        let prediction = inference_model.predict(x.clone())?;
+        prediction.try_into_data().map_err(|e| {
+            TrainError::Training(format!("the device could not run the inference pass: {e}"))
+        })?;
         Ok(())
     }
 }
