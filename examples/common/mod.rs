@@ -26,6 +26,8 @@ static ALLOCATOR: burn_rnn::train::CachingAllocator = burn_rnn::train::CachingAl
 pub fn main<T>(run: impl FnOnce() -> anyhow::Result<T>) -> ExitCode {
     // SAFETY: the first thing `main` does, before any thread starts.
     unsafe { burn_rnn::train::quiet_headless_wgpu() };
+    // SAFETY: as above, before any thread starts.
+    unsafe { burn_rnn::train::cpu_default_device() };
     exit_code(run())
 }
 

@@ -248,6 +248,24 @@ pub unsafe fn quiet_headless_wgpu() {
     }
 }
 
+/// Makes Burn's default device (`Device::default()`) the CPU's, flex, unless `BURN_DEVICE`
+/// already names one. burn-optim loads a saved optimiser state (on `--resume`) onto the default
+/// device and moves it to the training device at the next step; in a build with the `wgpu` or
+/// `cuda` feature that default is the GPU, so resuming a run on the CPU started a GPU runtime
+/// for nothing: +100 MiB resident with lavapipe in the training soak, a CUDA context on a GPU
+/// machine. Nothing in this package trains on the default device. Without the `flex` feature
+/// it does nothing.
+///
+/// # Safety
+/// It sets an environment variable: call it at the start of `main`, before any other thread
+/// runs (as the examples and the `burn-rnn` command do).
+pub unsafe fn cpu_default_device() {
+    if cfg!(feature = "flex") && std::env::var_os("BURN_DEVICE").is_none() {
+        // SAFETY: no other thread runs (the caller's promise).
+        unsafe { std::env::set_var("BURN_DEVICE", "flex") };
+    }
+}
+
 /// The wgpu device, initialised once per process (the runtime refuses a second init).
 #[cfg(feature = "wgpu")]
 fn wgpu_device() -> Result<Device> {

@@ -49,7 +49,9 @@ pub use command::{
     TrainingSpec, default_run_dir, evaluate_run, predict_file,
 };
 pub use config::{ClipScope, LrSchedule, TrainingConfig};
-pub use device::{Backend, DeviceSpec, open_devices, parse_device_list, quiet_headless_wgpu};
+pub use device::{
+    Backend, DeviceSpec, cpu_default_device, open_devices, parse_device_list, quiet_headless_wgpu,
+};
 pub use error::{Result, TrainError};
 pub use evaluate::{BaselineErrors, ClassMetrics, ClassScores, Evaluation, OutputErrors};
 pub use history::{EpochMetrics, accuracy_panel, loss_panel};

@@ -49,6 +49,8 @@ static ALLOCATOR: burn_rnn::train::CachingAllocator = burn_rnn::train::CachingAl
 fn main() -> ExitCode {
     // SAFETY: the first thing `main` does, before any thread starts.
     unsafe { burn_rnn::train::quiet_headless_wgpu() };
+    // SAFETY: as above, before any thread starts.
+    unsafe { burn_rnn::train::cpu_default_device() };
     // Output piped into `head` ends quietly, as with other command-line tools, instead of
     // panicking in `println!` when the pipe closes.
     #[cfg(unix)]
