@@ -3,8 +3,13 @@
 //! `Predictor` shared by threads answering as one thread does.
 //!
 //! ```text
-//! BURN_RNN_SOAK_MINUTES=15 cargo test --release --test train -- --ignored soak --nocapture --test-threads 1
+//! BURN_RNN_SOAK_MINUTES=60 RAYON_NUM_THREADS=1 cargo test --release --test train -- --ignored soak --nocapture --test-threads 1
 //! ```
+//!
+//! `BURN_RNN_SOAK_PATIENTS` (50,000) and `BURN_RNN_SOAK_CHUNK` (50 epochs between resumes)
+//! change the training soak's size. Each sample prints the resident set and the C heap's
+//! bytes in use (`mallinfo2`): the first growing with the second is retained data, the first
+//! growing alone is memory the allocators hold.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -67,6 +72,19 @@ const QUIET: TrainOptions = TrainOptions {
     progress: Progress::Silent,
 };
 
+/// Bytes the C heap has handed out and not had back (`mallinfo2`: arena in use plus `mmap`ed
+/// blocks), in MiB: what the process really holds, as opposed to what the heap keeps free.
+fn heap_in_use_mib() -> f64 {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: `mallinfo2` only reads the allocator's counters.
+        let info = unsafe { libc::mallinfo2() };
+        (info.uordblks + info.hblkhd) as f64 / (1024.0 * 1024.0)
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    f64::NAN
+}
+
 /// Samples the resident set size every `every` on a thread while `work` runs.
 fn sample_memory<T>(every: Duration, work: impl FnOnce() -> T) -> (T, Vec<(f64, f64)>) {
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -79,7 +97,12 @@ fn sample_memory<T>(every: Duration, work: impl FnOnce() -> T) -> (T, Vec<(f64, 
             let elapsed = start.elapsed().as_secs_f64();
             if elapsed - samples.last().unwrap().0 >= every.as_secs_f64() {
                 samples.push((elapsed, resident_mib()));
-                eprintln!("{:>8.0} s  {:>8.1} MiB", elapsed, samples.last().unwrap().1);
+                eprintln!(
+                    "{:>8.0} s  {:>8.1} MiB resident  {:>8.1} MiB heap in use",
+                    elapsed,
+                    samples.last().unwrap().1,
+                    heap_in_use_mib()
+                );
             }
         }
         samples.push((start.elapsed().as_secs_f64(), resident_mib()));
@@ -90,25 +113,36 @@ fn sample_memory<T>(every: Duration, work: impl FnOnce() -> T) -> (T, Vec<(f64, 
     (result, sampler.join().unwrap())
 }
 
+/// A number from the environment variable `name`, else `default`.
+fn knob<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 #[test]
 #[ignore]
 fn soak_training_memory() {
-    let minutes: f64 = std::env::var("BURN_RNN_SOAK_MINUTES")
-        .ok()
-        .and_then(|m| m.parse().ok())
-        .unwrap_or(15.0);
-    // 5,000 patients, so that an hour is thousands of epochs of realistic size rather than a
-    // hundred thousand tiny ones. The run is extended by resuming, 50 epochs at a time, until
-    // `minutes` have passed: a fixed epoch count would stretch with the machine's load.
-    const PATIENTS: usize = 5_000;
-    const CHUNK: usize = 50;
-    let (_, split) = vitals_run(1, PATIENTS);
+    // What the `burn-rnn` command and the examples do first: resuming then loads the optimiser
+    // state on the CPU instead of starting the GPU runtime (see `cpu_default_device`).
+    // SAFETY: run with `--test-threads 1`: no other test thread reads the environment.
+    unsafe { burn_rnn::train::cpu_default_device() };
+    let minutes: f64 = knob("BURN_RNN_SOAK_MINUTES", 15.0);
+    // 50,000 patients (40,000 training sequences an epoch), so that an hour is a few thousand
+    // epochs of a realistic size rather than tens of thousands of tiny ones, whose history alone
+    // (kept in memory, and re-read at each resume) would grow the process. The run is extended
+    // by resuming, `chunk` epochs at a time, until `minutes` have passed: a fixed epoch count
+    // would stretch with the machine's load.
+    let patients = knob("BURN_RNN_SOAK_PATIENTS", 50_000);
+    let chunk = knob("BURN_RNN_SOAK_CHUNK", 50);
+    let (config, split) = vitals_run(chunk, patients);
     let dir = tempfile::tempdir().unwrap();
     let started = Instant::now();
     let (epochs, samples) = sample_memory(Duration::from_secs(30), || {
         let mut epochs = 0;
         while started.elapsed().as_secs_f64() < minutes * 60.0 {
-            let (config, _) = vitals_run(epochs + CHUNK, PATIENTS);
+            let config = config.clone().with_num_epochs(epochs + chunk);
             let options = TrainOptions {
                 resume: epochs > 0,
                 ..QUIET
@@ -122,8 +156,9 @@ fn soak_training_memory() {
                 options,
             )
             .unwrap();
-            epochs += CHUNK;
+            epochs += chunk;
             assert_eq!(run.history.len(), epochs);
+            eprintln!("epoch {epochs} at {:.0} s", started.elapsed().as_secs_f64());
         }
         epochs
     });
