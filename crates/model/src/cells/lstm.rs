@@ -11,7 +11,7 @@ use burn::tensor::Tensor;
 use super::{
     BackwardRow, Cell, ForwardRow, PartGrads, RowStateNorm, RowStateNormGrads, SavedStep,
     StateNorm, StepGrad, StepParts, TensorState, TensorStep, fast_sigmoid, fast_tanh, gate_blocks,
-    moments, sigmoid, sigmoid_slope, tanh, tanh_slope,
+    lane_sum, moments, sigmoid, sigmoid_slope, tanh, tanh_slope,
 };
 
 /// The LSTM cell.
@@ -224,24 +224,20 @@ fn backward_lanes_normed(
     let (gain, bias) = (&norm.norm.gain[..n], &norm.norm.bias[..n]);
     let (d_gain, d_bias) = (&mut norm.d_gain[..n], &mut norm.d_bias[..n]);
     let (mean, inv_std) = moments(c);
-    // First the gradient of `LN(c)` times the gain (kept in `gc_prev` meanwhile) and its sums.
-    let (mut sum, mut sum_x_hat) = (0.0f32, 0.0f32);
+    let x_hat = |j: usize| (c[j] - mean) * inv_std;
+    // First the gradient of `LN(c)` times the gain (kept in `gc_prev` meanwhile), then its sums.
     for j in 0..n {
-        let x_hat = (c[j] - mean) * inv_std;
-        let ty = fast_tanh(x_hat.mul_add(gain[j], bias[j]));
+        let ty = fast_tanh(x_hat(j).mul_add(gain[j], bias[j]));
         let dy = g_h[j] * o[j] * (1.0 - ty * ty);
         d_o[j].write(g_h[j] * ty * (o[j] - o[j] * o[j]));
-        d_gain[j] += dy * x_hat;
+        d_gain[j] += dy * x_hat(j);
         d_bias[j] += dy;
-        let d_hat = dy * gain[j];
-        gc_prev[j] = d_hat;
-        sum += d_hat;
-        sum_x_hat += d_hat * x_hat;
+        gc_prev[j] = dy * gain[j];
     }
-    let (mean_d, mean_dx) = (sum / n as f32, sum_x_hat / n as f32);
+    let mean_d = lane_sum(n, |j| gc_prev[j]) / n as f32;
+    let mean_dx = lane_sum(n, |j| gc_prev[j] * x_hat(j)) / n as f32;
     for j in 0..n {
-        let x_hat = (c[j] - mean) * inv_std;
-        let g_c = gc[j] + inv_std * (gc_prev[j] - mean_d - x_hat * mean_dx);
+        let g_c = gc[j] + inv_std * (gc_prev[j] - mean_d - x_hat(j) * mean_dx);
         di[j].write(g_c * g[j] * (i[j] - i[j] * i[j]));
         df[j].write(g_c * c_prev[j] * (f[j] - f[j] * f[j]));
         dg[j].write(g_c * i[j] * (1.0 - g[j] * g[j]));

@@ -40,7 +40,7 @@ pub(crate) use lstm::Lstm;
 pub(crate) use min_gru::MinGru;
 pub(crate) use min_lstm::MinLstm;
 pub(crate) use norm::{
-    StateNorm, StateNormGrads, column_sums, moments, normalize, normalize_backward,
+    StateNorm, StateNormGrads, column_sums, lane_sum, moments, normalize, normalize_backward,
     normalize_block, normalize_block_backward,
 };
 pub(crate) use rows::{
