@@ -2,16 +2,16 @@
 //! `c_t = σ(f) ⊙ c_{t-1} + σ(i) ⊙ tanh(g)`, `h_t = σ(o) ⊙ tanh(c_t)`, where each gate's
 //! pre-activation is `x_t·W_ihᵀ + h_{t-1}·W_hhᵀ + b_ih + b_hh` (the biases summed once).
 //! The tape keeps the four activated gates. Under layer norm, `h_t = σ(o) ⊙ tanh(LN(c_t))`
-//! (Ba et al. 2016; on tensors only).
+//! (Ba et al. 2016), with `LN` scaled by a gain and shifted by a bias.
 
 use std::mem::MaybeUninit;
 
 use burn::tensor::Tensor;
 
 use super::{
-    BackwardRow, Cell, ForwardRow, PartGrads, SavedStep, StateNorm, StepGrad, StepParts,
-    TensorState, TensorStep, fast_sigmoid, fast_tanh, gate_blocks, sigmoid, sigmoid_slope, tanh,
-    tanh_slope,
+    BackwardRow, Cell, ForwardRow, PartGrads, RowStateNorm, RowStateNormGrads, SavedStep,
+    StateNorm, StepGrad, StepParts, TensorState, TensorStep, fast_sigmoid, fast_tanh, gate_blocks,
+    lane_sum, moments, sigmoid, sigmoid_slope, tanh, tanh_slope,
 };
 
 /// The LSTM cell.
@@ -97,6 +97,151 @@ impl Cell for Lstm {
         let [di, df, dg, d_o] = row.d_hidden.get();
         let (c, c_prev, g_h, gc) = (row.c, row.c_prev, row.g, row.gc);
         backward_lanes(i, f, g, o, c, c_prev, g_h, gc, di, df, dg, d_o, row.gc_prev);
+    }
+
+    #[inline(always)]
+    fn forward_row_normed(&self, row: ForwardRow<'_>, norm: Option<RowStateNorm<'_>>) {
+        let Some(norm) = norm else {
+            return self.forward_row(row);
+        };
+        let [i, f, g, o] = row.hidden.get();
+        let [ti, tf, tg, to] = row.tape.get();
+        forward_lanes_normed(i, f, g, o, row.c_prev, ti, tf, tg, to, row.c, row.h, norm);
+    }
+
+    #[inline(always)]
+    fn backward_row_normed(&self, row: BackwardRow<'_>, norm: Option<RowStateNormGrads<'_>>) {
+        let Some(norm) = norm else {
+            return self.backward_row(row);
+        };
+        let [i, f, g, o] = row.tape.get();
+        let [di, df, dg, d_o] = row.d_hidden.get();
+        let (c, c_prev, g_h, gc) = (row.c, row.c_prev, row.g, row.gc);
+        let gates = Gates { i, f, g, o };
+        backward_lanes_normed(
+            gates,
+            c,
+            c_prev,
+            g_h,
+            gc,
+            di,
+            df,
+            dg,
+            d_o,
+            row.gc_prev,
+            norm,
+        );
+    }
+}
+
+/// Slices that have all been written.
+///
+/// # Safety
+/// Every element of `values` has been written.
+#[inline(always)]
+unsafe fn written(values: &[MaybeUninit<f32>]) -> &[f32] {
+    // SAFETY: `MaybeUninit<f32>` has `f32`'s layout; the elements are initialised (the caller).
+    unsafe { std::slice::from_raw_parts(values.as_ptr().cast(), values.len()) }
+}
+
+/// [`forward_lanes`] under layer norm, over a whole row: `h = o ⊙ tanh(LN(c)·gain + bias)`,
+/// once the row's `c` is complete (its statistics are over all of it).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn forward_lanes_normed(
+    i: &[f32],
+    f: &[f32],
+    g: &[f32],
+    o: &[f32],
+    c_prev: &[f32],
+    ti: &mut [MaybeUninit<f32>],
+    tf: &mut [MaybeUninit<f32>],
+    tg: &mut [MaybeUninit<f32>],
+    to: &mut [MaybeUninit<f32>],
+    c: &mut [MaybeUninit<f32>],
+    h: &mut [MaybeUninit<f32>],
+    norm: RowStateNorm<'_>,
+) {
+    let n = h.len();
+    let (i, f, g, o, c_prev) = (&i[..n], &f[..n], &g[..n], &o[..n], &c_prev[..n]);
+    let (ti, tf, tg, to, c) = (
+        &mut ti[..n],
+        &mut tf[..n],
+        &mut tg[..n],
+        &mut to[..n],
+        &mut c[..n],
+    );
+    for j in 0..n {
+        let (ij, fj) = (fast_sigmoid(i[j]), fast_sigmoid(f[j]));
+        let (gj, oj) = (fast_tanh(g[j]), fast_sigmoid(o[j]));
+        ti[j].write(ij);
+        tf[j].write(fj);
+        tg[j].write(gj);
+        to[j].write(oj);
+        c[j].write(fj.mul_add(c_prev[j], ij * gj));
+    }
+    // SAFETY: the loop above wrote every element of both.
+    let (c, o) = unsafe { (written(c), written(to)) };
+    let (gain, bias) = (&norm.gain[..n], &norm.bias[..n]);
+    let (mean, inv_std) = moments(c);
+    for j in 0..n {
+        let y = ((c[j] - mean) * inv_std).mul_add(gain[j], bias[j]);
+        h[j].write(o[j] * fast_tanh(y));
+    }
+}
+
+/// The kept gates of a row, `i, f, g, o`.
+struct Gates<'a> {
+    i: &'a [f32],
+    f: &'a [f32],
+    g: &'a [f32],
+    o: &'a [f32],
+}
+
+/// [`backward_lanes`] under layer norm, over a whole row: the gradient reaching `c_t` through
+/// the output crosses `LN(c)·gain + bias` (whose gradients it adds to `norm`), which needs
+/// the sums of the whole row before any unit's gradient.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn backward_lanes_normed(
+    gates: Gates<'_>,
+    c: &[f32],
+    c_prev: &[f32],
+    g_h: &[f32],
+    gc: &[f32],
+    di: &mut [MaybeUninit<f32>],
+    df: &mut [MaybeUninit<f32>],
+    dg: &mut [MaybeUninit<f32>],
+    d_o: &mut [MaybeUninit<f32>],
+    gc_prev: &mut [f32],
+    norm: RowStateNormGrads<'_>,
+) {
+    let n = gc_prev.len();
+    let Gates { i, f, g, o } = gates;
+    let (i, f, g, o) = (&i[..n], &f[..n], &g[..n], &o[..n]);
+    let (c, c_prev, g_h, gc) = (&c[..n], &c_prev[..n], &g_h[..n], &gc[..n]);
+    let (di, df, dg, d_o) = (&mut di[..n], &mut df[..n], &mut dg[..n], &mut d_o[..n]);
+    let (gain, bias) = (&norm.norm.gain[..n], &norm.norm.bias[..n]);
+    let (d_gain, d_bias) = (&mut norm.d_gain[..n], &mut norm.d_bias[..n]);
+    let (mean, inv_std) = moments(c);
+    let x_hat = |j: usize| (c[j] - mean) * inv_std;
+    // First the gradient of `LN(c)` times the gain (kept in `gc_prev` meanwhile), then its sums.
+    for j in 0..n {
+        let ty = fast_tanh(x_hat(j).mul_add(gain[j], bias[j]));
+        let dy = g_h[j] * o[j] * (1.0 - ty * ty);
+        d_o[j].write(g_h[j] * ty * (o[j] - o[j] * o[j]));
+        d_gain[j] += dy * x_hat(j);
+        d_bias[j] += dy;
+        gc_prev[j] = dy * gain[j];
+    }
+    let mean_d = lane_sum(n, |j| gc_prev[j]) / n as f32;
+    let mean_dx = lane_sum(n, |j| gc_prev[j] * x_hat(j)) / n as f32;
+    for j in 0..n {
+        let g_c = gc[j] + inv_std * (gc_prev[j] - mean_d - x_hat(j) * mean_dx);
+        di[j].write(g_c * g[j] * (i[j] - i[j] * i[j]));
+        df[j].write(g_c * c_prev[j] * (f[j] - f[j] * f[j]));
+        dg[j].write(g_c * i[j] * (1.0 - g[j] * g[j]));
+        gc_prev[j] = g_c * f[j];
     }
 }
 

@@ -39,8 +39,13 @@ pub use kind::{CellKind, ElmanActivation};
 pub(crate) use lstm::Lstm;
 pub(crate) use min_gru::MinGru;
 pub(crate) use min_lstm::MinLstm;
-pub(crate) use norm::{StateNorm, StateNormGrads, column_sums, normalize, normalize_backward};
-pub(crate) use rows::{BackwardRow, Blocks, BlocksMut, ForwardRow};
+pub(crate) use norm::{
+    StateNorm, StateNormGrads, column_sums, lane_sum, moments, normalize, normalize_backward,
+    normalize_block, normalize_block_backward,
+};
+pub(crate) use rows::{
+    BackwardRow, Blocks, BlocksMut, ForwardRow, RowStateNorm, RowStateNormGrads,
+};
 
 /// What differs between cells. A step combines two parts, each `[B, GATES·H]`:
 /// - the *input part* `x_t·W_ihᵀ + b_ih`;
@@ -93,6 +98,29 @@ pub(crate) trait Cell: Copy + Send + Sync {
 
     /// The backward pass of [`Cell::forward_row`] (see [`BackwardRow`]).
     fn backward_row(&self, row: BackwardRow<'_>);
+
+    /// [`Cell::forward_row`] under layer norm, over a whole row (all `H` units): a cell with a
+    /// cell state normalises it with `norm` before its output, as [`Cell::step`] does; the
+    /// others are handed `None` and run their own row (the drivers normalise the parts).
+    #[inline(always)]
+    fn forward_row_normed(&self, row: ForwardRow<'_>, norm: Option<RowStateNorm<'_>>) {
+        debug_assert!(
+            norm.is_none(),
+            "a cell without a cell state normalises none"
+        );
+        self.forward_row(row)
+    }
+
+    /// The backward pass of [`Cell::forward_row_normed`], adding to the normalisation's
+    /// gradients.
+    #[inline(always)]
+    fn backward_row_normed(&self, row: BackwardRow<'_>, norm: Option<RowStateNormGrads<'_>>) {
+        debug_assert!(
+            norm.is_none(),
+            "a cell without a cell state normalises none"
+        );
+        self.backward_row(row)
+    }
 
     /// The cell's comptime option in its GPU unit functions (`GpuCell`): the Elman activation.
     #[cfg_attr(not(feature = "cubecl"), allow(dead_code))]

@@ -2,7 +2,9 @@
 //! row's gate blocks of `H` columns are normalised apart (as the LN-LSTM cells of TensorFlow
 //! and Keras do), `x̂ = (x − μ)/√(σ² + ε)`, then scaled by a learnt gain. The drivers normalise
 //! a step's hidden part `h_{t-1}·W_hhᵀ` with it; an LSTM also normalises its cell state before
-//! the output's `tanh` (with a gain and a bias: [`StateNorm`]).
+//! the output's `tanh` (with a gain and a bias: [`StateNorm`]). The native scan's rows
+//! normalise one block of one row at a time with [`normalize_block`] and
+//! [`normalize_block_backward`], the same equations on slices.
 
 use burn::tensor::Tensor;
 
@@ -80,6 +82,63 @@ pub(crate) struct StateNormGrads {
 pub(crate) fn column_sums(x: Tensor<2>) -> Tensor<1> {
     let [_, width] = x.dims();
     x.sum_dim(0).reshape([width])
+}
+
+/// Partial sums a reduction keeps side by side: one running sum is a chain of additions the
+/// compiler must keep in order (it does not vectorise it); independent lanes vectorise.
+const LANES: usize = 16;
+
+/// `Σ_j f(j)` over `0..n`, in [`LANES`] partial sums.
+#[inline(always)]
+pub(crate) fn lane_sum(n: usize, f: impl Fn(usize) -> f32) -> f32 {
+    let mut lanes = [0.0f32; LANES];
+    let whole = n / LANES * LANES;
+    for base in (0..whole).step_by(LANES) {
+        for (lane, sum) in lanes.iter_mut().enumerate() {
+            *sum += f(base + lane);
+        }
+    }
+    let tail: f32 = (whole..n).map(&f).sum();
+    lanes.iter().sum::<f32>() + tail
+}
+
+/// The mean of `x` and `1/√(σ² + ε)` (the variance about that mean, as [`normalize`]).
+#[inline(always)]
+pub(crate) fn moments(x: &[f32]) -> (f32, f32) {
+    let n = x.len();
+    let mean = lane_sum(n, |j| x[j]) / n as f32;
+    let variance = lane_sum(n, |j| (x[j] - mean) * (x[j] - mean)) / n as f32;
+    (mean, 1.0 / (variance + EPSILON as f32).sqrt())
+}
+
+/// `out = LN(x)·gain` for one block `x` of one row (`n = x.len()` values, slices of `n`).
+#[inline(always)]
+pub(crate) fn normalize_block(x: &[f32], gain: &[f32], out: &mut [f32]) {
+    let n = x.len();
+    let (gain, out) = (&gain[..n], &mut out[..n]);
+    let (mean, inv_std) = moments(x);
+    for j in 0..n {
+        out[j] = (x[j] - mean) * inv_std * gain[j];
+    }
+}
+
+/// The backward pass of [`normalize_block`] in place: `d` holds the gradient of `LN(x)·gain`
+/// and receives that of `x`, `(1/σ)·(d̂ − mean(d̂) − x̂·mean(d̂ ⊙ x̂))` with `d̂ = d·gain`;
+/// `d_gain += d ⊙ x̂`.
+#[inline(always)]
+pub(crate) fn normalize_block_backward(x: &[f32], gain: &[f32], d: &mut [f32], d_gain: &mut [f32]) {
+    let n = x.len();
+    let (gain, d, d_gain) = (&gain[..n], &mut d[..n], &mut d_gain[..n]);
+    let (mean, inv_std) = moments(x);
+    let x_hat = |j: usize| (x[j] - mean) * inv_std;
+    for j in 0..n {
+        d_gain[j] += d[j] * x_hat(j);
+    }
+    let mean_d = lane_sum(n, |j| d[j] * gain[j]) / n as f32;
+    let mean_dx = lane_sum(n, |j| d[j] * gain[j] * x_hat(j)) / n as f32;
+    for j in 0..n {
+        d[j] = inv_std * (d[j] * gain[j] - mean_d - x_hat(j) * mean_dx);
+    }
 }
 
 #[cfg(test)]

@@ -164,3 +164,20 @@ pub(crate) struct BackwardRow<'a> {
     /// What reaches `c_{t-1}`, written (cells with a cell state; else empty).
     pub gc_prev: &'a mut [f32],
 }
+
+/// Under layer norm, a cell state's normalisation in a row (the LSTM's `LN(c_t)·gain + bias`
+/// before its output), `[H]` each. Rows under layer norm span all `H` units: the statistics
+/// are over the whole row.
+#[derive(Clone, Copy)]
+pub(crate) struct RowStateNorm<'a> {
+    pub gain: &'a [f32],
+    pub bias: &'a [f32],
+}
+
+/// [`RowStateNorm`] in a backward row, with where the row adds its gradients of the gain and
+/// the bias (`[H]` each, summed over rows and steps).
+pub(crate) struct RowStateNormGrads<'a> {
+    pub norm: RowStateNorm<'a>,
+    pub d_gain: &'a mut [f32],
+    pub d_bias: &'a mut [f32],
+}

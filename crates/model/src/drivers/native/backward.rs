@@ -3,17 +3,18 @@
 //! gradient reaching the previous state; `∂W_hh` is two products over all steps afterwards.
 //! A projected scan first gathers the gradient reaching each `h_t` and multiplies it by `W_hr`
 //! for the cell's output (one more phase per step); `∂W_hr` is one product afterwards.
-//! Layouts as in `forward.rs`.
+//! Under layer norm the rows are split by sequences (`norm.rs`) and `W_hh` multiplies the
+//! gradient of the raw hidden part. Layouts as in `forward.rs`.
 
-use std::ops::Range;
-
+use super::backward_rows;
 use super::matmul::{Product, View, matmul, transposed};
-use super::memory::{add_assign, filled, multiply, multiply_add, unfilled};
+use super::memory::{filled, multiply, multiply_add, unfilled};
+use super::norm::{self, NormValues};
 use super::packed::{Start, StepWeights};
-use super::simd::{Isa, Vectorised};
-use super::steps::{Shape, hidden_weight_gradient, merged_rows};
+use super::simd::Isa;
+use super::steps::{Shape, hidden_weight_gradient};
 use super::team::{self, Shared};
-use crate::cells::{BackwardRow, Blocks, BlocksMut, Cell};
+use crate::cells::Cell;
 use crate::drivers::scan::Wanted;
 
 /// What the backward pass reads of the forward pass (as `forward.rs` filled it, tape kept).
@@ -29,6 +30,8 @@ pub(crate) struct Saved<'a> {
     pub c0: &'a [f32],
     /// `[T, B]`: the masks (`None`: nothing padded).
     pub valid: Option<&'a [f32]>,
+    /// `[T, B, GATES·H]`: every step's raw hidden part, under layer norm (else empty).
+    pub raw: &'a [f32],
 }
 
 /// What the backward pass multiplies by: `W_hhᵀ` `[P, GATES·H]`, projected `W_hrᵀ` `[H, P]`,
@@ -37,6 +40,8 @@ pub(crate) struct Weights<'a> {
     pub w: &'a [f32],
     pub projection: Option<&'a [f32]>,
     pub mask: Option<&'a [f32]>,
+    /// Layer normalisation's weights, under layer norm.
+    pub norm: Option<NormValues<'a>>,
 }
 
 /// What [`backward`] computes besides the summed parts' gradient when that is computed in
@@ -55,6 +60,10 @@ pub(crate) struct Gradients {
     pub c0: Vec<f32>,
     /// `[H, P]`: `∂W_hrᵀ`, projected and asked for.
     pub projection: Option<Vec<f32>>,
+    /// Under layer norm: `[GATES·H]`, the hidden part's gain's gradient, and for cells with a
+    /// cell state `[H]` each, its normalisation's gain's and bias's.
+    pub hidden_gain: Option<Vec<f32>>,
+    pub state_norm: Option<[Vec<f32>; 2]>,
 }
 
 /// Whether [`backward`] writes the hidden part's gradient over the outputs' gradient in `grad`
@@ -80,6 +89,11 @@ enum Phase {
     Gather,
     /// The cell's rows, by hidden units (projected: after `W_hr` carries that gradient to `m_t`).
     Rows,
+    /// Under layer norm and a projection: `W_hr` carries the gradient reaching `h_t` to `m_t`,
+    /// by hidden units.
+    Project,
+    /// Under layer norm: the cell's rows and the normalisation's, by sequences (`norm.rs`).
+    NormRows,
     /// The rows' gradients times `W_hh`, by columns of the state: what reaches `h_{t−1}`.
     Recur,
 }
@@ -151,6 +165,15 @@ pub(crate) fn backward<C: Cell>(
         None => Vec::new(),
     };
     let mut bias = vec![0.0; width];
+    let chunks = shape.team_size(C::GATES);
+    // Under layer norm: the gradient of the raw hidden parts, and each chunk's sums.
+    let (mut d_raw, mut sums) = match weights.norm {
+        Some(_) => (
+            unfilled(parts_len),
+            vec![0.0; chunks * norm::sums_len(C::GATES, hidden)],
+        ),
+        None => (Vec::new(), Vec::new()),
+    };
     {
         let through = Shared::new(&mut through);
         let d_hidden = match in_place::<C>() {
@@ -164,11 +187,18 @@ pub(crate) fn backward<C: Cell>(
         let gh = [Shared::new(gh0), Shared::new(gh1)];
         let gc = [Shared::new(gc0), Shared::new(gc1)];
         let bias = Shared::new(&mut bias);
+        let (d_raw, sums) = (Shared::unfilled(&mut d_raw), Shared::new(&mut sums));
+        // What `W_hh` multiplies: the parts' gradient, or under layer norm the raw part's.
+        let recurring = match weights.norm {
+            Some(_) => d_raw,
+            None => d_hidden,
+        };
         let order: Vec<usize> = shape.order().rev().collect();
-        let chunks = shape.team_size(C::GATES);
-        let phases: &[Phase] = match shape.projected {
-            true => &[Phase::Gather, Phase::Rows, Phase::Recur],
-            false => &[Phase::Rows, Phase::Recur],
+        let phases: &[Phase] = match (shape.projected, weights.norm.is_some()) {
+            (true, false) => &[Phase::Gather, Phase::Rows, Phase::Recur],
+            (false, false) => &[Phase::Rows, Phase::Recur],
+            (true, true) => &[Phase::Gather, Phase::Project, Phase::NormRows, Phase::Recur],
+            (false, true) => &[Phase::NormRows, Phase::Recur],
         };
         team::run(chunks, phases.len() * steps, chunks, |phase, chunk| {
             let i = phase / phases.len();
@@ -207,7 +237,7 @@ pub(crate) fn backward<C: Cell>(
                             rt.product(gm.rows(0, hidden), batch, g, Start::Zero, units.clone());
                         }
                     }
-                    BackwardRows {
+                    backward_rows::BackwardRows {
                         cell,
                         shape,
                         t,
@@ -223,6 +253,36 @@ pub(crate) fn backward<C: Cell>(
                     }
                     .run(isa);
                 }
+                Phase::Project => {
+                    let units = StepWeights::columns(hidden, chunk, chunks);
+                    let rt = rt.as_ref().expect("projected");
+                    // SAFETY: as in `Phase::Rows`.
+                    unsafe {
+                        let g = reaching.get(now..now + state_block);
+                        rt.product(gm.rows(0, hidden), batch, g, Start::Zero, units);
+                    }
+                }
+                Phase::NormRows => {
+                    let sums_len = norm::sums_len(C::GATES, hidden);
+                    norm::BackwardRows {
+                        cell,
+                        shape,
+                        t,
+                        rows: norm::rows_of(batch, chunk, chunks),
+                        saved,
+                        norm: weights.norm.expect("under layer norm"),
+                        grads,
+                        gh: if shape.projected { gm } else { gh },
+                        next,
+                        gc: [gc[i % 2], gc[(i + 1) % 2]],
+                        d_hidden,
+                        d_input,
+                        d_raw,
+                        // SAFETY: chunk `chunk`'s sums are its own.
+                        sums: unsafe { sums.get_mut(chunk * sums_len..(chunk + 1) * sums_len) },
+                    }
+                    .run(isa);
+                }
                 Phase::Recur => {
                     let start = if C::DIRECT {
                         Start::Destination
@@ -233,7 +293,7 @@ pub(crate) fn backward<C: Cell>(
                     // previous phase and nobody writes it again; the columns of this chunk's
                     // in `next`, `gh` and `through` are this chunk's.
                     unsafe {
-                        let d = d_hidden.get(t * batch * width..(t + 1) * batch * width);
+                        let d = recurring.get(t * batch * width..(t + 1) * batch * width);
                         match weights.mask {
                             None => {
                                 wt.product(next.rows(0, state), batch, d, start, columns.clone())
@@ -263,13 +323,20 @@ pub(crate) fn backward<C: Cell>(
     }
     // SAFETY: the scan wrote every element (each row of each step: the cell's row, or zero;
     // the gradient reaching each state, or zero).
-    let (d_hidden, d_input, reaching) =
-        unsafe { (filled(d_hidden), filled(d_input), filled(reaching)) };
+    let (d_hidden, d_input, reaching, d_raw) = unsafe {
+        (
+            filled(d_hidden),
+            filled(d_input),
+            filled(reaching),
+            filled(d_raw),
+        )
+    };
     let w = wanted.w.then(|| {
-        let d = match in_place::<C>() {
+        let d = match (in_place::<C>(), weights.norm) {
+            (_, Some(_)) => &d_raw[..],
             // SAFETY: the scan is over: nothing writes any more.
-            true => unsafe { grads.get(0..steps * block) },
-            false => &d_hidden[..],
+            (true, None) => unsafe { grads.get(0..steps * block) },
+            (false, None) => &d_hidden[..],
         };
         match weights.mask {
             None => hidden_weight_gradient(shape, saved.states, saved.h0, d, width),
@@ -306,6 +373,12 @@ pub(crate) fn backward<C: Cell>(
     // After `steps` rounds the gradients reaching the start states are in buffers `steps % 2`.
     let last = steps % 2;
     let [h0, c0] = [gh, gc].map(|mut pair| std::mem::take(&mut pair[last]));
+    let (mut hidden_gain, mut state_norm) = (None, None);
+    if weights.norm.is_some() {
+        let [sum_bias, gain, state_gain, state_bias] = norm::add_up(&sums, C::GATES, hidden);
+        (bias, hidden_gain) = (sum_bias, Some(gain));
+        state_norm = C::CELL_STATE.then_some([state_gain, state_bias]);
+    }
     Gradients {
         d_hidden,
         d_input,
@@ -314,170 +387,7 @@ pub(crate) fn backward<C: Cell>(
         h0,
         c0,
         projection,
-    }
-}
-
-/// One thread's rows of one backward step: [`Cell::backward_row`] on real steps (and the bias
-/// gradient), zeros and the state gradients carried on padded ones.
-struct BackwardRows<'a, C> {
-    cell: C,
-    shape: &'a Shape,
-    t: usize,
-    units: Range<usize>,
-    saved: &'a Saved<'a>,
-    /// The incoming gradient (laid out as `ScanLayout` says).
-    grads: Shared,
-    /// What reaches `h_t` from the later steps (projected: what reaches `m_t`, complete), and
-    /// (being built) `h_{t−1}`.
-    gh: Shared,
-    next: Shared,
-    /// The same for the cell state: `[c_t, c_{t−1}]`.
-    gc: [Shared; 2],
-    d_hidden: Shared,
-    d_input: Shared,
-    bias: Shared,
-}
-
-impl<C: Cell> BackwardRows<'_, C> {
-    fn run(self, isa: Isa) {
-        let (cell, shape, t, units, saved) =
-            (self.cell, self.shape, self.t, self.units, self.saved);
-        let [gc, next_c] = self.gc;
-        let (gh, next, d_hidden, d_input) = (self.gh, self.next, self.d_hidden, self.d_input);
-        let (block, batch, hidden) = (shape.block(), shape.batch, shape.hidden);
-        let (width, kept_width) = (C::GATES * hidden, C::TAPE * hidden);
-        let (rows, n) = match merged_rows::<C>(shape, &units, saved.valid.is_some()) {
-            true => (1, batch * hidden),
-            false => (batch, units.len()),
-        };
-        let state_block = shape.state_block();
-        let (h_prev, c_prev) = match shape.previous(t) {
-            Some(p) => (
-                &saved.states[p * state_block..(p + 1) * state_block],
-                if C::CELL_STATE {
-                    &saved.cells[p * block..(p + 1) * block]
-                } else {
-                    &[]
-                },
-            ),
-            None => (saved.h0, saved.c0),
-        };
-        for b in 0..rows {
-            let mine = b * hidden + units.start..b * hidden + units.start + n;
-            let now = t * block + mine.start..t * block + mine.end;
-            let at = t * batch * width + b * width + units.start;
-            // SAFETY: this chunk's units of row `b` of step `t`, in the gradients of the parts,
-            // of the states and of the bias: no other chunk touches them during this phase.
-            unsafe {
-                if !shape.is_valid(saved.valid, t, b) {
-                    d_hidden.blocks_mut(at, hidden, n, C::GATES).zero();
-                    if C::SEPARATE_INPUT {
-                        d_input.blocks_mut(at, hidden, n, C::GATES).zero();
-                    }
-                    if C::CELL_STATE {
-                        next_c.get_mut(mine.clone()).copy_from_slice(gc.get(mine));
-                    }
-                    continue;
-                }
-                // The gradient reaching `h_t`: its output's and the later steps'. (With the
-                // parts' gradient in place, `gy` is read before the cell's row overwrites it.)
-                // Projected, the gradient reaching `m_t` is complete already.
-                let g = gh.get_mut(mine.clone());
-                let gy = match shape.projected {
-                    true => &[],
-                    false => self.grads.get(now.clone()),
-                };
-                let d_x = match C::SEPARATE_INPUT {
-                    true => d_input.blocks_mut(at, hidden, n, C::GATES),
-                    false => BlocksMut::none(),
-                };
-                let kept_row = t * batch * kept_width + b * kept_width + units.start;
-                let (c, c_prev, gc, gc_prev) = match C::CELL_STATE {
-                    true => (
-                        &saved.cells[now.clone()],
-                        &c_prev[mine.clone()],
-                        gc.get(mine.clone()),
-                        next_c.get_mut(mine.clone()),
-                    ),
-                    false => (&[][..], &[][..], &[][..], &mut [][..]),
-                };
-                let row = BackwardRow {
-                    g: &[],
-                    gc,
-                    tape: Blocks::of(saved.kept, kept_row, hidden, n, C::TAPE),
-                    h: match shape.projected {
-                        true => &saved.unprojected[now],
-                        false => &saved.states[now],
-                    },
-                    h_prev: match shape.projected {
-                        true => &[],
-                        false => &h_prev[mine.clone()],
-                    },
-                    c,
-                    c_prev,
-                    d_hidden: d_hidden.blocks_mut(at, hidden, n, C::GATES),
-                    d_input: d_x,
-                    direct: if C::DIRECT {
-                        next.get_mut(mine)
-                    } else {
-                        &mut []
-                    },
-                    gc_prev,
-                };
-                isa.run(RowBackward {
-                    cell,
-                    g,
-                    gy,
-                    row,
-                    d_hidden: (d_hidden, at),
-                    bias: self.bias,
-                    units: units.clone(),
-                    hidden,
-                    rows: batch / rows,
-                });
-            }
-        }
-    }
-}
-
-/// One row of a backward step, compiled per instruction set: the gradient reaching `h_t`, the
-/// cell's [`Cell::backward_row`] and the row's share of the bias gradient. One call per row: in
-/// a function of its own the compiler vectorises the cell's loop, which it did not (for LSTM)
-/// inside the whole step's rows, as the forward pass is compiled.
-struct RowBackward<'a, C> {
-    cell: C,
-    /// What reaches `h_t` from the later steps; `gy`, from the step's output, joins it first.
-    g: &'a mut [f32],
-    gy: &'a [f32],
-    /// The row, but for `g`, which [`Vectorised::run`] fills in.
-    row: BackwardRow<'a>,
-    /// Where the row's parts' gradient lands (from `.1` on), for the bias gradient's columns of
-    /// `units` in each of the gate blocks of `hidden` columns.
-    d_hidden: (Shared, usize),
-    bias: Shared,
-    units: Range<usize>,
-    hidden: usize,
-    /// The batch rows in `row` (several when they are merged into one: [`merged_rows`]).
-    rows: usize,
-}
-
-impl<'a, C: Cell> Vectorised for RowBackward<'a, C> {
-    #[inline(always)]
-    fn run(mut self) {
-        add_assign(self.g, self.gy);
-        let g: &'a [f32] = self.g;
-        self.row.g = g;
-        self.cell.backward_row(self.row);
-        let ((d_hidden, at), n) = (self.d_hidden, self.units.len());
-        let width = C::GATES * self.hidden;
-        for row in 0..self.rows {
-            for gate in 0..C::GATES {
-                let (first, column) = (at + row * width + gate * self.hidden, gate * self.hidden);
-                let columns = column + self.units.start..column + self.units.end;
-                // SAFETY: the bias's columns of this chunk's units are its own; the cell's row
-                // has just written the parts' gradient.
-                unsafe { add_assign(self.bias.get_mut(columns), d_hidden.get(first..first + n)) };
-            }
-        }
+        hidden_gain,
+        state_norm,
     }
 }

@@ -3,7 +3,9 @@
 //! projection plus bias, then one vectorised pass over the rows ([`Cell::forward_row`]). A team
 //! of threads (`team.rs`) runs each step, every thread on its own hidden units (and their
 //! columns of every gate). A projected scan has a second phase per step: the product of the
-//! cell's output with `W_hrᵀ`, every thread on its own columns of the state.
+//! cell's output with `W_hrᵀ`, every thread on its own columns of the state. Under layer norm
+//! the products write the raw hidden part and the rows follow in a phase of their own
+//! (`norm.rs`).
 //!
 //! Layouts are row-major and time-major: `xp` is `[T, B, GATES·H]`, `states` `[T, B, P]`,
 //! `cells` `[T, B, H]`, `kept` `[T, B, TAPE·H]`, `w` `[P, GATES·H]` (`W_hhᵀ`), `bias`
@@ -14,6 +16,7 @@ use std::mem::MaybeUninit;
 use std::ops::Range;
 
 use super::memory::{multiply, write};
+use super::norm::{self, NormValues};
 use super::packed::{Start, StepWeights};
 use super::simd::{Isa, Vectorised};
 use super::steps::{Shape, merged_rows};
@@ -33,6 +36,8 @@ pub(crate) struct Inputs<'a> {
     pub projection: Option<&'a [f32]>,
     /// `[B, P]`: recurrent dropout's mask on the state entering `W_hh`, while training.
     pub mask: Option<&'a [f32]>,
+    /// Layer normalisation's weights, under layer norm.
+    pub norm: Option<NormValues<'a>>,
 }
 
 /// Where the forward pass writes; each may be memory nothing has written yet: the scan writes
@@ -47,13 +52,25 @@ pub(crate) struct Outputs {
     /// Under a projection, the cell's output `m_t` (zero at padded steps): `[T, B, H]` when
     /// `keep`, else one step's scratch `[B, H]`; else empty.
     pub unprojected: Shared,
+    /// Under layer norm, the raw hidden part `h_{t-1}·W_hhᵀ` of every step: `[T, B, GATES·H]`
+    /// when `keep`, else one step's scratch `[B, GATES·H]`; else empty.
+    pub raw: Shared,
     pub keep: bool,
 }
 
 impl Outputs {
     /// Where step `t`'s block of [`Outputs::unprojected`] starts.
-    fn unprojected_at(&self, shape: &Shape, t: usize) -> usize {
+    pub fn unprojected_at(&self, shape: &Shape, t: usize) -> usize {
         if self.keep { t * shape.block() } else { 0 }
+    }
+
+    /// Where step `t`'s block of [`Outputs::raw`] starts, for `width` columns.
+    fn raw_at(&self, shape: &Shape, t: usize, width: usize) -> usize {
+        if self.keep {
+            t * shape.batch * width
+        } else {
+            0
+        }
     }
 }
 
@@ -78,8 +95,10 @@ pub(crate) fn forward<C: Cell>(cell: C, isa: Isa, shape: &Shape, inputs: &Inputs
         None => Vec::new(),
     };
     let masked = Shared::new(&mut masked);
-    // Phases per step: the cell's rows, then (projected) the projection of their output.
-    let phases = 1 + shape.projected as usize;
+    // Phases per step: the cell's rows (under layer norm: the products, then the rows), then
+    // (projected) the projection of their output.
+    let normed = inputs.norm.is_some() as usize;
+    let phases = 1 + normed + shape.projected as usize;
     team::run(chunks, phases * shape.steps, chunks, |phase, chunk| {
         let t = order[phase / phases];
         // SAFETY: the previous step's blocks were completed in earlier phases and are only
@@ -93,13 +112,38 @@ pub(crate) fn forward<C: Cell>(cell: C, isa: Isa, shape: &Shape, inputs: &Inputs
                 (h, cell_block_at::<C>(&out.cells, shape, p))
             },
         };
-        if let (Some(projection), 1) = (&projection, phase % phases) {
-            let columns = StepWeights::columns(state, chunk, chunks);
-            project(projection, shape, t, columns, h_prev, &out, inputs.valid);
-            return;
+        let x = &inputs.xp[t * batch * width..(t + 1) * batch * width];
+        let raw_at = out.raw_at(shape, t, width);
+        match (&projection, inputs.norm, phase % phases) {
+            (Some(projection), _, p) if p == normed + 1 => {
+                let columns = StepWeights::columns(state, chunk, chunks);
+                project(projection, shape, t, columns, h_prev, &out, inputs.valid);
+                return;
+            }
+            (_, Some(norm), 1) => {
+                norm::ForwardRows {
+                    cell,
+                    shape,
+                    t,
+                    rows: norm::rows_of(batch, chunk, chunks),
+                    x,
+                    // SAFETY: every chunk completed its columns of the raw part in the
+                    // previous phase; nobody writes them now.
+                    raw: unsafe { out.raw.get(raw_at..raw_at + batch * width) },
+                    bias: inputs.bias,
+                    norm,
+                    parts,
+                    h_prev,
+                    c_prev,
+                    out: &out,
+                    valid: inputs.valid,
+                }
+                .run(isa);
+                return;
+            }
+            _ => {}
         }
         let units = StepWeights::columns(hidden, chunk, chunks);
-        let x = &inputs.xp[t * batch * width..(t + 1) * batch * width];
         let entering = match inputs.mask {
             None => h_prev,
             // SAFETY: chunk `chunk`'s block of `masked` is its own during this phase.
@@ -109,6 +153,16 @@ pub(crate) fn forward<C: Cell>(cell: C, isa: Isa, shape: &Shape, inputs: &Inputs
                 &*own
             },
         };
+        if inputs.norm.is_some() {
+            for (g, w) in w.iter().enumerate() {
+                // SAFETY: gate `g`'s columns of this chunk's units in the raw part are its own.
+                unsafe {
+                    let to = out.raw.rows(raw_at + g * hidden, width);
+                    w.product(to, batch, entering, Start::Zero, units.clone())
+                };
+            }
+            return;
+        }
         for (g, w) in w.iter().enumerate() {
             let bias = &inputs.bias[g * hidden..];
             let start = if C::SEPARATE_INPUT {

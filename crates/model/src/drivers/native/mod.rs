@@ -8,13 +8,16 @@
 //! (`team.rs`). The time loop is `forward.rs` and `backward.rs`; this module moves tensors
 //! in and out. Options that change the recurrence act outside the cells' rows: an LSTM
 //! projection is one more product per step, recurrent dropout masks the state before the
-//! products (each thread its own copy) and the gradient after them.
+//! products (each thread its own copy) and the gradient after them. Layer norm adds a phase
+//! to each step, whose rows are split by sequences rather than units (`norm.rs`).
 //! [`forward()`] and [`Backward::of`] decline anything else (another backend or dtype).
 
 mod backward;
+mod backward_rows;
 mod forward;
 mod matmul;
 mod memory;
+mod norm;
 mod packed;
 mod simd;
 mod steps;
@@ -27,8 +30,10 @@ use std::mem::MaybeUninit;
 use burn::backend::Flex;
 use burn::tensor::Tensor;
 
-use super::scan::{ScanGrads, ScanInputs, ScanLayout, ScanRecord, ScanSpec, ScanTape, Wanted};
-use crate::cells::{Cell, with_cell};
+use super::scan::{
+    ScanGrads, ScanInputs, ScanLayout, ScanNorm, ScanRecord, ScanSpec, ScanTape, Wanted,
+};
+use crate::cells::{Cell, RowStateNorm, with_cell};
 use memory::{Memory, filled, tensor, unfilled, writable, write, written};
 use simd::Isa;
 use steps::Shape;
@@ -79,6 +84,39 @@ struct InputMemory {
     valid: Option<Memory>,
     projection: Option<Memory>,
     mask: Option<Memory>,
+    norm: Option<NormMemory>,
+}
+
+/// Layer normalisation's weights as memory (see [`ScanNorm`]).
+struct NormMemory {
+    hidden_gain: Memory,
+    state: Option<[Memory; 2]>,
+}
+
+impl NormMemory {
+    /// `Err` when a weight is not an `f32` flex tensor.
+    fn of(norm: &Option<ScanNorm>) -> Result<Option<Self>, NotFlex> {
+        let Some(norm) = norm else { return Ok(None) };
+        let memory = |t| Memory::of(t).ok_or(NotFlex);
+        let state = match &norm.state {
+            Some(state) => Some([memory(&state.gain)?, memory(&state.bias)?]),
+            None => None,
+        };
+        Ok(Some(Self {
+            hidden_gain: memory(&norm.hidden_gain)?,
+            state,
+        }))
+    }
+
+    fn values(&self) -> norm::NormValues<'_> {
+        norm::NormValues {
+            hidden_gain: self.hidden_gain.values(),
+            state: self.state.as_ref().map(|[gain, bias]| RowStateNorm {
+                gain: gain.values(),
+                bias: bias.values(),
+            }),
+        }
+    }
 }
 
 impl InputMemory {
@@ -93,6 +131,7 @@ impl InputMemory {
             valid: mask_memory(spec).ok()?,
             projection: optional(&inputs.projection).ok()?,
             mask: optional(&spec.mask).ok()?,
+            norm: NormMemory::of(&inputs.norm).ok()?,
         };
         let layout = inputs.layout(spec.cell);
         let shape = Shape {
@@ -115,17 +154,12 @@ fn optional<const D: usize>(tensor: &Option<Tensor<D>>) -> Result<Option<Memory>
         .transpose()
 }
 
-/// The scan forward natively (see `tensor_scan::forward`), when its tensors are on flex and
-/// it has no layer norm (whose reductions over a whole row are not in the native rows: the
-/// tensor scan runs those).
+/// The scan forward natively (see `tensor_scan::forward`), when its tensors are on flex.
 pub(crate) fn forward(
     spec: &ScanSpec,
     inputs: &ScanInputs,
     keep_tape: bool,
 ) -> Option<(Tensor<1>, ScanTape)> {
-    if inputs.norm.is_some() {
-        return None;
-    }
     let (memory, shape) = InputMemory::of(spec, inputs)?;
     Some(with_cell!(spec.cell, cell: C => {
         forward_cell(cell, Isa::best(), &shape, &memory, keep_tape)
@@ -163,10 +197,18 @@ fn forward_cell<C: Cell>(
     } else {
         Vec::new()
     };
+    let (normed, width) = (memory.norm.is_some(), C::GATES * hidden);
     let kept_row = C::TAPE * hidden;
+    // Not kept, the tape is scratch: one row, or under layer norm (whose rows are split by
+    // sequences between the threads) one step.
     let mut kept = match keep_tape {
         true => unfilled(steps * batch * kept_row),
-        false => vec![MaybeUninit::new(0.0); kept_row],
+        false => vec![MaybeUninit::new(0.0); kept_row * if normed { batch } else { 1 }],
+    };
+    let mut raw = match (normed, keep_tape) {
+        (false, _) => Vec::new(),
+        (true, true) => unfilled(steps * batch * width),
+        (true, false) => unfilled(batch * width),
     };
     let mut unprojected = match (shape.projected, keep_tape) {
         (false, _) => Vec::new(),
@@ -191,12 +233,14 @@ fn forward_cell<C: Cell>(
             valid,
             projection: memory.projection.as_ref().map(Memory::values),
             mask: memory.mask.as_ref().map(Memory::values),
+            norm: memory.norm.as_ref().map(NormMemory::values),
         };
         let outputs = forward::Outputs {
             states,
             cells: Shared::unfilled(&mut cells),
             kept: Shared::unfilled(&mut kept),
             unprojected: Shared::unfilled(&mut unprojected),
+            raw: Shared::unfilled(&mut raw),
             keep: keep_tape,
         };
         forward::forward(cell, isa, shape, &inputs, outputs);
@@ -243,7 +287,7 @@ fn forward_cell<C: Cell>(
         cells: keep(cells, if C::CELL_STATE { hidden } else { 0 }),
         kept: keep(kept, C::TAPE * hidden),
         unprojected: keep(unprojected, if shape.projected { hidden } else { 0 }),
-        raw_parts: None,
+        raw_parts: keep(raw, if normed { width } else { 0 }),
     };
     (out, tape)
 }
@@ -262,17 +306,19 @@ pub(crate) struct Backward {
     cells: Option<Memory>,
     kept: Option<Memory>,
     unprojected: Option<Memory>,
+    norm: Option<NormMemory>,
+    raw_parts: Option<Memory>,
 }
 
 impl Backward {
-    /// `None` unless the scan's tensors are `f32` flex tensors (and it has no layer norm).
+    /// `None` unless the scan's tensors are `f32` flex tensors.
     pub fn of(record: &ScanRecord) -> Option<Self> {
         let ScanRecord {
             spec,
             weights,
             tape,
         } = record;
-        if weights.norm.is_some() {
+        if weights.norm.is_some() && tape.raw_parts.is_none() {
             return None;
         }
         let layout = record.layout();
@@ -296,6 +342,8 @@ impl Backward {
             cells: optional(&tape.cells).ok()?,
             kept: optional(&tape.kept).ok()?,
             unprojected: optional(&tape.unprojected).ok()?,
+            norm: NormMemory::of(&weights.norm).ok()?,
+            raw_parts: optional(&tape.raw_parts).ok()?,
         })
     }
 
@@ -328,6 +376,7 @@ impl Backward {
             h0: self.h0.values(),
             c0: if C::CELL_STATE { self.c0.values() } else { &[] },
             valid: self.valid.as_ref().map(Memory::values),
+            raw: values(&self.raw_parts),
         };
         // The gradient arrives owned by this pass: a cell may compute in its memory.
         let (mut writable_grad, read_only_grad);
@@ -347,6 +396,7 @@ impl Backward {
             w: self.w.values(),
             projection: self.projection.as_ref().map(Memory::values),
             mask: self.mask.as_ref().map(Memory::values),
+            norm: self.norm.as_ref().map(NormMemory::values),
         };
         let out = backward::backward(cell, isa, &self.shape, &saved, &weights, incoming, wanted);
         let parts = [steps, batch, width];
@@ -370,9 +420,12 @@ impl Backward {
             h0: wanted.h0.then(|| tensor(out.h0, [batch, state])),
             c0: wanted.c0.then(|| tensor(c0, [batch, hidden])),
             projection: out.projection.map(|r| tensor(r, [hidden, state])),
-            hidden_gain: None,
-            state_gain: None,
-            state_bias: None,
+            hidden_gain: (out.hidden_gain.filter(|_| wanted.hidden_gain))
+                .map(|gain| tensor(gain, [width])),
+            state_gain: (out.state_norm.as_ref().filter(|_| wanted.state_gain))
+                .map(|[gain, _]| tensor(gain.clone(), [hidden])),
+            state_bias: (out.state_norm.filter(|_| wanted.state_bias))
+                .map(|[_, bias]| tensor(bias, [hidden])),
         }
     }
 }

@@ -1,13 +1,15 @@
 //! The native scan against the tensor scan, for every cell, with the row kernels compiled for
 //! every instruction set this CPU runs (the portable one included), and with the packed
-//! product kernel and its `gemm` fallback.
+//! product kernel and its `gemm` fallback; with layer norm too.
 
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::simd::Isa;
 use super::{Backward, InputMemory, forward_cell};
-use crate::cells::{CellKind, with_cell};
-use crate::drivers::scan::{ScanGrads, ScanInputs, ScanRecord, ScanSpec, ScanWeights, Wanted};
+use crate::cells::{CellKind, StateNorm, with_cell};
+use crate::drivers::scan::{
+    ScanGrads, ScanInputs, ScanNorm, ScanRecord, ScanSpec, ScanWeights, Wanted,
+};
 use crate::drivers::tensor_scan;
 
 /// Deterministic values in `[-scale, scale)` (no shared RNG between parallel tests).
@@ -56,7 +58,7 @@ fn three<const D: usize>(t: Tensor<D>) -> Tensor<3> {
 }
 
 /// A scan's gradients by name, each as `[1, 1, n]` (or `[T, B, width]`).
-fn listed(grads: ScanGrads) -> [(&'static str, Option<Tensor<3>>); 6] {
+fn listed(grads: ScanGrads) -> [(&'static str, Option<Tensor<3>>); 9] {
     [
         ("xp", grads.xp),
         ("w", grads.w.map(three)),
@@ -64,6 +66,9 @@ fn listed(grads: ScanGrads) -> [(&'static str, Option<Tensor<3>>); 6] {
         ("h0", grads.h0.map(three)),
         ("c0", grads.c0.map(three)),
         ("projection", grads.projection.map(three)),
+        ("hidden_gain", grads.hidden_gain.map(three)),
+        ("state_gain", grads.state_gain.map(three)),
+        ("state_bias", grads.state_bias.map(three)),
     ]
 }
 
@@ -104,7 +109,41 @@ fn every_instruction_set_matches_the_tensor_scan() {
                     (true, true, true),
                 ];
                 for (reverse, padded, masked) in variants {
-                    check(cell, case, reverse, padded, masked);
+                    check(cell, case, reverse, padded, masked, false);
+                }
+            }
+        }
+    }
+}
+
+/// Layer norm in the native scan against the tensor scan's, for every cell: forward, the
+/// tape and every gradient (the gains' and the state bias's too), reversed, padded, masked,
+/// projected; with more threads than sequences, and steps split by a team of threads.
+#[test]
+fn layer_norm_matches_the_tensor_scan() {
+    for (steps, batch, hidden) in [(1, 1, 5), (5, 3, 40), (3, 1, 300), (3, 64, 72)] {
+        for cell in CellKind::ALL
+            .into_iter()
+            .filter(CellKind::has_hidden_weight)
+        {
+            let mut projections = vec![None];
+            if cell.supports_projection() {
+                projections.push(Some(hidden / 2 + 1));
+            }
+            for projection in projections {
+                let case = Case {
+                    steps,
+                    batch,
+                    hidden,
+                    projection,
+                };
+                let variants = [
+                    (false, false, false),
+                    (true, true, false),
+                    (false, true, true),
+                ];
+                for (reverse, padded, masked) in variants {
+                    check(cell, case, reverse, padded, masked, true);
                 }
             }
         }
@@ -112,8 +151,8 @@ fn every_instruction_set_matches_the_tensor_scan() {
 }
 
 /// The native scan, forward and backward, on every instruction set, against the tensor scan;
-/// `masked`: with a recurrent dropout mask (`p = 0.3`).
-fn check(cell: CellKind, case: Case, reverse: bool, padded: bool, masked: bool) {
+/// `masked`: with a recurrent dropout mask (`p = 0.3`); `normed`: under layer norm.
+fn check(cell: CellKind, case: Case, reverse: bool, padded: bool, masked: bool, normed: bool) {
     let Case {
         steps,
         batch,
@@ -149,14 +188,21 @@ fn check(cell: CellKind, case: Case, reverse: bool, padded: bool, masked: bool) 
         h0: values([batch, state], seed + 3, 0.5),
         c0: values([batch, hidden], seed + 4, 0.5),
         projection: projection.map(|_| values([hidden, state], seed + 6, 0.4)),
-        norm: None,
+        // Gains around 1, biases around 0.
+        norm: normed.then(|| ScanNorm {
+            hidden_gain: values([width], seed + 8, 0.5) + 1.0,
+            state: cell.has_cell_state().then(|| StateNorm {
+                gain: values([hidden], seed + 9, 0.5) + 1.0,
+                bias: values([hidden], seed + 10, 0.5),
+            }),
+        }),
     };
     let weights = ScanWeights {
         w: inputs.w.clone(),
         h0: inputs.h0.clone(),
         c0: inputs.c0.clone(),
         projection: inputs.projection.clone(),
-        norm: None,
+        norm: inputs.norm.clone(),
     };
     let grad = values([inputs.layout(cell).len()], seed + 5, 1.0);
     let wanted = Wanted {
@@ -166,9 +212,9 @@ fn check(cell: CellKind, case: Case, reverse: bool, padded: bool, masked: bool) 
         h0: true,
         c0: cell.has_cell_state(),
         projection: projection.is_some(),
-        hidden_gain: false,
-        state_gain: false,
-        state_bias: false,
+        hidden_gain: normed,
+        state_gain: normed && cell.has_cell_state(),
+        state_bias: normed && cell.has_cell_state(),
     };
     let (expected, tape) = with_cell!(cell, c: C => {
         tensor_scan::forward(c, &spec, &inputs, true)
@@ -181,11 +227,14 @@ fn check(cell: CellKind, case: Case, reverse: bool, padded: bool, masked: bool) 
     let expected_grads = listed(with_cell!(cell, c: C => {
         tensor_scan::backward(c, &record(tape), grad.clone(), wanted)
     }));
+    // The entry point that the fused path calls runs it natively (`None`: declined).
+    assert!(super::forward(&spec, &inputs, false).is_some());
     let (memory, shape) = InputMemory::of(&spec, &inputs).unwrap();
     for isa in Isa::available() {
         let what = |part: &str| {
             format!(
-                "{} {case:?} reverse {reverse} padded {padded} masked {masked} {isa:?}: {part}",
+                "{} {case:?} reverse {reverse} padded {padded} masked {masked} normed {normed} \
+                 {isa:?}: {part}",
                 cell.name()
             )
         };
