@@ -17,7 +17,7 @@ use crate::normalize::Normalizer;
 use crate::streams::Streams;
 
 /// A dataset of N samples sharing one `T×D` shape and one target kind, in a fixed order.
-pub trait SequenceSource: Send + Sync {
+pub trait SequenceSource: Send + Sync + std::fmt::Debug {
     /// N, the number of samples.
     fn num_samples(&self) -> usize;
     /// Sample `index` (`< num_samples()`); errors when it cannot be read.
@@ -118,7 +118,55 @@ impl SequenceSource for SequenceDataset {
     }
 }
 
+/// A shared source is a source (so `&Arc<SequenceDataset>` trains as `&SequenceDataset` does).
+impl<S: SequenceSource + ?Sized> SequenceSource for Arc<S> {
+    fn num_samples(&self) -> usize {
+        (**self).num_samples()
+    }
+
+    fn sample(&self, index: usize) -> Result<SequenceSample> {
+        (**self).sample(index)
+    }
+
+    fn num_steps(&self) -> usize {
+        (**self).num_steps()
+    }
+
+    fn num_features(&self) -> usize {
+        (**self).num_features()
+    }
+
+    fn target_kind(&self) -> TargetKind {
+        (**self).target_kind()
+    }
+
+    fn feature_names(&self) -> &[String] {
+        (**self).feature_names()
+    }
+
+    fn target_names(&self) -> &[String] {
+        (**self).target_names()
+    }
+
+    fn streams(&self) -> Option<&Streams> {
+        (**self).streams()
+    }
+
+    fn for_each_sample(&self, f: &mut dyn FnMut(&SequenceSample) -> Result<()>) -> Result<()> {
+        (**self).for_each_sample(f)
+    }
+
+    fn fingerprint(&self, crc: &mut Crc32) {
+        (**self).fingerprint(crc)
+    }
+
+    fn normalized(&self, normalizer: &Normalizer) -> Result<Arc<dyn SequenceSource>> {
+        (**self).normalized(normalizer)
+    }
+}
+
 /// A source whose samples are scaled by a normaliser as they are read.
+#[derive(Debug)]
 pub struct Normalized {
     inner: Arc<dyn SequenceSource>,
     normalizer: Normalizer,

@@ -16,7 +16,7 @@ use burn::data::dataloader::{DataLoader, DataLoaderIterator, Progress};
 use burn::data::dataset::DatasetError;
 use burn::tensor::Device;
 use burn_rnn_data::synth::SplitMix64;
-use burn_rnn_data::{SequenceBatch, SequenceBatcher, SequenceDataset};
+use burn_rnn_data::{SequenceBatch, SequenceBatcher, SequenceSource};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -26,7 +26,7 @@ use crate::guard::{Phase, StepGuard};
 /// A loader over one split whose passes are numbered epochs.
 #[derive(Clone)]
 pub(crate) struct EpochLoader {
-    dataset: Arc<SequenceDataset>,
+    dataset: Arc<dyn SequenceSource>,
     /// The samples of the split, in dataset order.
     indices: Arc<Vec<usize>>,
     /// The positions of each epoch's order this loader serves: all of them, or one device's
@@ -46,20 +46,20 @@ pub(crate) struct EpochLoader {
 impl EpochLoader {
     /// A loader for `phase` over `dataset` whose first pass is epoch `first_epoch`.
     pub(crate) fn new(
-        dataset: SequenceDataset,
+        dataset: Arc<dyn SequenceSource>,
         batch_size: usize,
         shuffle: Option<u64>,
         phase: Phase,
         first_epoch: usize,
         guard: StepGuard,
     ) -> Self {
-        let indices = (0..dataset.len()).collect();
-        let window = (0, dataset.len());
+        let indices = (0..dataset.num_samples()).collect();
+        let window = (0, dataset.num_samples());
         // Stateful data comes in streams: one window of each stream per batch, in order.
         let batch_size = dataset.streams().map_or(batch_size, |s| s.count);
         Self {
-            batcher: SequenceBatcher::for_dataset(&dataset),
-            dataset: Arc::new(dataset),
+            batcher: SequenceBatcher::new(dataset.num_steps(), dataset.num_features()),
+            dataset,
             indices: Arc::new(indices),
             window,
             batch_size: batch_size.max(1),
@@ -170,11 +170,19 @@ impl Iterator for EpochBatches<'_> {
             return None;
         }
         let end = (self.position + self.loader.batch_size).min(self.order.len());
-        let samples = self.loader.dataset.samples();
+        let dataset = &self.loader.dataset;
         let items = self.order[self.position..end]
             .iter()
-            .map(|&i| samples[i].clone())
-            .collect();
+            .map(|&i| dataset.sample(i))
+            .collect::<Result<Vec<_>, _>>();
+        let items = match items {
+            Ok(items) => items,
+            Err(error) => {
+                // The pass ends with the error (a damaged on-disk file), not a panic.
+                self.position = self.order.len();
+                return Some(Err(DatasetError::new(error)));
+            }
+        };
         let mut batch = self.loader.batcher.batch(items, &self.loader.device);
         if let Some(streams) = self.loader.dataset.streams() {
             let carry = self.order[self.position..end]
@@ -197,7 +205,7 @@ impl DataLoaderIterator<SequenceBatch> for EpochBatches<'_> {
 #[cfg(test)]
 mod tests {
     use burn::train::Interrupter;
-    use burn_rnn_data::{SequenceSample, Target, TargetKind};
+    use burn_rnn_data::{SequenceDataset, SequenceSample, Target, TargetKind};
 
     use super::*;
 
@@ -222,7 +230,14 @@ mod tests {
 
     fn loader(first_epoch: usize, shuffle: Option<u64>) -> EpochLoader {
         let guard = StepGuard::new(Interrupter::new(), None);
-        EpochLoader::new(data(10), 3, shuffle, Phase::Train, first_epoch, guard)
+        EpochLoader::new(
+            Arc::new(data(10)),
+            3,
+            shuffle,
+            Phase::Train,
+            first_epoch,
+            guard,
+        )
     }
 
     #[test]
