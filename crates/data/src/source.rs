@@ -36,6 +36,11 @@ pub trait SequenceSource: Send + Sync + std::fmt::Debug {
     fn streams(&self) -> Option<&Streams> {
         None
     }
+    /// Whether [`SequenceSource::sample`] reads from disk (worth reading ahead on a thread of
+    /// its own) rather than copying from memory.
+    fn reads_lazily(&self) -> bool {
+        false
+    }
     /// Calls `f` on every sample in order: one pass, reading as little at a time as it can.
     fn for_each_sample(&self, f: &mut dyn FnMut(&SequenceSample) -> Result<()>) -> Result<()> {
         for index in 0..self.num_samples() {
@@ -152,6 +157,10 @@ impl<S: SequenceSource + ?Sized> SequenceSource for Arc<S> {
         (**self).streams()
     }
 
+    fn reads_lazily(&self) -> bool {
+        (**self).reads_lazily()
+    }
+
     fn for_each_sample(&self, f: &mut dyn FnMut(&SequenceSample) -> Result<()>) -> Result<()> {
         (**self).for_each_sample(f)
     }
@@ -214,6 +223,10 @@ impl SequenceSource for Normalized {
 
     fn streams(&self) -> Option<&Streams> {
         self.inner.streams()
+    }
+
+    fn reads_lazily(&self) -> bool {
+        self.inner.reads_lazily()
     }
 
     fn for_each_sample(&self, f: &mut dyn FnMut(&SequenceSample) -> Result<()>) -> Result<()> {

@@ -22,6 +22,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
 use crate::guard::{Phase, StepGuard};
+use crate::prefetch::Prefetch;
 
 /// A loader over one split whose passes are numbered epochs.
 #[derive(Clone)]
@@ -119,10 +120,20 @@ impl DataLoader<SequenceBatch> for EpochLoader {
             }
             None => self.indices[start..end].to_vec(),
         };
+        let len = order.len();
+        // A source read from disk is read a few batches ahead, on a thread of its own.
+        let (order, prefetch) = if self.dataset.reads_lazily() && self.dataset.streams().is_none() {
+            let prefetch = Prefetch::start(self.dataset.clone(), order, self.batch_size);
+            (Vec::new(), Some(prefetch))
+        } else {
+            (order, None)
+        };
         Box::new(EpochBatches {
             loader: self,
             order,
+            len,
             position: 0,
+            prefetch,
         })
     }
 
@@ -158,28 +169,36 @@ impl DataLoader<SequenceBatch> for EpochLoader {
 /// One pass: batches of the epoch's order.
 struct EpochBatches<'a> {
     loader: &'a EpochLoader,
+    /// The epoch's order (empty when `prefetch` holds it).
     order: Vec<usize>,
+    /// The number of samples in the pass.
+    len: usize,
     position: usize,
+    /// The samples read ahead, for sources read from disk.
+    prefetch: Option<Prefetch>,
 }
 
 impl Iterator for EpochBatches<'_> {
     type Item = Result<SequenceBatch, DatasetError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.position >= self.order.len() {
+        if self.position >= self.len {
             return None;
         }
-        let end = (self.position + self.loader.batch_size).min(self.order.len());
+        let end = (self.position + self.loader.batch_size).min(self.len);
         let dataset = &self.loader.dataset;
-        let items = self.order[self.position..end]
-            .iter()
-            .map(|&i| dataset.sample(i))
-            .collect::<Result<Vec<_>, _>>();
+        let items = match &self.prefetch {
+            Some(prefetch) => prefetch.next()?,
+            None => self.order[self.position..end]
+                .iter()
+                .map(|&i| dataset.sample(i))
+                .collect::<Result<Vec<_>, _>>(),
+        };
         let items = match items {
             Ok(items) => items,
             Err(error) => {
                 // The pass ends with the error (a damaged on-disk file), not a panic.
-                self.position = self.order.len();
+                self.position = self.len;
                 return Some(Err(DatasetError::new(error)));
             }
         };
@@ -198,7 +217,7 @@ impl Iterator for EpochBatches<'_> {
 
 impl DataLoaderIterator<SequenceBatch> for EpochBatches<'_> {
     fn progress(&self) -> Progress {
-        Progress::new(self.position, self.order.len(), Some("items".into()))
+        Progress::new(self.position, self.len, Some("items".into()))
     }
 }
 

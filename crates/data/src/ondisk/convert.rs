@@ -70,8 +70,11 @@ pub(super) fn convert_in_chunks(
     let mut bytes = Vec::new();
     for_each_series(csv, spec, chunk_rows, &mut |one| {
         bytes.clear();
-        bytes.extend(one.values.iter().flat_map(|v| v.to_le_bytes()));
-        bytes.extend(one.times.iter().flat_map(|t| t.to_le_bytes()));
+        let columns = one.values.len() / one.times.len().max(1);
+        for (row, time) in one.values.chunks(columns.max(1)).zip(&one.times) {
+            bytes.extend(row.iter().flat_map(|v| v.to_le_bytes()));
+            bytes.extend(time.to_le_bytes());
+        }
         crc.update(&bytes);
         writer.write_all(&bytes).map_err(write_error)?;
         let rows = one.times.len() as u64;

@@ -228,30 +228,31 @@ impl OnDiskDataset {
         )
     }
 
-    /// Reads `rows` rows of series `series` from row `first`: `rows × C` values and, when
-    /// `times`, their times.
+    /// Reads `rows` rows of series `series` from row `first`, with one read: `rows × C`
+    /// values and the rows' times.
     fn read_rows(&self, series: usize, first: usize, rows: usize) -> Result<(Vec<f32>, Vec<f64>)> {
         let f = &self.file;
         let entry = &f.index.series[series];
         let c = f.index.inputs.len();
-        let mut bytes = vec![0u8; rows * c * 4];
-        let read = |buf: &mut [u8], at: u64| {
-            read_exact_at(&f.file, buf, at).map_err(|e| io_error(&f.path, "read", e))
-        };
-        read(&mut bytes, entry.offset + (first * c * 4) as u64)?;
-        let values: Vec<f32> = bytes
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
-        let mut bytes = vec![0u8; rows * 8];
-        read(
+        let row_bytes = c * 4 + 8;
+        let mut bytes = vec![0u8; rows * row_bytes];
+        read_exact_at(
+            &f.file,
             &mut bytes,
-            entry.offset + entry.rows * c as u64 * 4 + first as u64 * 8,
-        )?;
-        let times = bytes
-            .chunks_exact(8)
-            .map(|b| f64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
-            .collect();
+            entry.offset + (first * row_bytes) as u64,
+        )
+        .map_err(|e| io_error(&f.path, "read", e))?;
+        let mut values = Vec::with_capacity(rows * c);
+        let mut times = Vec::with_capacity(rows);
+        for row in bytes.chunks_exact(row_bytes) {
+            let (row_values, time) = row.split_at(c * 4);
+            values.extend(
+                row_values
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+            );
+            times.push(f64::from_le_bytes(time.try_into().unwrap_or([0; 8])));
+        }
         if let Some(pos) = values.iter().position(|v| !v.is_finite()) {
             return Err(corrupt(
                 &f.path,
@@ -345,6 +346,10 @@ impl SequenceSource for OnDiskDataset {
 
     fn target_names(&self) -> &[String] {
         &self.target_names
+    }
+
+    fn reads_lazily(&self) -> bool {
+        true
     }
 
     /// Reads each segment's rows with one read and cuts its windows from them.

@@ -6,7 +6,8 @@
 //! 12  4  header length (64)         40 24  zero
 //! 16  8  rows length (bytes)
 //! 24  8  index length (bytes)
-//! 64  ...  per series: rows × C f32 values, then rows f64 times (little-endian)
+//! 64  ...  per series, per row: C f32 values, then the row's f64 time (little-endian), so
+//!          that one read gets a window's values and times
 //! 64 + rows length  ...  the index (JSON): the spec, the input columns, each series' id, row
 //!                        count and offset
 //! ```
@@ -53,7 +54,7 @@ pub(super) struct SourceStamp {
 pub(super) struct SeriesEntry {
     pub(super) id: String,
     pub(super) rows: u64,
-    /// Its values' offset from the start of the file; its times follow them.
+    /// Its first row's offset from the start of the file.
     pub(super) offset: u64,
 }
 
