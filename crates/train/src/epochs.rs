@@ -282,6 +282,69 @@ mod tests {
         );
     }
 
+    /// A source read lazily (so read ahead) whose sample `bad` cannot be read.
+    #[derive(Debug)]
+    struct Damaged {
+        data: SequenceDataset,
+        bad: usize,
+    }
+
+    impl SequenceSource for Damaged {
+        fn num_samples(&self) -> usize {
+            self.data.len()
+        }
+        fn sample(&self, index: usize) -> burn_rnn_data::Result<SequenceSample> {
+            if index == self.bad {
+                return Err(burn_rnn_data::DataError::InvalidParameter("damaged".into()));
+            }
+            SequenceSource::sample(&self.data, index)
+        }
+        fn num_steps(&self) -> usize {
+            1
+        }
+        fn num_features(&self) -> usize {
+            1
+        }
+        fn target_kind(&self) -> TargetKind {
+            self.data.target_kind()
+        }
+        fn feature_names(&self) -> &[String] {
+            self.data.feature_names()
+        }
+        fn target_names(&self) -> &[String] {
+            self.data.target_names()
+        }
+        fn reads_lazily(&self) -> bool {
+            true
+        }
+        fn fingerprint(&self, _crc: &mut burn_rnn_io::Crc32) {}
+        fn normalized(
+            &self,
+            _normalizer: &burn_rnn_data::Normalizer,
+        ) -> burn_rnn_data::Result<Arc<dyn SequenceSource>> {
+            unimplemented!("not normalised here")
+        }
+    }
+
+    #[test]
+    fn a_source_read_ahead_gives_the_same_batches_and_ends_its_pass_at_an_error() {
+        let guard = StepGuard::new(Interrupter::new(), None);
+        let lazy = |bad| {
+            let source = Damaged {
+                data: data(10),
+                bad,
+            };
+            EpochLoader::new(Arc::new(source), 3, Some(7), Phase::Train, 1, guard.clone())
+        };
+        assert_eq!(ids(&lazy(usize::MAX)), ids(&loader(1, Some(7))));
+        let damaged = lazy(4);
+        let results: Vec<_> = damaged.iter().collect();
+        let error = results.iter().position(Result::is_err).expect("an error");
+        assert_eq!(error, results.len() - 1, "the pass ends at the error");
+        let message = results[error].as_ref().err().map(ToString::to_string);
+        assert!(message.is_some_and(|m| m.contains("damaged")));
+    }
+
     #[test]
     fn batches_cover_the_split_and_report_progress() {
         let loader = loader(1, None);
