@@ -22,6 +22,8 @@ mod gradients;
 mod healthcare;
 #[path = "../examples/long_memory.rs"]
 mod long_memory;
+#[path = "../examples/ondisk.rs"]
+mod ondisk;
 #[path = "../examples/sentiment.rs"]
 mod sentiment;
 #[path = "../examples/speech.rs"]
@@ -427,4 +429,20 @@ fn long_memory_trains_each_variant_and_plots_its_accuracy() {
     let best = report.iter().map(|r| r.mean()[3]).fold(0.0, f64::max);
     assert!(best > 0.8, "best accuracy {best}");
     assert!(dir.path().join("accuracy.png").is_file());
+}
+
+#[test]
+fn the_on_disk_benchmark_trains_the_in_memory_epoch() {
+    let _serial = one_at_a_time();
+    let dir = out_dir();
+    let measure = |path: &str| {
+        let line = format!("ondisk --series 3 --steps 80 --window 8 --batch-size 16 --path {path}");
+        let args: ondisk::Args = args(&line, dir.path());
+        ondisk::run(&args).unwrap()
+    };
+    let (memory, disk) = (measure("memory"), measure("disk"));
+    assert_eq!(disk.train_windows, memory.train_windows);
+    assert_eq!(disk.valid_windows, memory.valid_windows);
+    assert_eq!(disk.valid_loss.to_bits(), memory.valid_loss.to_bits());
+    assert!(disk.windows_per_second > 0.0 && disk.peak_rss_mib.is_some());
 }

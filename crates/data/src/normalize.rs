@@ -9,8 +9,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::dataset::{SequenceDataset, Target, TargetKind};
+use crate::dataset::{SequenceDataset, SequenceSample, Target, TargetKind};
 use crate::error::{DataError, Result};
+use crate::source::SequenceSource;
 
 /// How values are rescaled.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -175,9 +176,20 @@ impl Normalizer {
         kind: NormalizationKind,
         normalize_targets: bool,
     ) -> Result<Self> {
-        let d = dataset.num_features();
+        Self::fit_source(dataset, kind, normalize_targets)
+    }
+
+    /// [`Normalizer::fit`] on any [`SequenceSource`], in one streaming pass over its samples
+    /// (the same statistics, bit for bit, as fitting its samples in memory).
+    pub fn fit_source(
+        source: &dyn SequenceSource,
+        kind: NormalizationKind,
+        normalize_targets: bool,
+    ) -> Result<Self> {
+        let d = source.num_features();
+        let num_steps = source.num_steps();
         let mut features = Stats::new(d);
-        let target_outputs = match (normalize_targets, dataset.target_kind()) {
+        let target_outputs = match (normalize_targets, source.target_kind()) {
             (false, _) => None,
             (true, TargetKind::Classification { .. }) => {
                 return Err(DataError::InvalidParameter(
@@ -187,19 +199,20 @@ impl Normalizer {
             (true, kind) => Some(kind.outputs()),
         };
         let mut targets = target_outputs.map(Stats::new);
-        for sample in dataset.samples() {
+        source.for_each_sample(&mut |sample| {
             features.add(&sample.values[..sample.length * d]);
             if let Some(stats) = targets.as_mut() {
                 match &sample.target {
                     Target::Regression(values) => stats.add(values),
                     Target::PerStep(values) => {
-                        let k = values.len() / dataset.num_steps();
+                        let k = values.len() / num_steps;
                         stats.add(&values[..sample.length * k]);
                     }
                     Target::Class(_) => {}
                 }
             }
-        }
+            Ok(())
+        })?;
         Ok(Self {
             kind,
             features: features.scaling(kind),
@@ -213,9 +226,19 @@ impl Normalizer {
     /// Errors: a dataset with a different number of features or target outputs than fitted.
     pub fn apply(&self, dataset: &SequenceDataset) -> Result<SequenceDataset> {
         let d = dataset.num_features();
-        self.check_width(&self.features, d, "features")?;
+        self.check_fits(d, dataset.target_kind())?;
+        dataset.map_samples(|sample| {
+            let mut sample = sample.clone();
+            self.scale_sample(&mut sample, d);
+            Ok(sample)
+        })
+    }
+
+    /// Checks that data of `num_features` features and targets of `kind` fit this normaliser.
+    pub fn check_fits(&self, num_features: usize, kind: TargetKind) -> Result<()> {
+        self.check_width(&self.features, num_features, "features")?;
         if let Some(targets) = &self.targets {
-            let k = match dataset.target_kind() {
+            let k = match kind {
                 TargetKind::Classification { .. } => {
                     return Err(DataError::InvalidParameter(
                         "this normalizer scales targets but the dataset has class targets".into(),
@@ -225,24 +248,26 @@ impl Normalizer {
             };
             self.check_width(targets, k, "target outputs")?;
         }
-        dataset.map_samples(|sample| {
-            let mut sample = sample.clone();
-            let valid = sample.length * d;
-            self.features.forward(&mut sample.values[..valid]);
-            sample.values[valid..].fill(0.0);
-            if let Some(targets) = &self.targets {
-                match &mut sample.target {
-                    Target::Regression(values) => targets.forward(values),
-                    Target::PerStep(values) => {
-                        let valid = sample.length * targets.len();
-                        targets.forward(&mut values[..valid]);
-                        values[valid..].fill(0.0);
-                    }
-                    Target::Class(_) => {}
+        Ok(())
+    }
+
+    /// Scales one sample of `num_features` features in place, as [`Normalizer::apply`] does
+    /// (widths checked by [`Normalizer::check_fits`]).
+    pub fn scale_sample(&self, sample: &mut SequenceSample, num_features: usize) {
+        let valid = sample.length * num_features;
+        self.features.forward(&mut sample.values[..valid]);
+        sample.values[valid..].fill(0.0);
+        if let Some(targets) = &self.targets {
+            match &mut sample.target {
+                Target::Regression(values) => targets.forward(values),
+                Target::PerStep(values) => {
+                    let valid = sample.length * targets.len();
+                    targets.forward(&mut values[..valid]);
+                    values[valid..].fill(0.0);
                 }
+                Target::Class(_) => {}
             }
-            Ok(sample)
-        })
+        }
     }
 
     /// Normalises raw feature values laid out with the features last (`[..., D]`, e.g. new data

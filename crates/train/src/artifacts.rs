@@ -18,7 +18,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
-use burn_rnn_data::{Normalizer, SequenceDataset, TargetKind};
+use burn_rnn_data::{Normalizer, SequenceSource, TargetKind};
 use burn_rnn_model::{RecurrentConfig, SequenceModel};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -42,8 +42,8 @@ pub struct DataSchema {
 }
 
 impl DataSchema {
-    /// The schema of a dataset.
-    pub fn of(dataset: &SequenceDataset) -> Self {
+    /// The schema of a dataset, in memory or on disk.
+    pub fn of(dataset: &dyn SequenceSource) -> Self {
         Self {
             num_steps: dataset.num_steps(),
             num_features: dataset.num_features(),

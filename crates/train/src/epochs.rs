@@ -16,17 +16,18 @@ use burn::data::dataloader::{DataLoader, DataLoaderIterator, Progress};
 use burn::data::dataset::DatasetError;
 use burn::tensor::Device;
 use burn_rnn_data::synth::SplitMix64;
-use burn_rnn_data::{SequenceBatch, SequenceBatcher, SequenceDataset};
+use burn_rnn_data::{SequenceBatch, SequenceBatcher, SequenceSource};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
 use crate::guard::{Phase, StepGuard};
+use crate::prefetch::Prefetch;
 
 /// A loader over one split whose passes are numbered epochs.
 #[derive(Clone)]
 pub(crate) struct EpochLoader {
-    dataset: Arc<SequenceDataset>,
+    dataset: Arc<dyn SequenceSource>,
     /// The samples of the split, in dataset order.
     indices: Arc<Vec<usize>>,
     /// The positions of each epoch's order this loader serves: all of them, or one device's
@@ -46,20 +47,20 @@ pub(crate) struct EpochLoader {
 impl EpochLoader {
     /// A loader for `phase` over `dataset` whose first pass is epoch `first_epoch`.
     pub(crate) fn new(
-        dataset: SequenceDataset,
+        dataset: Arc<dyn SequenceSource>,
         batch_size: usize,
         shuffle: Option<u64>,
         phase: Phase,
         first_epoch: usize,
         guard: StepGuard,
     ) -> Self {
-        let indices = (0..dataset.len()).collect();
-        let window = (0, dataset.len());
+        let indices = (0..dataset.num_samples()).collect();
+        let window = (0, dataset.num_samples());
         // Stateful data comes in streams: one window of each stream per batch, in order.
         let batch_size = dataset.streams().map_or(batch_size, |s| s.count);
         Self {
-            batcher: SequenceBatcher::for_dataset(&dataset),
-            dataset: Arc::new(dataset),
+            batcher: SequenceBatcher::new(dataset.num_steps(), dataset.num_features()),
+            dataset,
             indices: Arc::new(indices),
             window,
             batch_size: batch_size.max(1),
@@ -119,10 +120,20 @@ impl DataLoader<SequenceBatch> for EpochLoader {
             }
             None => self.indices[start..end].to_vec(),
         };
+        let len = order.len();
+        // A source read from disk is read a few batches ahead, on a thread of its own.
+        let (order, prefetch) = if self.dataset.reads_lazily() && self.dataset.streams().is_none() {
+            let prefetch = Prefetch::start(self.dataset.clone(), order, self.batch_size);
+            (Vec::new(), Some(prefetch))
+        } else {
+            (order, None)
+        };
         Box::new(EpochBatches {
             loader: self,
             order,
+            len,
             position: 0,
+            prefetch,
         })
     }
 
@@ -158,23 +169,39 @@ impl DataLoader<SequenceBatch> for EpochLoader {
 /// One pass: batches of the epoch's order.
 struct EpochBatches<'a> {
     loader: &'a EpochLoader,
+    /// The epoch's order (empty when `prefetch` holds it).
     order: Vec<usize>,
+    /// The number of samples in the pass.
+    len: usize,
     position: usize,
+    /// The samples read ahead, for sources read from disk.
+    prefetch: Option<Prefetch>,
 }
 
 impl Iterator for EpochBatches<'_> {
     type Item = Result<SequenceBatch, DatasetError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.position >= self.order.len() {
+        if self.position >= self.len {
             return None;
         }
-        let end = (self.position + self.loader.batch_size).min(self.order.len());
-        let samples = self.loader.dataset.samples();
-        let items = self.order[self.position..end]
-            .iter()
-            .map(|&i| samples[i].clone())
-            .collect();
+        let end = (self.position + self.loader.batch_size).min(self.len);
+        let dataset = &self.loader.dataset;
+        let items = match &self.prefetch {
+            Some(prefetch) => prefetch.next()?,
+            None => self.order[self.position..end]
+                .iter()
+                .map(|&i| dataset.sample(i))
+                .collect::<Result<Vec<_>, _>>(),
+        };
+        let items = match items {
+            Ok(items) => items,
+            Err(error) => {
+                // The pass ends with the error (a damaged on-disk file), not a panic.
+                self.position = self.len;
+                return Some(Err(DatasetError::new(error)));
+            }
+        };
         let mut batch = self.loader.batcher.batch(items, &self.loader.device);
         if let Some(streams) = self.loader.dataset.streams() {
             let carry = self.order[self.position..end]
@@ -190,14 +217,14 @@ impl Iterator for EpochBatches<'_> {
 
 impl DataLoaderIterator<SequenceBatch> for EpochBatches<'_> {
     fn progress(&self) -> Progress {
-        Progress::new(self.position, self.order.len(), Some("items".into()))
+        Progress::new(self.position, self.len, Some("items".into()))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use burn::train::Interrupter;
-    use burn_rnn_data::{SequenceSample, Target, TargetKind};
+    use burn_rnn_data::{SequenceDataset, SequenceSample, Target, TargetKind};
 
     use super::*;
 
@@ -222,7 +249,14 @@ mod tests {
 
     fn loader(first_epoch: usize, shuffle: Option<u64>) -> EpochLoader {
         let guard = StepGuard::new(Interrupter::new(), None);
-        EpochLoader::new(data(10), 3, shuffle, Phase::Train, first_epoch, guard)
+        EpochLoader::new(
+            Arc::new(data(10)),
+            3,
+            shuffle,
+            Phase::Train,
+            first_epoch,
+            guard,
+        )
     }
 
     #[test]
@@ -246,6 +280,69 @@ mod tests {
             ids(&loader(1, None)),
             "a permutation of every sample"
         );
+    }
+
+    /// A source read lazily (so read ahead) whose sample `bad` cannot be read.
+    #[derive(Debug)]
+    struct Damaged {
+        data: SequenceDataset,
+        bad: usize,
+    }
+
+    impl SequenceSource for Damaged {
+        fn num_samples(&self) -> usize {
+            self.data.len()
+        }
+        fn sample(&self, index: usize) -> burn_rnn_data::Result<SequenceSample> {
+            if index == self.bad {
+                return Err(burn_rnn_data::DataError::InvalidParameter("damaged".into()));
+            }
+            SequenceSource::sample(&self.data, index)
+        }
+        fn num_steps(&self) -> usize {
+            1
+        }
+        fn num_features(&self) -> usize {
+            1
+        }
+        fn target_kind(&self) -> TargetKind {
+            self.data.target_kind()
+        }
+        fn feature_names(&self) -> &[String] {
+            self.data.feature_names()
+        }
+        fn target_names(&self) -> &[String] {
+            self.data.target_names()
+        }
+        fn reads_lazily(&self) -> bool {
+            true
+        }
+        fn fingerprint(&self, _crc: &mut burn_rnn_io::Crc32) {}
+        fn normalized(
+            &self,
+            _normalizer: &burn_rnn_data::Normalizer,
+        ) -> burn_rnn_data::Result<Arc<dyn SequenceSource>> {
+            unimplemented!("not normalised here")
+        }
+    }
+
+    #[test]
+    fn a_source_read_ahead_gives_the_same_batches_and_ends_its_pass_at_an_error() {
+        let guard = StepGuard::new(Interrupter::new(), None);
+        let lazy = |bad| {
+            let source = Damaged {
+                data: data(10),
+                bad,
+            };
+            EpochLoader::new(Arc::new(source), 3, Some(7), Phase::Train, 1, guard.clone())
+        };
+        assert_eq!(ids(&lazy(usize::MAX)), ids(&loader(1, Some(7))));
+        let damaged = lazy(4);
+        let results: Vec<_> = damaged.iter().collect();
+        let error = results.iter().position(Result::is_err).expect("an error");
+        assert_eq!(error, results.len() - 1, "the pass ends at the error");
+        let message = results[error].as_ref().err().map(ToString::to_string);
+        assert!(message.is_some_and(|m| m.contains("damaged")));
     }
 
     #[test]

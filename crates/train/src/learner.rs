@@ -19,7 +19,7 @@ use burn::train::{
     EarlyStoppingStrategy, ExecutionStrategy, Interrupter, Learner, MultiDeviceOptim,
     SupervisedTraining,
 };
-use burn_rnn_data::{NormalizationKind, Normalizer, Scaling, SequenceDataset, Target};
+use burn_rnn_data::{NormalizationKind, Normalizer, Scaling, SequenceSource};
 use burn_rnn_model::SequenceModel;
 
 use crate::artifacts::{DataSchema, RunDir, io_error};
@@ -121,8 +121,8 @@ pub struct TrainedRun {
 /// ```
 pub fn train(
     config: &TrainingConfig,
-    train_set: &SequenceDataset,
-    valid_set: &SequenceDataset,
+    train_set: &dyn SequenceSource,
+    valid_set: &dyn SequenceSource,
     dir: &RunDir,
     device: &Device,
     options: TrainOptions,
@@ -155,8 +155,8 @@ pub fn train(
 /// a split of every batch across devices would break).
 pub fn train_on_devices(
     config: &TrainingConfig,
-    train_set: &SequenceDataset,
-    valid_set: &SequenceDataset,
+    train_set: &dyn SequenceSource,
+    valid_set: &dyn SequenceSource,
     dir: &RunDir,
     devices: &[Device],
     options: TrainOptions,
@@ -179,10 +179,10 @@ pub fn train_on_devices(
     check_fit(config, valid_set, "validation")?;
 
     let normalizer = fit_normalizer(config, train_set)?;
-    let train_set = normalizer.apply(train_set)?;
-    let valid_set = normalizer.apply(valid_set)?;
-    let schema = DataSchema::of(&train_set);
-    let fingerprint = data_fingerprint(&[&train_set, &valid_set]);
+    let train_set = train_set.normalized(&normalizer)?;
+    let valid_set = valid_set.normalized(&normalizer)?;
+    let schema = DataSchema::of(&*train_set);
+    let fingerprint = data_fingerprint(&[&*train_set, &*valid_set]);
 
     let checkpoints = dir.checkpoints();
     let (resumed, history, warnings) = if options.resume {
@@ -259,8 +259,8 @@ impl Epochs<'_> {
     /// stopping or divergence; each epoch's checkpoint is committed to the ledger.
     fn launch(
         self,
-        train_set: SequenceDataset,
-        valid_set: SequenceDataset,
+        train_set: Arc<dyn SequenceSource>,
+        valid_set: Arc<dyn SequenceSource>,
         devices: &[Device],
     ) -> Result<()> {
         let config = self.config;
@@ -282,8 +282,8 @@ impl Epochs<'_> {
         let first_epoch = self.resumed.map_or(0, |m| m.epoch) + 1;
         // Optimiser steps per epoch: burn gives the last device the remainder of the split,
         // and steps until every share is done.
-        let largest_share =
-            train_set.len() - (devices.len() - 1) * (train_set.len() / devices.len());
+        let len = train_set.num_samples();
+        let largest_share = len - (devices.len() - 1) * (len / devices.len());
         let batches_per_epoch = largest_share.div_ceil(config.batch_size);
         let loader = |data, shuffle, phase| {
             Arc::new(EpochLoader::new(
@@ -452,30 +452,15 @@ fn differing_settings(saved: &TrainingConfig, config: &TrainingConfig) -> Result
         .collect())
 }
 
-/// A CRC-32 of the datasets' shapes, samples and targets, written in hexadecimal.
-fn data_fingerprint(datasets: &[&SequenceDataset]) -> String {
+/// A CRC-32 of the datasets' shapes, samples and targets (an on-disk dataset's: its file's
+/// checksums and its selection), written in hexadecimal.
+fn data_fingerprint(datasets: &[&dyn SequenceSource]) -> String {
     let mut crc = burn_rnn_io::Crc32::new();
     for data in datasets {
-        for n in [data.len(), data.num_steps(), data.num_features()] {
+        for n in [data.num_samples(), data.num_steps(), data.num_features()] {
             crc.update(&(n as u64).to_le_bytes());
         }
-        for sample in data.samples() {
-            crc.update(sample.id.as_bytes());
-            crc.update(&(sample.length as u64).to_le_bytes());
-            for v in &sample.values {
-                crc.update(&v.to_le_bytes());
-            }
-            let target: &[f32] = match &sample.target {
-                Target::Regression(values) | Target::PerStep(values) => values,
-                Target::Class(class) => {
-                    crc.update(&(*class as u64).to_le_bytes());
-                    &[]
-                }
-            };
-            for v in target {
-                crc.update(&v.to_le_bytes());
-            }
-        }
+        data.fingerprint(&mut crc);
     }
     format!("crc32:{:08x}", crc.finish())
 }
@@ -524,8 +509,8 @@ impl TrainedRun {
 /// The z-score normaliser of `train_set` (targets too for regression); with
 /// `normalize_inputs = false` its feature scaling is the identity (offset 0, scale 1), so the
 /// saved normaliser still maps predictions back and passes features through unchanged.
-fn fit_normalizer(config: &TrainingConfig, train_set: &SequenceDataset) -> Result<Normalizer> {
-    let mut normalizer = Normalizer::fit(
+fn fit_normalizer(config: &TrainingConfig, train_set: &dyn SequenceSource) -> Result<Normalizer> {
+    let mut normalizer = Normalizer::fit_source(
         train_set,
         NormalizationKind::ZScore,
         config.objective.is_regression(),
@@ -583,7 +568,7 @@ fn mae_outputs(schema: &DataSchema, normalizer: &Normalizer) -> Vec<(String, f64
 }
 
 /// Checks that a dataset fits the model and objective before any tensor is built.
-fn check_fit(config: &TrainingConfig, data: &SequenceDataset, split: &str) -> Result<()> {
+fn check_fit(config: &TrainingConfig, data: &dyn SequenceSource, split: &str) -> Result<()> {
     let d_input = config.model.recurrent.d_input;
     if data.num_features() != d_input {
         return Err(TrainError::InvalidConfig(format!(
@@ -640,7 +625,7 @@ fn lr_scheduler(config: &TrainingConfig, batches_per_epoch: usize) -> Result<Mod
 
 #[cfg(test)]
 mod tests {
-    use burn_rnn_data::{SequenceSample, Target, TargetKind};
+    use burn_rnn_data::{SequenceDataset, SequenceSample, Target, TargetKind};
     use burn_rnn_model::{RecurrentConfig, SequenceModelConfig};
 
     use super::*;

@@ -34,6 +34,7 @@ mod metric_log;
 pub mod metrics;
 pub mod plot;
 pub mod predict;
+mod prefetch;
 pub mod progress;
 pub mod report;
 pub mod task;

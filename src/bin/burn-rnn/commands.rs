@@ -56,6 +56,14 @@ pub struct TrainArgs {
     /// The run directory [default: runs/<data file name>, or runs/<name>-2, ... when taken].
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Keep the forecasting windows on disk: the CSV file is converted once into the run
+    /// directory (data.windows) and each batch is read from it [default: on disk for files of
+    /// 256 MiB or more].
+    #[arg(long, conflicts_with = "in_memory")]
+    pub on_disk: bool,
+    /// Read the data into memory whatever its size.
+    #[arg(long)]
+    pub in_memory: bool,
     /// Continue from the last checkpoint in the run directory.
     #[arg(long)]
     pub resume: bool,
@@ -156,6 +164,9 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     if let Some(fraction) = args.valid_fraction {
         spec.valid_fraction = fraction;
     }
+    if args.on_disk || args.in_memory {
+        spec.on_disk = Some(args.on_disk);
+    }
     spec.out = match (&args.out, &args.config) {
         (Some(out), _) => out.clone(),
         (None, Some(_)) => spec.out.clone(),
@@ -165,6 +176,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
         (None, None) => default_run_dir(Path::new("runs"), &spec.data),
     };
     println!("{spec}");
+    println!("storage    {}", spec.storage()?);
     let options = TrainOptions {
         resume: args.resume,
         progress: Progress::unless_quiet(args.quiet),
@@ -174,8 +186,8 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     println!(
         "{} on {} training and {} validation {}",
         run.summary(),
-        outcome.train_set.len(),
-        outcome.valid_set.len(),
+        outcome.train_set.num_samples(),
+        outcome.valid_set.num_samples(),
         if spec.columns.task == burn_rnn::data::Task::Forecast {
             "windows"
         } else {

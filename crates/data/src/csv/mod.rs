@@ -34,6 +34,7 @@
 
 // One file per concern: the table every reader starts from, the layouts, targets, the
 // missing-value policy, each format's reader, and reading by a spec the command line infers.
+mod chunks;
 mod forecast;
 mod infer;
 mod layout;
@@ -48,6 +49,7 @@ mod targets;
 mod test_support;
 mod wide;
 
+pub(crate) use chunks::for_each_series;
 pub use forecast::{ForecastIndex, ForecastWindow};
 pub use infer::{DataHints, TARGET_NAMES, inspect_csv};
 pub use layout::{LongCsvLayout, WideCsvLayout, WideFeature};

@@ -110,6 +110,15 @@ impl Table {
         })
     }
 
+    /// A table of some of a file's rows (at least one), for reading a file in parts.
+    pub(super) fn from_parts(path: PathBuf, headers: Vec<String>, rows: Vec<Row>) -> Self {
+        Self {
+            path,
+            headers,
+            rows,
+        }
+    }
+
     /// The header's column names, in file order.
     pub(super) fn headers(&self) -> &[String] {
         &self.headers
@@ -190,7 +199,7 @@ impl Table {
 }
 
 /// A `csv` crate error as a [`DataError`]: I/O failures as such, the rest with their line.
-fn csv_error(path: &Path, error: ::csv::Error) -> DataError {
+pub(super) fn csv_error(path: &Path, error: ::csv::Error) -> DataError {
     let line = error.position().map_or(0, |p| p.line());
     match error.kind() {
         ::csv::ErrorKind::Io(e) => DataError::Io {

@@ -13,18 +13,21 @@
 mod evaluate;
 mod predict;
 mod run;
+mod storage;
 
 use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use burn_rnn_data::{DataSpec, SequenceDataset, SpecData, Task};
+use burn_rnn_data::{DataSpec, SequenceSource, SpecData, Task};
 use burn_rnn_model::{CellKind, RecurrentConfig};
 use serde::{Deserialize, Serialize};
 
 pub use evaluate::{EvaluateOptions, RunEvaluation, evaluate_run};
 pub use predict::{PredictionTable, predict_file};
 pub use run::{RunData, default_run_dir};
+pub use storage::{ON_DISK_TRAIN_FILE, ON_DISK_VALID_FILE, Storage};
 
 use run::class_counts;
 
@@ -140,6 +143,11 @@ pub struct TrainSpec {
     pub model: ModelSpec,
     /// The optimisation.
     pub training: TrainingSpec,
+    /// Keep forecasting windows on disk (`true`, `--on-disk`) or in memory (`false`); absent:
+    /// on disk for files of at least [`burn_rnn_data::ON_DISK_THRESHOLD_BYTES`] (see
+    /// [`TrainSpec::storage`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_disk: Option<bool>,
 }
 
 /// What [`TrainSpec::train`] produced.
@@ -147,10 +155,12 @@ pub struct TrainSpec {
 pub struct SpecOutcome {
     /// The trained run (model, history, run directory).
     pub run: TrainedRun,
-    /// The training data, in raw units.
-    pub train_set: SequenceDataset,
+    /// The training data, in raw units (in memory or on disk, see [`TrainSpec::storage`]).
+    pub train_set: Arc<dyn SequenceSource>,
     /// The validation data, in raw units.
-    pub valid_set: SequenceDataset,
+    pub valid_set: Arc<dyn SequenceSource>,
+    /// Where the data was kept.
+    pub storage: Storage,
 }
 
 impl TrainSpec {
@@ -166,7 +176,16 @@ impl TrainSpec {
             columns,
             model: ModelSpec::default(),
             training: TrainingSpec::default(),
+            on_disk: None,
         }
+    }
+
+    /// Where the data will be kept, and why: `on_disk` when set, otherwise on disk for
+    /// forecasting files of at least [`burn_rnn_data::ON_DISK_THRESHOLD_BYTES`] (their
+    /// windows in memory take `T` times the series' size); errors for `on_disk` with another
+    /// task.
+    pub fn storage(&self) -> Result<Storage> {
+        storage::storage(self)
     }
 
     /// Reads a spec from TOML, or JSON when the file name ends in `.json`; errors name the file.
@@ -286,32 +305,48 @@ impl TrainSpec {
             Some(list) => open_devices(list)?,
             None => vec![self.device.parse::<Backend>()?.device()?],
         };
-        let data: SpecData = self.columns.read(&self.data, None)?;
-        let (train_set, valid_set) = match &self.valid {
-            Some(path) => {
-                let classes = (self.columns.task == Task::Classify)
-                    .then(|| data.dataset.target_names().to_vec());
-                let valid = self.columns.read(path, classes.as_deref())?;
-                (data.dataset.clone(), valid.dataset)
-            }
-            None => data.split(self.valid_fraction, self.training.seed)?,
-        };
+        let storage = self.storage()?;
         let dir = RunDir::new(&self.out);
+        let (train_set, valid_set) = match storage {
+            Storage::Memory { .. } => self.in_memory_sets()?,
+            Storage::OnDisk { .. } => {
+                dir.create()?;
+                storage::on_disk_sets(self, &dir)?
+            }
+        };
         dir.create()?;
         self.save(&dir.file("train.toml"))?;
         let run_data = RunData {
             columns: self.columns.clone(),
-            class_counts: class_counts(&train_set),
-            train_samples: train_set.len(),
-            valid_samples: valid_set.len(),
+            class_counts: class_counts(&*train_set)?,
+            train_samples: train_set.num_samples(),
+            valid_samples: valid_set.num_samples(),
         };
         write_json(&dir.file(RunData::FILE), &run_data)?;
         let config = self.config_for(train_set.num_features(), train_set.target_kind().outputs());
-        let run = train_on_devices(&config, &train_set, &valid_set, &dir, &devices, options)?;
+        let run = train_on_devices(&config, &*train_set, &*valid_set, &dir, &devices, options)?;
         Ok(SpecOutcome {
             run,
             train_set,
             valid_set,
+            storage,
+        })
+    }
+
+    /// The training and validation data read into memory.
+    fn in_memory_sets(&self) -> Result<(Arc<dyn SequenceSource>, Arc<dyn SequenceSource>)> {
+        let data: SpecData = self.columns.read(&self.data, None)?;
+        Ok(match &self.valid {
+            Some(path) => {
+                let classes = (self.columns.task == Task::Classify)
+                    .then(|| data.dataset.target_names().to_vec());
+                let valid = self.columns.read(path, classes.as_deref())?;
+                (Arc::new(data.dataset), Arc::new(valid.dataset))
+            }
+            None => {
+                let (train, valid) = data.split(self.valid_fraction, self.training.seed)?;
+                (Arc::new(train), Arc::new(valid))
+            }
         })
     }
 }

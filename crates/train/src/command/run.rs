@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use burn_rnn_data::{DataSpec, SequenceDataset, Target};
+use burn_rnn_data::{DataSpec, SequenceSource, Target};
 use serde::{Deserialize, Serialize};
 
 use crate::artifacts::{RunDir, read_json};
@@ -36,18 +36,20 @@ impl RunData {
     }
 }
 
-/// Sequences per class of a classification dataset; empty for other targets.
-pub(super) fn class_counts(data: &SequenceDataset) -> Vec<usize> {
+/// Sequences per class of a classification dataset (one pass over it); empty for other
+/// targets, without reading any sample.
+pub(super) fn class_counts(data: &dyn SequenceSource) -> Result<Vec<usize>> {
     let burn_rnn_data::TargetKind::Classification { classes } = data.target_kind() else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
     let mut counts = vec![0; classes];
-    for sample in data.samples() {
+    data.for_each_sample(&mut |sample| {
         if let Target::Class(c) = sample.target {
             counts[c] += 1;
         }
-    }
-    counts
+        Ok(())
+    })?;
+    Ok(counts)
 }
 
 /// A run directory for `data` under `runs` (the command line's is `runs/`): `<runs>/<file
