@@ -415,3 +415,104 @@ fn bad_flag_values_get_clear_errors() {
     );
     fails(d, "inspect", &["--data"]);
 }
+
+/// A `burn-rnn serve-device` child process, killed when dropped.
+struct Server {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Server {
+    /// Starts a server on a free port of this machine, with `token`; waits until it listens.
+    fn start(token: &str) -> Server {
+        use std::io::BufRead;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_burn-rnn"))
+            .args(["serve-device", "--port", "0", "--token", token])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("burn-rnn serve-device runs");
+        let mut line = String::new();
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        stdout.read_line(&mut line).unwrap();
+        // The server logs its sessions to stdout: read it to the end, so that it neither blocks
+        // on a full pipe nor dies writing to a closed one.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        let port = line
+            .split("on port ")
+            .nth(1)
+            .and_then(|rest| rest.split(':').next())
+            .and_then(|port| port.parse().ok())
+            .unwrap_or_else(|| panic!("no port in {line:?}"));
+        Server { child, port }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `burn-rnn` with the remote token `token` in its environment.
+fn cli_with_token(dir: &Path, line: &str, token: &str) -> (bool, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_burn-rnn"))
+        .current_dir(dir)
+        .args(line.split_whitespace())
+        .env("NO_COLOR", "1")
+        .env("BURN_RNN_REMOTE_TOKEN", token)
+        .output()
+        .expect("burn-rnn runs");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// `serve-device` hosts flex over WebSocket on 127.0.0.1; `train` and `predict` run on it with
+/// `--device remote:ws://127.0.0.1:PORT` and the token; the wrong token, a closed port and
+/// malformed addresses get clear errors.
+#[test]
+fn training_on_a_device_that_serve_device_hosts() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "train.csv", &vitals(0..24, true));
+    write(d, "new.csv", &vitals(42..45, false));
+    let server = Server::start("s3cret");
+    let remote = format!("remote:ws://127.0.0.1:{}", server.port);
+
+    let line = format!(
+        "train --data train.csv --target outcome --epochs 2 --out run --quiet --device {remote}"
+    );
+    let (success, trained, stderr) = cli_with_token(d, &line, "s3cret");
+    assert!(success, "{trained}\n{stderr}");
+    shows(&trained, &[&format!("device {remote}"), "kept epoch"]);
+    assert!(d.join("run/model.bpk").is_file());
+    let line = format!("predict --run run --data new.csv --device {remote}");
+    let (success, predicted, stderr) = cli_with_token(d, &line, "s3cret");
+    assert!(success, "{stderr}");
+    assert_eq!(predicted.lines().count(), 4, "{predicted}");
+
+    let (success, _, stderr) = cli_with_token(d, &line, "wrong");
+    assert!(!success && !stderr.contains("panicked"), "{stderr}");
+    shows(&stderr, &["cannot connect to the remote device", "--token"]);
+    drop(server);
+    let (success, _, stderr) = cli_with_token(d, &line, "s3cret");
+    assert!(!success && !stderr.contains("panicked"), "{stderr}");
+    shows(&stderr, &["cannot connect to the remote device"]);
+
+    for (device, needle) in [
+        ("remote", "remote:ws://HOST:PORT"),
+        ("remote:ws://127.0.0.1", "needs a port"),
+        ("remote:http://127.0.0.1:3000", "must start with ws://"),
+    ] {
+        let line = format!("train --data train.csv --target outcome --device {device}");
+        fails(d, &line, &[needle]);
+    }
+    fails(
+        d,
+        "train --data train.csv --target outcome --devices remote:ws://127.0.0.1:1,flex",
+        &["a remote device trains alone"],
+    );
+}

@@ -11,6 +11,8 @@ mod crash;
 mod fuzz_corpus;
 #[path = "train/multi_device.rs"]
 mod multi_device;
+#[path = "train/remote.rs"]
+mod remote;
 #[path = "train/soak.rs"]
 mod soak;
 #[path = "train/stateful.rs"]

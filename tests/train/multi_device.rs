@@ -110,7 +110,7 @@ const B: usize = 8;
 /// threads would draw each other's initial weights.
 static FLEX_SEED: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn flex_seed() -> std::sync::MutexGuard<'static, ()> {
+pub(crate) fn flex_seed() -> std::sync::MutexGuard<'static, ()> {
     FLEX_SEED.lock().unwrap_or_else(|e| e.into_inner())
 }
 

@@ -123,7 +123,7 @@ impl FromStr for Backend {
     }
 }
 
-fn compiled_names() -> String {
+pub(crate) fn compiled_names() -> String {
     Backend::compiled()
         .iter()
         .map(|b| b.name())
@@ -164,6 +164,27 @@ impl fmt::Display for DeviceSpec {
     }
 }
 
+/// Checks a device name without opening it: a backend (`flex`, `ndarray`, `wgpu`, `cuda`) or a
+/// remote device (`remote:ws://HOST:PORT`, see [`crate::remote`]).
+pub fn check_device_name(name: &str) -> Result<()> {
+    match crate::remote::remote_address(name) {
+        Some(address) => address.map(|_| ()),
+        None => name.parse::<Backend>().map(|_| ()),
+    }
+}
+
+/// Opens a device by name (see [`check_device_name`]), without autodiff. A remote device
+/// presents the token in `BURN_RNN_REMOTE_TOKEN` when that variable is set.
+pub fn open_device(name: &str) -> Result<Device> {
+    match crate::remote::remote_address(name) {
+        Some(address) => {
+            let token = std::env::var(crate::remote::TOKEN_VARIABLE).ok();
+            crate::remote::connect(address?, token.as_deref())
+        }
+        None => name.parse::<Backend>()?.device(),
+    }
+}
+
 /// Parses a comma-separated device list for data-parallel training (`--devices`): `flex,flex`,
 /// `cuda:0,cuda:1`, `wgpu,wgpu`; each entry a backend name as `--device` takes it, optionally
 /// with `:index`. All entries must name one backend. Opens nothing; see [`open_devices`].
@@ -172,6 +193,12 @@ pub fn parse_device_list(list: &str) -> Result<Vec<DeviceSpec>> {
     let mut specs = Vec::new();
     for (n, entry) in list.split(',').enumerate() {
         let entry = entry.trim();
+        if crate::remote::remote_address(entry).is_some() {
+            return Err(bad(format!(
+                "`{entry}`: a remote device trains alone (--device {entry}); several devices \
+                 are local ones"
+            )));
+        }
         if entry.is_empty() {
             return Err(bad(format!(
                 "entry {} is empty (write devices separated by commas, e.g. flex,flex or \

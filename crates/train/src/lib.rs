@@ -36,6 +36,7 @@ pub mod plot;
 pub mod predict;
 mod prefetch;
 pub mod progress;
+pub mod remote;
 pub mod report;
 pub mod task;
 pub mod throughput;
@@ -51,7 +52,8 @@ pub use command::{
 };
 pub use config::{ClipScope, LrSchedule, TrainingConfig};
 pub use device::{
-    Backend, DeviceSpec, cpu_default_device, open_devices, parse_device_list, quiet_headless_wgpu,
+    Backend, DeviceSpec, check_device_name, cpu_default_device, open_device, open_devices,
+    parse_device_list, quiet_headless_wgpu,
 };
 pub use error::{Result, TrainError};
 pub use evaluate::{BaselineErrors, ClassMetrics, ClassScores, Evaluation, OutputErrors};

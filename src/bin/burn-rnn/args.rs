@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use burn_rnn::data::{DataHints, Format, Task};
 use burn_rnn::model::CellKind;
-use burn_rnn::train::{Backend, ModelSpec, TrainingSpec};
+use burn_rnn::train::{ModelSpec, TrainingSpec, check_device_name};
 use clap::Args;
 
 /// Which columns hold what, and the task; each one inferred when not given.
@@ -141,9 +141,11 @@ impl TrainingArgs {
 /// `--device`.
 #[derive(Args, Debug, Clone, Default)]
 pub struct DeviceArg {
-    /// Backend: flex (CPU), ndarray (CPU), wgpu (GPU, or lavapipe), cuda [default: flex].
-    #[arg(long)]
-    pub device: Option<Backend>,
+    /// Backend: flex (CPU), ndarray (CPU), wgpu (GPU, or lavapipe), cuda, or a device that
+    /// `burn-rnn serve-device` hosts: remote:ws://HOST:PORT (token, if any, in
+    /// BURN_RNN_REMOTE_TOKEN) [default: flex].
+    #[arg(long, value_parser = device_name)]
+    pub device: Option<String>,
 }
 
 /// The run directory to read.
@@ -152,6 +154,13 @@ pub struct RunArg {
     /// The run directory written by `burn-rnn train` (or by training in code).
     #[arg(long)]
     pub run: PathBuf,
+}
+
+/// A `--device` value, checked without opening it.
+fn device_name(name: &str) -> Result<String, String> {
+    check_device_name(name)
+        .map(|()| name.trim().to_string())
+        .map_err(|e| e.to_string())
 }
 
 fn set<T>(slot: &mut T, value: Option<T>) {

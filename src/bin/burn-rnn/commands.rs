@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use burn_rnn::data::inspect_csv;
 use burn_rnn::train::{
-    Backend, EvaluateOptions, Progress, TrainOptions, TrainSpec, default_run_dir, evaluate_run,
+    EvaluateOptions, Progress, TrainOptions, TrainSpec, default_run_dir, evaluate_run, open_device,
     predict_file,
 };
 use clap::Args;
@@ -150,8 +150,8 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     };
     args.model.apply(&mut spec.model);
     args.training.apply(&mut spec.training);
-    if let Some(device) = args.device.device {
-        spec.device = device.name().into();
+    if let Some(device) = &args.device.device {
+        spec.device = device.clone();
         spec.devices = None;
     }
     if let Some(list) = &args.devices {
@@ -270,5 +270,45 @@ pub fn predict(args: &PredictArgs) -> Result<()> {
 }
 
 fn device(arg: &DeviceArg) -> Result<burn::tensor::Device> {
-    Ok(arg.device.unwrap_or(Backend::Flex).device()?)
+    Ok(open_device(arg.device.as_deref().unwrap_or("flex"))?)
+}
+
+/// `burn-rnn serve-device`.
+#[derive(Args, Debug)]
+pub struct ServeDeviceArgs {
+    /// The TCP port to listen on, on every interface (0: any free port, printed).
+    #[arg(long, default_value_t = 3000)]
+    pub port: u16,
+    /// The local device to host: flex, ndarray, wgpu or cuda.
+    #[arg(long, default_value = "flex")]
+    pub device: burn_rnn::train::Backend,
+    /// Serve only clients that present this token (they set BURN_RNN_REMOTE_TOKEN). The
+    /// WebSocket transport is unencrypted: use it on a trusted network.
+    #[arg(long)]
+    pub token: Option<String>,
+}
+
+/// Hosts a device for `--device remote:ws://HOST:PORT` clients until Ctrl+C.
+#[cfg(feature = "remote")]
+pub fn serve_device(args: &ServeDeviceArgs) -> Result<()> {
+    let device = args.device.device()?;
+    burn_rnn::train::remote::serve(device, args.port, args.token.as_deref(), |port| {
+        println!(
+            "serving {} on port {port}: train with --device remote:ws://HOST:{port}{}; Ctrl+C stops",
+            args.device,
+            if args.token.is_some() {
+                " and BURN_RNN_REMOTE_TOKEN set to the token"
+            } else {
+                ""
+            }
+        );
+        let _ = std::io::stdout().flush();
+    })?;
+    Ok(())
+}
+
+/// This build has no remote feature: says so.
+#[cfg(not(feature = "remote"))]
+pub fn serve_device(_args: &ServeDeviceArgs) -> Result<()> {
+    bail!("this build of burn-rnn has no `remote` feature (cargo build --features remote)")
 }

@@ -40,6 +40,9 @@ enum Command {
     /// Predict with a trained run for the sequences of a CSV file; prints CSV (or writes
     /// --output) in the data's units.
     Predict(commands::PredictArgs),
+    /// Host this machine's device for training elsewhere with --device remote:ws://HOST:PORT
+    /// (burn-remote over WebSocket; unencrypted: for a trusted network).
+    ServeDevice(commands::ServeDeviceArgs),
 }
 
 /// Freed large tensors are reused: no page faults in the training loop (BENCHMARKS.md).
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
         Command::Train(args) => commands::train(&args),
         Command::Evaluate(args) => commands::evaluate(&args),
         Command::Predict(args) => commands::predict(&args),
+        Command::ServeDevice(args) => commands::serve_device(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -33,7 +33,7 @@ use run::class_counts;
 
 use crate::artifacts::{RunDir, io_error, write_json};
 use crate::config::TrainingConfig;
-use crate::device::{Backend, open_devices, parse_device_list};
+use crate::device::{check_device_name, open_device, open_devices, parse_device_list};
 use crate::error::{Result, TrainError};
 use crate::learner::{TrainOptions, TrainedRun, train_on_devices};
 
@@ -219,7 +219,7 @@ impl TrainSpec {
         let bad = |m: String| Err(TrainError::InvalidConfig(m));
         self.columns.validate()?;
         self.cell()?;
-        self.device.parse::<Backend>()?;
+        check_device_name(&self.device)?;
         if let Some(list) = &self.devices {
             parse_device_list(list)?;
         }
@@ -303,7 +303,7 @@ impl TrainSpec {
         self.validate()?;
         let devices = match &self.devices {
             Some(list) => open_devices(list)?,
-            None => vec![self.device.parse::<Backend>()?.device()?],
+            None => vec![open_device(&self.device)?],
         };
         let storage = self.storage()?;
         let dir = RunDir::new(&self.out);
