@@ -11,12 +11,10 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use super::forecast::forecast_inputs;
-use super::layout::LongCsvLayout;
+use super::forecast::{forecast_inputs, series_layout};
 use super::long_samples::long_samples;
 use super::spec::DataSpec;
 use super::table::{Row, Table, csv_error, open};
-use super::targets::CsvTarget;
 use crate::error::{DataError, Result};
 
 /// One series of a long file, in time order.
@@ -38,14 +36,7 @@ pub(crate) fn for_each_series(
     each: &mut dyn FnMut(SeriesRows) -> Result<()>,
 ) -> Result<()> {
     let columns = forecast_inputs(spec);
-    let names: Vec<&str> = columns.iter().map(String::as_str).collect();
-    let layout = LongCsvLayout::new(
-        spec.id_column(),
-        spec.time_column(),
-        &names,
-        CsvTarget::PerStep(Vec::new()),
-    )
-    .with_missing(spec.missing);
+    let layout = series_layout(spec, &columns);
     let mut reader = ::csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)

@@ -113,16 +113,22 @@ pub(super) fn forecast_inputs(spec: &DataSpec) -> Vec<String> {
     inputs
 }
 
-/// The series of `path`: each id's rows (or all rows) in time order, reading `columns`.
-fn read_series(path: &Path, spec: &DataSpec, columns: &[String]) -> Result<Vec<LongSample>> {
+/// How forecasting reads `columns` of a long file: the spec's id, time and missing-value
+/// policy, every column a per-step input (the targets are cut from them as windows).
+pub(super) fn series_layout(spec: &DataSpec, columns: &[String]) -> LongCsvLayout {
     let names: Vec<&str> = columns.iter().map(String::as_str).collect();
-    let layout = LongCsvLayout::new(
+    LongCsvLayout::new(
         spec.id_column(),
         spec.time_column(),
         &names,
         CsvTarget::PerStep(Vec::new()),
     )
-    .with_missing(spec.missing);
+    .with_missing(spec.missing)
+}
+
+/// The series of `path`: each id's rows (or all rows) in time order, reading `columns`.
+fn read_series(path: &Path, spec: &DataSpec, columns: &[String]) -> Result<Vec<LongSample>> {
+    let layout = series_layout(spec, columns);
     let table = Table::read(open(path)?, path.to_path_buf())?;
     long_samples(&table, &layout, None)
 }
