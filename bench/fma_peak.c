@@ -1,0 +1,64 @@
+// The f32 FMA throughput of this CPU's cores: independent chains of fused multiply-adds in
+// registers (no memory traffic), per thread and with N threads at once. The roofline any f32
+// matrix product (PyTorch's or ours) is bounded by.
+//     cc -O2 -march=native -pthread bench/fma_peak.c -o /tmp/fma_peak && /tmp/fma_peak 2
+#include <immintrin.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#define CHAINS 12
+#define ITERS 200000000L
+
+static double now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+#if defined(__AVX512F__)
+typedef __m512 vec;
+#define WIDTH 16
+#define FMA(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define SET1 _mm512_set1_ps
+#define SUM(v) _mm512_reduce_add_ps(v)
+#else
+typedef __m256 vec;
+#define WIDTH 8
+#define FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define SET1 _mm256_set1_ps
+static float SUM(__m256 v) { float f[8]; _mm256_storeu_ps(f, v); float s = 0; for (int i = 0; i < 8; i++) s += f[i]; return s; }
+#endif
+
+static void *run(void *arg) {
+  long iters = *(long *)arg;
+  vec acc[CHAINS];
+  for (int i = 0; i < CHAINS; i++) acc[i] = SET1(0.001f * i);
+  vec a = SET1(0.999999f), b = SET1(1e-7f);
+  for (long n = 0; n < iters; n++) {
+#pragma GCC unroll 12
+    for (int i = 0; i < CHAINS; i++) acc[i] = FMA(acc[i], a, b);
+  }
+  float s = 0;
+  for (int i = 0; i < CHAINS; i++) s += SUM(acc[i]);
+  static volatile float sink;
+  sink = s;
+  return NULL;
+}
+
+int main(int argc, char **argv) {
+  int threads = argc > 1 ? atoi(argv[1]) : 1;
+  long iters = ITERS / 4;
+  pthread_t t[64];
+  for (int round = 0; round < 3; round++) {
+    double start = now();
+    for (int i = 0; i < threads; i++) pthread_create(&t[i], NULL, run, &iters);
+    for (int i = 0; i < threads; i++) pthread_join(t[i], NULL);
+    double secs = now() - start;
+    double flops = 2.0 * WIDTH * CHAINS * (double)iters * threads;
+    printf("%d thread(s), %d-lane FMA: %.1f GFLOP/s (%.1f per thread)\n", threads, WIDTH,
+           flops / secs / 1e9, flops / secs / 1e9 / threads);
+  }
+  return 0;
+}
