@@ -1,7 +1,7 @@
 //! Sentiment analysis, the many-to-one classification of docs/design.md: read a sentence word by
 //! word and say whether it is positive or negative.
 //!
-//! Text: the hand-written corpus shipped in `crates/data/src/synth/sentiment.tsv` (short reviews
+//! Text: the hand-written corpus shipped in `crates/data/src/synth/text/sentiment.tsv` (short reviews
 //! with negations and "but" clauses). It is split at random into 70 % training, 15 % validation
 //! (choosing the epoch) and 15 % test sentences that the model never sees while training (by
 //! mirrored pair: the corpus pairs each sentence with a twin of the opposite label). The 720
