@@ -43,6 +43,10 @@ mod recurrent;
 mod testing;
 
 pub use cells::{CellKind, ElmanActivation};
+#[cfg(feature = "remote")]
+pub use drivers::remote_scans_sent;
+#[cfg(feature = "remote-server")]
+pub use drivers::with_scan_ops;
 pub use drivers::{gpu_kernel_launches, set_gpu_kernels};
 pub use error::{ModelError, Result};
 pub use head::{SequenceModel, SequenceModelConfig};

@@ -3,9 +3,9 @@
 //! clients (`burn-rnn serve-device`). The transport is WebSocket: unencrypted, for a trusted
 //! network, a container or the same machine; a token keeps stray clients out.
 //!
-//! The recurrence on a remote device runs as the tensor scan: each step's operations go to the
-//! server one by one (the native CPU scan and the GPU kernels only run on tensors that are in
-//! this process). BENCHMARKS.md has what that costs.
+//! The recurrence crosses as one custom operation per layer-direction and pass, which [`serve`]
+//! registers (`burn_rnn_model::with_scan_ops`): the server runs its own fused scan (native on
+//! flex, the GPU kernels on wgpu and cuda). BENCHMARKS.md has what a remote device costs.
 
 use crate::error::{Result, TrainError};
 use burn::tensor::Device;
@@ -93,7 +93,8 @@ pub fn serve(
     let listener = std::net::TcpListener::bind(("0.0.0.0", port))
         .map_err(|e| TrainError::InvalidConfig(format!("cannot listen on port {port}: {e}")))?;
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(port);
-    let mut server = RemoteServer::new([device]);
+    // The fused scan's forward and backward passes, one message each (not an operation per step).
+    let mut server = burn_rnn_model::with_scan_ops(RemoteServer::new([device.clone()]), &device);
     if let Some(token) = token {
         let authorizer = TokenAuthorizer::new(token)
             .map_err(|_| TrainError::InvalidConfig("--token must not be empty".into()))?;

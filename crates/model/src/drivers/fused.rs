@@ -144,7 +144,11 @@ fn valid_steps(lengths: &[usize], steps: usize, device: &Device) -> Tensor<3> {
 
 /// The scan's forward pass on plain tensors: native where it applies, else tensor operations.
 /// Returns its output (laid out as `ScanLayout` says) and the tape.
-fn forward(spec: &ScanSpec, inputs: &ScanInputs, keep_tape: bool) -> (Tensor<1>, ScanTape) {
+pub(super) fn forward(
+    spec: &ScanSpec,
+    inputs: &ScanInputs,
+    keep_tape: bool,
+) -> (Tensor<1>, ScanTape) {
     #[cfg(feature = "flex")]
     if let Some(done) = super::native::forward(spec, inputs, keep_tape) {
         return done;
@@ -153,18 +157,26 @@ fn forward(spec: &ScanSpec, inputs: &ScanInputs, keep_tape: bool) -> (Tensor<1>,
     if let Some(done) = super::gpu::forward(spec, inputs, keep_tape) {
         return done;
     }
+    #[cfg(feature = "remote")]
+    if let Some(done) = super::remote::forward(spec, inputs, keep_tape) {
+        return done;
+    }
     with_cell!(spec.cell, cell: C => tensor_scan::forward(cell, spec, inputs, keep_tape))
 }
 
 /// The scan's backward pass on plain tensors, by the same path as [`forward`].
 #[cfg_attr(not(feature = "autodiff"), allow(dead_code))]
-fn backward(record: &ScanRecord, grad: Tensor<1>, wanted: Wanted) -> ScanGrads {
+pub(super) fn backward(record: &ScanRecord, grad: Tensor<1>, wanted: Wanted) -> ScanGrads {
     #[cfg(feature = "flex")]
     if let Some(native) = super::native::Backward::of(record) {
         return native.run(grad, wanted);
     }
     #[cfg(feature = "cubecl")]
     if let Some(grads) = super::gpu::Backward::of(record).and_then(|gpu| gpu.run(&grad, wanted)) {
+        return grads;
+    }
+    #[cfg(feature = "remote")]
+    if let Some(grads) = super::remote::backward(record, &grad, wanted) {
         return grads;
     }
     with_cell!(record.spec.cell, cell: C => tensor_scan::backward(cell, record, grad, wanted))
@@ -191,7 +203,8 @@ fn scan(spec: &ScanSpec, inputs: &ScanInputs) -> Option<Tensor<1>> {
         feature = "flex",
         feature = "ndarray",
         feature = "wgpu",
-        feature = "cuda"
+        feature = "cuda",
+        feature = "remote"
     )),
     allow(dead_code, unused_macros, unused_imports, unused_variables)
 )]
@@ -230,6 +243,8 @@ mod tracked {
         }
         #[cfg(any(feature = "wgpu", feature = "cuda"))]
         on!(burn::backend::Cube);
+        #[cfg(feature = "remote")]
+        on!(burn::backend::Remote);
         None
     }
 

@@ -5,6 +5,8 @@
 //!   `fused` registers as one autodiff operation;
 //! - `native` (flex): the same scan as native loops over the tensors' memory;
 //! - `gpu` (wgpu, cuda): the same scan as one CubeCL kernel launch forward and one backward;
+//! - `remote` (burn-remote): the scan's forward and backward passes sent to the server as one
+//!   custom operation each, run there by the server's own scan;
 //! - `parallel`: the linear cells (minGRU, minLSTM) over all steps at once, a log-space scan of
 //!   tensor operations that Burn differentiates (what `fused` runs for them).
 //!
@@ -18,6 +20,8 @@ mod gpu;
 mod native;
 mod parallel;
 mod reference;
+#[cfg(feature = "remote")]
+mod remote;
 mod scan;
 #[cfg_attr(not(feature = "autodiff"), allow(dead_code))]
 mod tensor_scan;
@@ -30,6 +34,10 @@ use crate::cells::{StateNorm, TensorState, normalize};
 pub(crate) use fused::Fused;
 #[cfg(feature = "cubecl")]
 pub use gpu::{gpu_kernel_launches, set_gpu_kernels};
+#[cfg(feature = "remote")]
+pub use remote::remote_scans_sent;
+#[cfg(feature = "remote-server")]
+pub use remote::with_scan_ops;
 
 /// How many GPU scan kernels this process has launched (this build has no GPU backend: none).
 #[cfg(not(feature = "cubecl"))]
