@@ -254,6 +254,35 @@ impl From<[bool; 9]> for Wanted {
     }
 }
 
+impl Wanted {
+    /// The flags in the order of the autodiff operation's parents (as [`From`] reads them).
+    #[cfg_attr(not(feature = "remote"), allow(dead_code))]
+    pub fn flags(self) -> [bool; 9] {
+        let Self {
+            xp,
+            w,
+            bias,
+            h0,
+            c0,
+            projection,
+            hidden_gain,
+            state_gain,
+            state_bias,
+        } = self;
+        [
+            xp,
+            w,
+            bias,
+            h0,
+            c0,
+            projection,
+            hidden_gain,
+            state_gain,
+            state_bias,
+        ]
+    }
+}
+
 /// The time steps in the order a scan visits them.
 pub(crate) fn visiting_order(
     steps: usize,
