@@ -3,38 +3,31 @@
 //! early stopping, and a clear error when the loss stops being finite.
 
 use std::fs;
-use std::path::Path;
 use std::sync::Arc;
 
-use burn::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
-use burn::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
-use burn::module::Module;
 use burn::optim::AdamConfig;
 use burn::optim::grad_clipping::GradientClippingConfig;
-use burn::store::ModuleRecord;
-use burn::tensor::{Bytes, Device};
+use burn::tensor::Device;
 use burn::train::metric::store::EventStoreClient;
 use burn::train::metric::{AccuracyMetric, LossMetric};
 use burn::train::{
     EarlyStoppingStrategy, ExecutionStrategy, Interrupter, Learner, MultiDeviceOptim,
     SupervisedTraining,
 };
-use burn_rnn_data::{NormalizationKind, Normalizer, Scaling, SequenceSource};
+use burn_rnn_data::{Normalizer, SequenceSource};
 use burn_rnn_model::SequenceModel;
 
 use crate::artifacts::{DataSchema, RunDir, io_error};
 use crate::checkpoint::{
-    CheckpointLedger, CommitEachEpoch, Manifest, Part, PartCheckpointer, best_epoch, read_part,
-    resume_point, stops_early,
+    CheckpointLedger, CommitEachEpoch, Manifest, PartCheckpointer, best_epoch, stops_early,
 };
-use crate::config::{ClipScope, LrSchedule, TrainingConfig};
+use crate::config::{ClipScope, TrainingConfig};
 use crate::epochs::EpochLoader;
 use crate::error::{Result, TrainError};
 use crate::guard::{Phase, StepGuard};
-use crate::history::{EpochMetrics, epoch_points, loss_panel, write_history_csv};
+use crate::history::{EpochMetrics, write_history_csv};
 use crate::metric_log::EpochMetricLog;
-use crate::metrics::{MAX_MAE_METRICS, RealUnitMae};
-use crate::plot::{Panel, Series, write_png};
+use crate::metrics::RealUnitMae;
 use crate::predict::Predictor;
 use crate::progress::{Progress, renderer};
 use crate::task::{Objective, Trainable};
@@ -379,112 +372,6 @@ impl EarlyStoppingStrategy for StopEarly {
     }
 }
 
-/// The newest good checkpoint of the run in `dir` and the metrics of its epochs, after checking
-/// that it was made with these settings and this data; with a sentence for each damaged
-/// checkpoint passed over.
-fn find_resume_point(
-    dir: &RunDir,
-    config: &TrainingConfig,
-    fingerprint: &str,
-) -> Result<(Manifest, Vec<EpochMetrics>, Vec<String>)> {
-    let checkpoints = dir.checkpoints().join("checkpoint");
-    let point = resume_point(&checkpoints).map_err(|e| io_error(&checkpoints, e))?;
-    let nothing = |reason: String| TrainError::NothingToResume {
-        dir: dir.root().to_path_buf(),
-        reason,
-    };
-    let Some(manifest) = point.manifest else {
-        return Err(nothing(if !point.skipped.is_empty() {
-            format!("no checkpoint is usable: {}", point.skipped.join("; "))
-        } else if !dir.root().is_dir() {
-            "the directory does not exist".into()
-        } else {
-            "it holds no complete checkpoint (a run stopped before its first epoch ended leaves none)"
-                .into()
-        }));
-    };
-    let mismatch = |what: String| TrainError::ResumeMismatch {
-        dir: dir.root().to_path_buf(),
-        what,
-    };
-    let saved = dir.read_training_config()?;
-    let differing = differing_settings(&saved, config)?;
-    if !differing.is_empty() {
-        return Err(mismatch(format!(
-            "its checkpoint was trained with other settings ({})",
-            differing.join(", ")
-        )));
-    }
-    if manifest.data != fingerprint {
-        return Err(mismatch(
-            "the training or validation data differ from the data its checkpoint was trained on"
-                .into(),
-        ));
-    }
-    let warnings = point
-        .skipped
-        .iter()
-        .map(|problem| format!("{problem}; resuming from epoch {}", manifest.epoch))
-        .collect();
-    Ok((manifest, point.history, warnings))
-}
-
-/// The top-level settings of `config` that differ from `saved`, other than `num_epochs`.
-fn differing_settings(saved: &TrainingConfig, config: &TrainingConfig) -> Result<Vec<String>> {
-    let as_json = |c: &TrainingConfig| {
-        serde_json::to_value(c).map_err(|e| TrainError::InvalidConfig(e.to_string()))
-    };
-    let (saved, current) = (as_json(saved)?, as_json(config)?);
-    let (Some(saved), Some(current)) = (saved.as_object(), current.as_object()) else {
-        return Ok(vec!["the whole configuration".into()]);
-    };
-    Ok(current
-        .iter()
-        .filter(|(key, value)| {
-            key.as_str() != "num_epochs" && saved.get(key.as_str()) != Some(value)
-        })
-        .map(|(key, value)| {
-            let before = saved
-                .get(key.as_str())
-                .map_or("none".into(), |v| v.to_string());
-            format!("{key}: {before}, now {value}")
-        })
-        .collect())
-}
-
-/// A CRC-32 of the datasets' shapes, samples and targets (an on-disk dataset's: its file's
-/// checksums and its selection), written in hexadecimal.
-fn data_fingerprint(datasets: &[&dyn SequenceSource]) -> String {
-    let mut crc = burn_rnn_io::Crc32::new();
-    for data in datasets {
-        for n in [data.num_samples(), data.num_steps(), data.num_features()] {
-            crc.update(&(n as u64).to_le_bytes());
-        }
-        data.fingerprint(&mut crc);
-    }
-    format!("crc32:{:08x}", crc.finish())
-}
-
-/// The model weights of `epoch`'s checkpoint in `dir`, checked against its manifest.
-fn load_checkpointed_model(
-    config: &TrainingConfig,
-    dir: &Path,
-    epoch: usize,
-    device: &Device,
-) -> Result<SequenceModel> {
-    let manifest_path = dir.join(format!("epoch-{epoch}.json"));
-    let error = |message: String| TrainError::Io {
-        path: manifest_path.clone(),
-        message: format!("cannot load the best checkpoint (epoch {epoch}): {message}"),
-    };
-    let manifest: Manifest = crate::artifacts::read_json(&manifest_path)?;
-    let bytes = read_part(dir, &manifest, Part::Model).map_err(error)?;
-    let record =
-        ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)).map_err(|e| error(e.to_string()))?;
-    let fresh = Trainable::new(config.model.init(device)?, config.objective);
-    Ok(fresh.load_record(record).model)
-}
-
 impl TrainedRun {
     /// A predictor with the kept weights, answering in the data's real units.
     pub fn predictor(&self, device: &Device) -> Result<Predictor> {
@@ -506,168 +393,10 @@ impl TrainedRun {
     }
 }
 
-/// The z-score normaliser of `train_set` (targets too for regression); with
-/// `normalize_inputs = false` its feature scaling is the identity (offset 0, scale 1), so the
-/// saved normaliser still maps predictions back and passes features through unchanged.
-fn fit_normalizer(config: &TrainingConfig, train_set: &dyn SequenceSource) -> Result<Normalizer> {
-    let mut normalizer = Normalizer::fit_source(
-        train_set,
-        NormalizationKind::ZScore,
-        config.objective.is_regression(),
-    )?;
-    if !config.normalize_inputs {
-        let d = normalizer.features.len();
-        normalizer.features = Scaling {
-            offset: vec![0.0; d],
-            scale: vec![1.0; d],
-        };
-    }
-    Ok(normalizer)
-}
+mod resume;
+mod setup;
 
-/// `loss.png` of a run: training and validation loss per epoch (log scale), and the validation
-/// MAE of each regression output in real units when it was logged.
-fn plot_history(path: &Path, history: &[EpochMetrics]) -> Result<()> {
-    let finite = history
-        .iter()
-        .all(|e| e.train_loss.is_finite() && e.valid_loss.is_finite());
-    if history.is_empty() || !finite {
-        // A diverged run is reported by an error; there is nothing readable to plot.
-        return Ok(());
-    }
-    let mut panels = vec![loss_panel(history, "Loss", "loss (log scale)").log_scale()];
-    for (j, (name, _)) in history[0].valid_mae.iter().enumerate() {
-        panels.push(
-            Panel::new(format!("Validation MAE: {name}"), "epoch", name.as_str()).with(
-                Series::line(
-                    "validation MAE",
-                    epoch_points(history, |e| Some(e.valid_mae[j].1)),
-                ),
-            ),
-        );
-    }
-    let columns = panels.len().min(2);
-    write_png(path, "Training history", &panels, columns)
-}
-
-/// The regression outputs that get a real-unit validation MAE metric, with their normaliser
-/// scale: every output when there are at most [`MAX_MAE_METRICS`], none otherwise.
-fn mae_outputs(schema: &DataSchema, normalizer: &Normalizer) -> Vec<(String, f64)> {
-    let Some(targets) = &normalizer.targets else {
-        return Vec::new();
-    };
-    if schema.target_names.len() > MAX_MAE_METRICS {
-        return Vec::new();
-    }
-    schema
-        .target_names
-        .iter()
-        .cloned()
-        .zip(targets.scale.iter().copied())
-        .collect()
-}
-
-/// Checks that a dataset fits the model and objective before any tensor is built.
-fn check_fit(config: &TrainingConfig, data: &dyn SequenceSource, split: &str) -> Result<()> {
-    let d_input = config.model.recurrent.d_input;
-    if data.num_features() != d_input {
-        return Err(TrainError::InvalidConfig(format!(
-            "the {split} data has {} features per step but the model reads d_input = {d_input}",
-            data.num_features()
-        )));
-    }
-    let objective = Objective::for_target(data.target_kind());
-    if objective != config.objective {
-        return Err(TrainError::InvalidConfig(format!(
-            "the {split} data has {:?} targets but the objective is {:?}",
-            data.target_kind(),
-            config.objective
-        )));
-    }
-    if let Some(streams) = data.streams() {
-        if config.model.recurrent.bidirectional {
-            return Err(TrainError::InvalidConfig(format!(
-                "the {split} data is laid out in streams for stateful training, which carries \
-                 the state forward in time; a bidirectional model cannot"
-            )));
-        }
-        if split == "training" && config.batch_size != streams.count {
-            return Err(TrainError::InvalidConfig(format!(
-                "the training data is laid out in {} streams for stateful training: set \
-                 batch_size to {} (TrainingConfig::for_dataset does)",
-                streams.count, streams.count
-            )));
-        }
-    }
-    let outputs = data.target_kind().outputs();
-    if outputs != config.model.d_output {
-        return Err(TrainError::InvalidConfig(format!(
-            "the {split} data needs {outputs} outputs but the model has d_output = {}",
-            config.model.d_output
-        )));
-    }
-    Ok(())
-}
-
-/// The learning-rate schedule; burn's schedulers step once per batch.
-fn lr_scheduler(config: &TrainingConfig, batches_per_epoch: usize) -> Result<ModuleLrScheduler> {
-    match config.lr_schedule {
-        LrSchedule::Constant => Ok(ModuleLrScheduler::from(config.learning_rate)),
-        LrSchedule::Cosine { final_fraction } => CosineAnnealingLrSchedulerConfig::new(
-            config.learning_rate,
-            (config.num_epochs * batches_per_epoch).max(1),
-        )
-        .with_min_lr(config.learning_rate * final_fraction)
-        .init()
-        .map_err(|e| TrainError::InvalidConfig(format!("learning-rate schedule: {e}"))),
-    }
-}
-
+use resume::{data_fingerprint, find_resume_point, load_checkpointed_model};
+use setup::{check_fit, fit_normalizer, lr_scheduler, mae_outputs, plot_history};
 #[cfg(test)]
-mod tests {
-    use burn_rnn_data::{SequenceDataset, SequenceSample, Target, TargetKind};
-    use burn_rnn_model::{RecurrentConfig, SequenceModelConfig};
-
-    use super::*;
-
-    /// Two samples of two steps with two features, regression targets.
-    fn data() -> SequenceDataset {
-        let sample = |values: Vec<f32>, target: f32| SequenceSample {
-            id: format!("s{target}"),
-            values,
-            length: 2,
-            target: Target::Regression(vec![target]),
-        };
-        SequenceDataset::new(
-            vec![
-                sample(vec![1.0, 0.0, 0.0, 1.0], 3.0),
-                sample(vec![0.0, 1.0, 1.0, 0.0], 5.0),
-            ],
-            2,
-            2,
-            TargetKind::Regression { outputs: 1 },
-        )
-        .unwrap()
-    }
-
-    fn config() -> TrainingConfig {
-        TrainingConfig::new(
-            SequenceModelConfig::new(RecurrentConfig::new(2, 4), 1),
-            Objective::Regression,
-        )
-    }
-
-    #[test]
-    fn inputs_pass_through_unscaled_when_normalisation_is_off() {
-        let data = data();
-        let on = fit_normalizer(&config(), &data).unwrap();
-        assert_eq!(on.features.offset, vec![0.5, 0.5]);
-        let off = fit_normalizer(&config().with_normalize_inputs(false), &data).unwrap();
-        assert_eq!(off.features.offset, vec![0.0, 0.0]);
-        assert_eq!(off.features.scale, vec![1.0, 1.0]);
-        assert_eq!(off.normalize_features(&[1.0, 0.0]).unwrap(), vec![1.0, 0.0]);
-        // Targets are still z-scored (mean 4, standard deviation 1).
-        assert_eq!(off.targets, on.targets);
-        assert_eq!(off.normalize_targets(&[5.0]).unwrap(), vec![1.0]);
-    }
-}
+mod tests;
