@@ -26,14 +26,14 @@ pub(super) fn block_moments<F: Float>(
 ) {
     let lanes = comptime!(units / blocks);
     let me = UNIT_POS_X as usize;
-    let block = me / lanes;
+    let (block, lane) = (me / lanes, me % lanes);
     let mut sum = F::new(0.0);
     let mut squares = F::new(0.0);
     if block < blocks {
         let start = at + block * n;
         // About the block's first value: the variance without the cancellation of `E[x²] − μ²`.
         let shift = values[start];
-        let mut j = me % lanes;
+        let mut j = lane;
         while j < n {
             let x = values[start + j] - shift;
             sum += x;
@@ -42,7 +42,7 @@ pub(super) fn block_moments<F: Float>(
         }
     }
     add_lanes::<F>(partials, sum, squares, blocks, units);
-    if block < blocks && me % lanes == 0 {
+    if block < blocks && lane == 0 {
         let inverse_n = F::new(comptime!(1.0 / n as f32));
         let shifted_mean = partials[2 * me] * inverse_n;
         let variance = partials[2 * me + 1] * inverse_n - shifted_mean * shifted_mean;
@@ -74,11 +74,11 @@ pub(super) fn gradient_means<F: Float>(
 ) {
     let lanes = comptime!(units / blocks);
     let me = UNIT_POS_X as usize;
-    let block = me / lanes;
+    let (block, lane) = (me / lanes, me % lanes);
     let mut sum = F::new(0.0);
     let mut products = F::new(0.0);
     if block < blocks && block / per_row < remaining {
-        let mut j = me % lanes;
+        let mut j = lane;
         while j < n {
             let value = d[block * n + j];
             sum += value;
@@ -87,7 +87,7 @@ pub(super) fn gradient_means<F: Float>(
         }
     }
     add_lanes::<F>(partials, sum, products, blocks, units);
-    if block < blocks && me % lanes == 0 {
+    if block < blocks && lane == 0 {
         let inverse_n = F::new(comptime!(1.0 / n as f32));
         stats[2 * block] = partials[2 * me] * inverse_n;
         stats[2 * block + 1] = partials[2 * me + 1] * inverse_n;
