@@ -38,6 +38,22 @@ pub(crate) trait GpuCell: Cell + 'static + Send + Sync {
         back: &mut Array<F>,
         #[comptime] variant: u32,
     );
+
+    /// Under layer norm, a cell with a cell state squashes `y = LN(c_t)·gain + bias` in place of
+    /// `c_t` for its output: the output from `y` and the tape `forward_unit` wrote (whose own
+    /// output the kernel then ignores). A cell without one is never normalised so: `y` itself.
+    fn normed_output<F: Float>(y: F, tape: &Array<F>) -> F;
+
+    /// The backward pass of `normed_output`: from `g_h`, the gradient reaching the output, writes
+    /// the gradients of the parts that reach the output directly into `d_hidden` (LSTM: `o`)
+    /// and returns the gradient reaching `y`. The kernel hands `backward_unit` the rest, with
+    /// `g_h = 0` and the gradient reaching `c_t` through `y` in `g_c`, before calling this.
+    fn normed_output_backward<F: Float>(
+        g_h: F,
+        y: F,
+        tape: &Array<F>,
+        d_hidden: &mut Array<F>,
+    ) -> F;
 }
 
 /// The logistic sigmoid in a GPU kernel (`exp` overflowing to infinity gives 0, not NaN).

@@ -373,5 +373,21 @@ mod gpu {
             back[0] = F::new(0.0);
             back[1] = g_c * f;
         }
+
+        fn normed_output<F: Float>(y: F, tape: &Array<F>) -> F {
+            tape[3] * F::tanh(y)
+        }
+
+        fn normed_output_backward<F: Float>(
+            g_h: F,
+            y: F,
+            tape: &Array<F>,
+            d_hidden: &mut Array<F>,
+        ) -> F {
+            let o = tape[3];
+            let squashed = F::tanh(y);
+            d_hidden[3] = g_h * squashed * (o - o * o);
+            g_h * o * (F::new(1.0) - squashed * squashed)
+        }
     }
 }

@@ -40,8 +40,8 @@ pub(crate) use lstm::Lstm;
 pub(crate) use min_gru::MinGru;
 pub(crate) use min_lstm::MinLstm;
 pub(crate) use norm::{
-    StateNorm, StateNormGrads, column_sums, lane_sum, moments, normalize, normalize_backward,
-    normalize_block, normalize_block_backward,
+    Normalized, StateNorm, StateNormGrads, column_sums, lane_sum, moments, normalize,
+    normalize_backward, normalize_block, normalize_block_backward,
 };
 pub(crate) use rows::{
     BackwardRow, Blocks, BlocksMut, ForwardRow, RowStateNorm, RowStateNormGrads,
