@@ -36,12 +36,15 @@
 // missing-value policy, each format's reader, and reading by a spec the command line infers.
 mod chunks;
 mod forecast;
+mod in_chunks;
 mod infer;
 mod layout;
 mod long;
 mod long_samples;
 mod missing;
+mod sample_stream;
 mod spec;
+mod stream;
 mod summary;
 mod table;
 mod targets;
@@ -58,8 +61,10 @@ pub use long::{
 };
 pub use long_samples::ONE_SERIES;
 pub use missing::MissingValues;
+pub(crate) use sample_stream::CHUNK_ROWS;
 pub use spec::{DataSpec, ForecastWindows, Format, SpecData, SpecInputs, Task};
 pub use summary::Inspection;
 pub use table::MEMORY_SOURCE;
 pub use targets::CsvTarget;
+pub(crate) use targets::{RawTarget, observed_labels, unknown_label};
 pub use wide::{read_wide_csv, read_wide_csv_from_reader, read_wide_sequences};
