@@ -54,7 +54,7 @@ mod wide;
 
 pub(crate) use chunks::for_each_series;
 pub use forecast::{ForecastIndex, ForecastWindow};
-pub use infer::{DataHints, TARGET_NAMES, inspect_csv};
+pub use infer::{DataHints, INSPECTED_ROWS, TARGET_NAMES, inspect_csv};
 pub use layout::{LongCsvLayout, WideCsvLayout, WideFeature};
 pub use long::{
     read_long_csv, read_long_csv_from_reader, read_long_sequences, read_long_sequences_from_reader,

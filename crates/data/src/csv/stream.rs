@@ -103,3 +103,19 @@ impl CsvRecords {
         Ok(())
     }
 }
+
+/// The header and at most `max_rows` data rows of `path`, as a table (errors as [`Table::read`]
+/// for those rows), and whether the file has more rows.
+pub(super) fn read_first_rows(path: &Path, max_rows: usize) -> Result<(Table, bool)> {
+    let mut records = CsvRecords::open(path)?;
+    let mut rows = Vec::new();
+    let more = loop {
+        match records.next_row()? {
+            Some(_) if rows.len() == max_rows => break true,
+            Some(row) => rows.push(row),
+            None => break false,
+        }
+    };
+    records.finish()?;
+    Ok((records.table(rows), more))
+}
