@@ -102,6 +102,7 @@ pub fn run(args: &Args) -> Result<Evaluation> {
         out: Some(args.out.clone()),
         season: Some(7),
         average: Some(7),
+        ..EvaluateOptions::default()
     };
     let scored = evaluate_run(&spec.out, &test_csv, &args.train.device.open()?, &options)?;
     let evaluation = scored.evaluation;

@@ -1,7 +1,11 @@
 //! The `burn-rnn` command line end to end: inspect, train, evaluate and predict on small CSV
 //! files for classification (string labels, long format, variable lengths), regression (wide
-//! format) and forecasting (many series, in memory and on disk), a config reloaded with `--config`, and a clear error
-//! — never a panic — for each flag's bad values.
+//! format) and forecasting (many series), every task on disk as in memory (`on_disk`), a
+//! config reloaded with `--config`, and a clear error — never a panic — for each flag's bad
+//! values.
+
+#[path = "cli/on_disk.rs"]
+mod on_disk;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -276,60 +280,6 @@ fn forecasting_many_series() {
         d,
         "evaluate --run run --data sales.csv --season 30",
         &["seasonal naive (30)", "1 to 14 steps"],
-    );
-}
-
-#[test]
-fn forecasting_on_disk_trains_the_weights_of_forecasting_in_memory() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    // Three stores of different lengths, rows of each store together.
-    let mut csv = String::from("store,day,promo,sales\n");
-    for (store, days) in [(0, 60), (1, 45), (2, 52)] {
-        for day in 0..days {
-            let promo = usize::from(day % 10 == 3);
-            let sales = 20.0 + 7.5 * f64::from(store) + (f64::from(day) * 0.9).sin() * 4.0;
-            csv += &format!("s{store},{day},{promo},{sales}\n");
-        }
-    }
-    write(d, "sales.csv", &csv);
-    let flags = "--id store --time day --target sales --window 10 --horizon 2 --stride 2 \
-                 --epochs 2 --batch-size 8 --seed 7 --quiet";
-    let memory = ok(
-        d,
-        &format!("train --data sales.csv --in-memory --out memory {flags}"),
-    );
-    shows(&memory, &["storage    in memory (--in-memory)"]);
-    let disk = ok(
-        d,
-        &format!("train --data sales.csv --on-disk --out disk {flags}"),
-    );
-    shows(&disk, &["storage    on disk (--on-disk)"]);
-    assert!(d.join("disk/data.windows").is_file());
-    let summary = |out: &str| {
-        out.lines()
-            .find(|l| l.starts_with("kept epoch"))
-            .map(str::to_string)
-    };
-    assert_eq!(summary(&disk), summary(&memory), "the same windows");
-    assert!(!weights(&d.join("disk")).is_empty());
-    assert!(
-        weights(&d.join("disk")) == weights(&d.join("memory")),
-        "on flex the pipeline is deterministic: the same final weights, bit for bit"
-    );
-    let metrics = |run: &str| std::fs::read_to_string(d.join(run).join("metrics.csv")).unwrap();
-    assert_eq!(metrics("disk"), metrics("memory"));
-    // Small files stay in memory unless asked; other tasks cannot go on disk.
-    let auto = ok(d, &format!("train --data sales.csv --out auto {flags}"));
-    shows(
-        &auto,
-        &["storage    in memory (", "below the 256 MiB threshold"],
-    );
-    write(d, "vitals.csv", &vitals(0..12, true));
-    fails(
-        d,
-        "train --data vitals.csv --target outcome --on-disk --quiet",
-        &["--on-disk", "forecasting windows"],
     );
 }
 

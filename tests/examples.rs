@@ -435,14 +435,22 @@ fn long_memory_trains_each_variant_and_plots_its_accuracy() {
 fn the_on_disk_benchmark_trains_the_in_memory_epoch() {
     let _serial = one_at_a_time();
     let dir = out_dir();
-    let measure = |path: &str| {
-        let line = format!("ondisk --series 3 --steps 80 --window 8 --batch-size 16 --path {path}");
+    let measure = |task: &str, path: &str| {
+        let line = format!(
+            "ondisk --task {task} --series 30 --steps 80 --window 8 --batch-size 16 --path {path}"
+        );
         let args: ondisk::Args = args(&line, dir.path());
         ondisk::run(&args).unwrap()
     };
-    let (memory, disk) = (measure("memory"), measure("disk"));
-    assert_eq!(disk.train_windows, memory.train_windows);
-    assert_eq!(disk.valid_windows, memory.valid_windows);
-    assert_eq!(disk.valid_loss.to_bits(), memory.valid_loss.to_bits());
-    assert!(disk.windows_per_second > 0.0 && disk.peak_rss_mib.is_some());
+    for task in ["forecast", "classify"] {
+        let (memory, disk) = (measure(task, "memory"), measure(task, "disk"));
+        assert_eq!(disk.train_windows, memory.train_windows);
+        assert_eq!(disk.valid_windows, memory.valid_windows);
+        assert_eq!(
+            disk.valid_loss.to_bits(),
+            memory.valid_loss.to_bits(),
+            "{task}"
+        );
+        assert!(disk.windows_per_second > 0.0 && disk.peak_rss_mib.is_some());
+    }
 }

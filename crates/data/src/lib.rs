@@ -8,7 +8,8 @@
 //! - [`windows`]: sliding windows over one long series, with their start rows.
 //! - [`pad`]: padding variable-length sequences to one T, keeping their lengths.
 //! - [`normalize`]: z-score or min-max [`Normalizer`], fitted on training data, invertible, JSON.
-//! - [`ondisk`]: forecasting windows kept on disk for data bigger than memory.
+//! - [`ondisk`]: forecasting windows and per-sample sequences kept on disk, for data bigger
+//!   than memory.
 //! - [`source`]: [`SequenceSource`], what training reads, in memory or on disk.
 //! - [`split`]: random, chronological and leakage-free window splits.
 //! - [`audio`]: WAV files and log-mel frames (spoken words as sequences).
@@ -48,7 +49,7 @@ pub use error::{DataError, Result};
 pub use export::{write_labelled_long_csv, write_long_csv};
 pub use memory::{from_flat, from_nested};
 pub use normalize::{NormalizationKind, Normalizer, Scaling};
-pub use ondisk::{ON_DISK_THRESHOLD_BYTES, OnDiskDataset};
+pub use ondisk::{ON_DISK_THRESHOLD_BYTES, OnDiskDataset, OnDiskSequences};
 pub use pad::{Padded, PaddedSequence, Truncation, pad_sequences};
 pub use source::{Normalized, SequenceSource};
 pub use split::{

@@ -141,15 +141,24 @@ impl Evaluation {
         data: &SequenceDataset,
         train_counts: &[usize],
     ) -> Result<Self> {
-        let classes = data.target_kind().outputs();
+        let (_, truth) = dataset_targets(data);
+        Self::of_class_lists(predicted, &truth, data.target_names(), train_counts)
+    }
+
+    /// [`Evaluation::of_classes`] from the true classes and the class names (for data read in
+    /// chunks, never held whole).
+    pub fn of_class_lists(
+        predicted: &[usize],
+        truth: &[usize],
+        names: &[String],
+        train_counts: &[usize],
+    ) -> Result<Self> {
         let reference: Vec<usize> = train_counts
             .iter()
             .enumerate()
             .flat_map(|(class, &n)| std::iter::repeat_n(class, n))
             .collect();
-        let (_, truth) = dataset_targets(data);
-        let report = ClassificationReport::compute(predicted, &truth, &reference, classes)?;
-        let names = data.target_names();
+        let report = ClassificationReport::compute(predicted, truth, &reference, names.len())?;
         Ok(Self {
             task: Task::Classify,
             samples: truth.len(),
@@ -177,10 +186,30 @@ impl Evaluation {
         baselines: &[(String, Vec<Vec<f32>>)],
         targets: &[String],
     ) -> Result<Self> {
-        let model = RegressionReport::of(predictions, data)?;
+        let (actual, _) = dataset_targets(data);
+        let names = data.target_names();
+        Self::of_value_lists(task, predictions, &actual, names, baselines, targets)
+    }
+
+    /// [`Evaluation::of_values`] from the actual values (`[samples][K]`) and the output names
+    /// (for data read in chunks, never held whole).
+    pub fn of_value_lists(
+        task: Task,
+        predictions: &[Vec<f32>],
+        actual: &[Vec<f32>],
+        names: &[String],
+        baselines: &[(String, Vec<Vec<f32>>)],
+        targets: &[String],
+    ) -> Result<Self> {
+        let model = RegressionReport::compute(predictions, actual, names)?;
         let baseline_reports = baselines
             .iter()
-            .map(|(name, rows)| Ok((name.clone(), RegressionReport::of(rows, data)?)))
+            .map(|(name, rows)| {
+                Ok((
+                    name.clone(),
+                    RegressionReport::compute(rows, actual, names)?,
+                ))
+            })
             .collect::<Result<Vec<_>>>()?;
         let outputs = (0..model.names.len())
             .map(|j| OutputErrors {

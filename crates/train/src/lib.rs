@@ -47,8 +47,9 @@ pub use baseline::{
 };
 pub use clipping::{GradientNorms, clip_global_norm};
 pub use command::{
-    EvaluateOptions, ModelSpec, PredictionTable, RunData, RunEvaluation, SpecOutcome, TrainSpec,
-    TrainingSpec, default_run_dir, evaluate_run, predict_file,
+    EvaluateOptions, ModelSpec, PredictOptions, PredictionTable, RunData, RunEvaluation,
+    SpecOutcome, TrainSpec, TrainingSpec, default_run_dir, evaluate_run, predict_each,
+    predict_file,
 };
 pub use config::{ClipScope, LrSchedule, TrainingConfig};
 pub use device::{

@@ -13,7 +13,7 @@ use crate::error::{Result, TrainError};
 use crate::task::Objective;
 
 /// Sequences per forward pass when predicting many.
-const CHUNK: usize = 256;
+pub(crate) const CHUNK: usize = 256;
 
 /// One prediction, in the data's real units.
 #[derive(Debug, Clone, PartialEq)]

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use burn_rnn::data::inspect_csv;
 use burn_rnn::train::{
-    EvaluateOptions, Progress, TrainOptions, TrainSpec, default_run_dir, evaluate_run, open_device,
-    predict_file,
+    EvaluateOptions, PredictOptions, Progress, TrainOptions, TrainSpec, default_run_dir,
+    evaluate_run, open_device, predict_each,
 };
 use clap::Args;
 
@@ -56,9 +56,9 @@ pub struct TrainArgs {
     /// The run directory [default: runs/<data file name>, or runs/<name>-2, ... when taken].
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Keep the forecasting windows on disk: the CSV file is converted once into the run
-    /// directory (data.windows) and each batch is read from it [default: on disk for files of
-    /// 256 MiB or more].
+    /// Keep the data on disk, whatever the task: the CSV file is converted once into the run
+    /// directory (data.windows for forecasting, data.sequences otherwise) and each batch is
+    /// read from it [default: on disk for files of 256 MiB or more].
     #[arg(long, conflicts_with = "in_memory")]
     pub on_disk: bool,
     /// Read the data into memory whatever its size.
@@ -91,7 +91,28 @@ pub struct EvaluateArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     #[command(flatten)]
+    pub storage: ReadArgs,
+    #[command(flatten)]
     pub device: DeviceArg,
+}
+
+/// How `evaluate` and `predict` read their file.
+#[derive(Args, Debug)]
+pub struct ReadArgs {
+    /// Read the file a chunk of sequences at a time, never whole (classification, regression;
+    /// for predict also forecasting) [default: for files of 256 MiB or more].
+    #[arg(long, conflicts_with = "in_memory")]
+    pub on_disk: bool,
+    /// Read the file whole into memory whatever its size.
+    #[arg(long)]
+    pub in_memory: bool,
+}
+
+impl ReadArgs {
+    /// `Some(true)` for --on-disk, `Some(false)` for --in-memory, `None` to decide by size.
+    fn choice(&self) -> Option<bool> {
+        (self.on_disk || self.in_memory).then_some(self.on_disk)
+    }
 }
 
 /// `burn-rnn predict`.
@@ -111,6 +132,8 @@ pub struct PredictArgs {
     /// For a run trained in code: the time column of the long file.
     #[arg(long, default_value = "time")]
     pub time_column: String,
+    #[command(flatten)]
+    pub storage: ReadArgs,
     #[command(flatten)]
     pub device: DeviceArg,
 }
@@ -223,6 +246,7 @@ pub fn evaluate(args: &EvaluateArgs) -> Result<()> {
         out: args.out.clone(),
         season: args.season.map(|s| s as usize),
         average: args.average.map(|s| s as usize),
+        in_chunks: args.storage.choice(),
     };
     let result = evaluate_run(&args.run.run, &args.data, &device, &options)
         .with_context(|| format!("evaluating the run in {}", args.run.run.display()))?;
@@ -236,17 +260,14 @@ pub fn evaluate(args: &EvaluateArgs) -> Result<()> {
     Ok(())
 }
 
-/// Prints (or writes) the predictions as CSV.
+/// Prints (or writes) the predictions as CSV, each record as it is made.
 pub fn predict(args: &PredictArgs) -> Result<()> {
     let device = device(&args.device)?;
-    let table = predict_file(
-        &args.run.run,
-        &args.data,
-        &device,
-        &args.id_column,
-        &args.time_column,
-    )
-    .with_context(|| format!("predicting with the run in {}", args.run.run.display()))?;
+    let options = PredictOptions {
+        id: args.id_column.clone(),
+        time: args.time_column.clone(),
+        in_chunks: args.storage.choice(),
+    };
     let sink: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(
             std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
@@ -254,15 +275,33 @@ pub fn predict(args: &PredictArgs) -> Result<()> {
         None => Box::new(std::io::stdout()),
     };
     let mut out = csv::Writer::from_writer(sink);
-    out.write_record(&table.header)?;
-    for row in &table.rows {
-        out.write_record(row)?;
+    let mut records = 0usize;
+    let predicted = predict_each(
+        &args.run.run,
+        &args.data,
+        &device,
+        &options,
+        &mut |record| {
+            records += 1;
+            out.write_record(&record).map_err(|e| {
+                burn_rnn::train::TrainError::InvalidInput(format!("writing the predictions: {e}"))
+            })
+        },
+    );
+    let written = predicted
+        .with_context(|| format!("predicting with the run in {}", args.run.run.display()))
+        .and_then(|()| Ok(out.flush()?));
+    if let Err(error) = written {
+        if let Some(path) = &args.output {
+            // No half-written file is left behind.
+            let _ = std::fs::remove_file(path);
+        }
+        return Err(error);
     }
-    out.flush()?;
     if let Some(path) = &args.output {
         eprintln!(
             "wrote {} predictions to {}",
-            table.rows.len(),
+            records.saturating_sub(1),
             path.display()
         );
     }

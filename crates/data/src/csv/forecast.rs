@@ -214,30 +214,36 @@ pub(super) fn read_forecast_inputs(path: &Path, spec: &DataSpec) -> Result<SpecI
     let window = spec.forecast.map_or(1, |w| w.window);
     let series = read_series(path, spec, &forecast_inputs(spec))?;
     let d = forecast_inputs(spec).len();
-    let mut inputs = SpecInputs {
-        ids: Vec::new(),
-        sequences: Vec::new(),
-        last_times: Vec::new(),
-    };
+    let mut inputs = SpecInputs::default();
     for one in series {
-        let rows = one.times.len();
-        let first = rows.saturating_sub(window);
-        inputs.sequences.push(
-            one.values[first * d..]
-                .chunks(d)
-                .map(<[f32]>::to_vec)
-                .collect(),
-        );
-        let last = one.times[rows - 1];
-        let step = if rows > 1 {
-            last - one.times[rows - 2]
-        } else {
-            1.0
-        };
-        inputs.last_times.push((last, step));
-        inputs.ids.push(one.id);
+        push_last_window(&mut inputs, one.id, &one.times, &one.values, d, window);
     }
     Ok(inputs)
+}
+
+/// Adds to `inputs` the last `window` rows of the series `id` (its `times` and `rows × d`
+/// `values`), with its last time and its last step between rows (1 for a one-row series).
+pub(super) fn push_last_window(
+    inputs: &mut SpecInputs,
+    id: String,
+    times: &[f64],
+    values: &[f32],
+    d: usize,
+    window: usize,
+) {
+    let rows = times.len();
+    let first = rows.saturating_sub(window);
+    inputs
+        .sequences
+        .push(values[first * d..].chunks(d).map(<[f32]>::to_vec).collect());
+    let last = times[rows - 1];
+    let step = if rows > 1 {
+        last - times[rows - 2]
+    } else {
+        1.0
+    };
+    inputs.last_times.push((last, step));
+    inputs.ids.push(id);
 }
 
 #[cfg(test)]

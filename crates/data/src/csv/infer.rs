@@ -12,6 +12,10 @@
 //!   is not numeric, otherwise regression (one value per sequence).
 //! - Features: `--features`, or every numeric column (wide: every numbered feature) that is
 //!   not the id, time or a target.
+//!
+//! A file of at least [`crate::ON_DISK_THRESHOLD_BYTES`] is inferred from its first
+//! [`INSPECTED_ROWS`] rows (and the counts are theirs, as a note says), so that inspecting a file
+//! bigger than memory holds a bounded part of it; every row is checked when the file is read.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -20,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use super::missing::MissingValues;
 use super::spec::{DataSpec, ForecastWindows, Format, Task};
+use super::stream::read_first_rows;
 use super::summary::{Inspection, step_groups, summarise};
 use super::table::{Table, open};
 use crate::error::{DataError, Result};
@@ -52,6 +57,9 @@ pub struct DataHints {
     pub max_steps: Option<usize>,
 }
 
+/// The rows a file of at least [`crate::ON_DISK_THRESHOLD_BYTES`] is inferred from.
+pub const INSPECTED_ROWS: usize = 200_000;
+
 /// Infers how to read `path` (see the module docs), checking every column named.
 ///
 /// ```
@@ -73,7 +81,20 @@ pub struct DataHints {
 /// ```
 pub fn inspect_csv(path: impl AsRef<Path>, hints: &DataHints) -> Result<Inspection> {
     let path = path.as_ref();
-    let table = Table::read(open(path)?, path.to_path_buf())?;
+    let big = std::fs::metadata(path).is_ok_and(|m| m.len() >= crate::ON_DISK_THRESHOLD_BYTES);
+    inspect_first_rows(path, hints, big.then_some(INSPECTED_ROWS))
+}
+
+/// [`inspect_csv`] from the first `max_rows` data rows of `path` (all of them when `None`).
+pub(super) fn inspect_first_rows(
+    path: &Path,
+    hints: &DataHints,
+    max_rows: Option<usize>,
+) -> Result<Inspection> {
+    let (table, cut) = match max_rows {
+        Some(max) => read_first_rows(path, max)?,
+        None => (Table::read(open(path)?, path.to_path_buf())?, false),
+    };
     let headers = table.headers().to_vec();
     let has = |name: &str| headers.iter().any(|h| h == name);
     let mut notes = Vec::new();
@@ -189,6 +210,13 @@ pub fn inspect_csv(path: impl AsRef<Path>, hints: &DataHints) -> Result<Inspecti
         missing: MissingValues::Error,
     };
     spec.validate()?;
+    if cut {
+        notes.push(format!(
+            "a big file: inferred from its first {} rows, whose counts these are; every row is \
+             checked when the file is read",
+            table.rows.len()
+        ));
+    }
     summarise(path, &table, spec, &groups, &numeric, notes)
 }
 
@@ -381,6 +409,29 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("line 2") && err.contains("`sick`"), "{err}");
+    }
+
+    #[test]
+    fn a_big_file_is_inferred_from_its_first_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = String::from("id,time,hr,label\n");
+        for p in 0..10 {
+            for t in 0..3 {
+                text += &format!("p{p},{t},{},{}\n", 70 + t, ["sick", "well"][p % 2]);
+            }
+        }
+        let path = write_file(&dir, "big.csv", &text);
+        let whole = inspect_csv(&path, &hints()).unwrap();
+        let first = inspect_first_rows(&path, &hints(), Some(7)).unwrap();
+        assert_eq!(first.spec, whole.spec);
+        assert_eq!((first.rows, first.sequences), (7, 3));
+        assert_eq!((whole.rows, whole.sequences), (30, 10));
+        assert!(first.to_string().contains("first 7 rows"), "{first}");
+        let all = inspect_first_rows(&path, &hints(), Some(30)).unwrap();
+        assert_eq!(all.rows, 30);
+        for whole in [whole, all] {
+            assert!(!whole.to_string().contains("a big file"), "{whole}");
+        }
     }
 
     #[test]

@@ -36,12 +36,15 @@
 // missing-value policy, each format's reader, and reading by a spec the command line infers.
 mod chunks;
 mod forecast;
+mod in_chunks;
 mod infer;
 mod layout;
 mod long;
 mod long_samples;
 mod missing;
+mod sample_stream;
 mod spec;
+mod stream;
 mod summary;
 mod table;
 mod targets;
@@ -51,15 +54,17 @@ mod wide;
 
 pub(crate) use chunks::for_each_series;
 pub use forecast::{ForecastIndex, ForecastWindow};
-pub use infer::{DataHints, TARGET_NAMES, inspect_csv};
+pub use infer::{DataHints, INSPECTED_ROWS, TARGET_NAMES, inspect_csv};
 pub use layout::{LongCsvLayout, WideCsvLayout, WideFeature};
 pub use long::{
     read_long_csv, read_long_csv_from_reader, read_long_sequences, read_long_sequences_from_reader,
 };
 pub use long_samples::ONE_SERIES;
 pub use missing::MissingValues;
+pub(crate) use sample_stream::CHUNK_ROWS;
 pub use spec::{DataSpec, ForecastWindows, Format, SpecData, SpecInputs, Task};
 pub use summary::Inspection;
 pub use table::MEMORY_SOURCE;
 pub use targets::CsvTarget;
+pub(crate) use targets::{RawTarget, observed_labels, unknown_label};
 pub use wide::{read_wide_csv, read_wide_csv_from_reader, read_wide_sequences};

@@ -13,6 +13,7 @@ use super::forecast::{ForecastIndex, forecast_inputs, read_forecast, read_foreca
 use super::layout::{LongCsvLayout, WideCsvLayout, WideFeature};
 use super::long::{read_long_csv, read_long_sequences};
 use super::missing::MissingValues;
+use super::stream::CsvRecords;
 use super::table::{Table, open};
 use super::targets::CsvTarget;
 use super::wide::{read_wide_csv, read_wide_sequences};
@@ -157,7 +158,7 @@ pub struct SpecData {
 }
 
 /// New sequences to predict on, read with a [`DataSpec`] (targets not needed).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct SpecInputs {
     /// One id per sequence (for forecasting, the series).
     pub ids: Vec<String>,
@@ -335,9 +336,10 @@ impl DataSpec {
         Ok(self.max_steps.map_or(longest, |m| m.min(longest)))
     }
 
-    /// The wide features with their step columns `<name>_<t>` found in the header of `path`.
-    fn wide_features(&self, path: &Path) -> Result<Vec<WideFeature>> {
-        let table = Table::read(open(path)?, path.to_path_buf())?;
+    /// The wide features with their step columns `<name>_<t>` found in the header of `path`
+    /// (only the header is read).
+    pub(super) fn wide_features(&self, path: &Path) -> Result<Vec<WideFeature>> {
+        let table = CsvRecords::open(path)?.header_table();
         let groups = super::summary::step_groups(table.headers());
         self.features
             .iter()

@@ -2,13 +2,14 @@
 //! labels read from them become the dataset's [`Target`]s, target kind and target names.
 
 use std::collections::HashMap;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use super::layout::non_empty;
 use super::table::{Column, Table};
 use crate::dataset::{SequenceDataset, SequenceSample, Target, TargetKind};
-use crate::error::Result;
+use crate::error::{DataError, Result};
 
 /// Which columns hold the targets.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -118,7 +119,7 @@ impl SampleTarget {
 }
 
 /// A per-sample target read from the file, before class labels become indices.
-pub(super) enum RawTarget {
+pub(crate) enum RawTarget {
     /// The regression values, one per target column.
     Values(Vec<f32>),
     /// The class label and the line it was read from.
@@ -173,15 +174,7 @@ impl ResolvedTargets {
                             .get(label.as_str())
                             .map(|&i| Target::Class(i))
                             .ok_or_else(|| {
-                                table.error(
-                                    *line,
-                                    Some(column),
-                                    format!(
-                                        "label `{label}` is not one of the known classes [{}] \
-                                         (a model scores only the classes it was trained on)",
-                                        labels.join(", ")
-                                    ),
-                                )
+                                unknown_label(&table.path, *line, column, label, &labels)
                             }),
                         RawTarget::Values(_) => unreachable!("class targets are labels"),
                     })
@@ -243,8 +236,28 @@ pub(super) struct UntargetedSample {
     pub(super) length: usize,
 }
 
+/// The error for a class label, at `line` of `path`, that is not one of the known `classes`.
+pub(crate) fn unknown_label(
+    path: &Path,
+    line: u64,
+    column: &str,
+    label: &str,
+    classes: &[String],
+) -> DataError {
+    DataError::Csv {
+        path: path.to_path_buf(),
+        line,
+        column: Some(column.to_string()),
+        message: format!(
+            "label `{label}` is not one of the known classes [{}] (a model scores only the \
+             classes it was trained on)",
+            classes.join(", ")
+        ),
+    }
+}
+
 /// Distinct labels, sorted numerically when all are integers, otherwise as text.
-fn observed_labels<'a>(labels: impl Iterator<Item = &'a str>) -> Vec<String> {
+pub(crate) fn observed_labels<'a>(labels: impl Iterator<Item = &'a str>) -> Vec<String> {
     let mut distinct: Vec<String> = labels.map(str::to_string).collect();
     distinct.sort();
     distinct.dedup();

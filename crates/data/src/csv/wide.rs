@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::layout::{WideCsvLayout, WideFeature};
 use super::missing::{CellAt, Filled, MissingValues};
+use super::stream::CsvRecords;
 use super::table::{Column, MEMORY_SOURCE, Row, Table, open};
 use super::targets::{CsvTarget, RawTarget, ResolvedTargets, SampleTarget, UntargetedSample};
 use crate::dataset::SequenceDataset;
@@ -91,62 +92,175 @@ fn wide_samples(
     layout: &WideCsvLayout,
     target: Option<&SampleTarget>,
 ) -> Result<(Vec<UntargetedSample>, Vec<RawTarget>)> {
-    let num_steps = layout.features[0].columns.len();
-    let id_column = layout.id.as_ref().map(|c| table.column(c)).transpose()?;
-    // Step-major column order: for each step, every feature.
-    let mut cells = Vec::with_capacity(num_steps * layout.features.len());
-    for t in 0..num_steps {
-        for feature in &layout.features {
-            cells.push(table.column(&feature.columns[t])?);
-        }
-    }
-    let num_features = layout.features.len();
-
-    let mut first_line_of: HashMap<String, u64> = HashMap::new();
+    let columns = WideColumns::find(table, layout)?;
+    let mut seen = SeenRows::default();
     let mut samples = Vec::new();
     let mut raw_targets = Vec::new();
-    'rows: for (row_index, row) in table.rows.iter().enumerate() {
-        let id = row_id(
-            table,
-            row,
-            row_index,
-            id_column.as_ref(),
-            &mut first_line_of,
-        )?;
-        let mut values = Vec::with_capacity(cells.len());
-        for (i, column) in cells.iter().enumerate() {
-            let cell = table.number_at(row, column)?;
-            let previous = i.checked_sub(num_features).map(|p| values[p]);
-            let at = CellAt {
-                table,
-                line: row.line,
-                column: &column.name,
-                id: &id,
-            };
-            match layout.missing.fill(cell, previous, at)? {
-                Filled::Value(value) => values.push(value),
-                Filled::DropRow => continue 'rows,
-            }
+    for row in &table.rows {
+        if let Some((sample, raw_target)) =
+            wide_row(table, row, &columns, &mut seen, layout.missing, target)?
+        {
+            samples.push(sample);
+            raw_targets.extend(raw_target);
         }
-        if let Some(target) = target {
-            let Some(raw_target) = row_target(table, row, &id, target, layout.missing)? else {
-                continue 'rows;
-            };
-            raw_targets.push(raw_target);
-        }
-        samples.push(UntargetedSample {
-            id,
-            values,
-            length: num_steps,
-        });
     }
     if samples.is_empty() {
-        return Err(DataError::Empty(format!(
-            "{}: every row has a missing value; dropping them leaves no sample",
-            table.path.display()
-        )));
+        return Err(no_sample_left(&table.path));
     }
     Ok((samples, raw_targets))
+}
+
+/// Calls `each` on every sample of the wide file `path` read with `layout` (with its raw
+/// target when `with_target`), in file order, holding `chunk_rows` rows at a time: the same
+/// samples, checks and errors as [`read_wide_csv`], for files too big to hold in memory.
+pub(super) fn for_each_wide_sample(
+    path: &Path,
+    layout: &WideCsvLayout,
+    with_target: bool,
+    chunk_rows: usize,
+    each: &mut dyn FnMut(UntargetedSample, Option<RawTarget>) -> Result<()>,
+) -> Result<()> {
+    if with_target && matches!(layout.target, CsvTarget::PerStep(_)) {
+        return Err(DataError::InvalidParameter(
+            "per-step targets need the long format (one row per step)".into(),
+        ));
+    }
+    check_features(layout)?;
+    let mut records = CsvRecords::open(path)?;
+    let header = records.header_table();
+    let target = match with_target {
+        true => Some(SampleTarget::find(&header, &layout.target)?),
+        false => None,
+    };
+    let columns = WideColumns::find(&header, layout)?;
+    let mut seen = SeenRows::default();
+    let mut any = false;
+    loop {
+        let mut rows = Vec::new();
+        while rows.len() < chunk_rows.max(1) {
+            match records.next_row()? {
+                Some(row) => rows.push(row),
+                None => break,
+            }
+        }
+        if rows.is_empty() {
+            break;
+        }
+        let table = records.table(rows);
+        for row in &table.rows {
+            let read = wide_row(
+                &table,
+                row,
+                &columns,
+                &mut seen,
+                layout.missing,
+                target.as_ref(),
+            )?;
+            if let Some((sample, raw_target)) = read {
+                any = true;
+                each(sample, raw_target)?;
+            }
+        }
+    }
+    records.finish()?;
+    if !any {
+        return Err(no_sample_left(path));
+    }
+    Ok(())
+}
+
+/// The error for a file whose every row was dropped.
+fn no_sample_left(path: &Path) -> DataError {
+    DataError::Empty(format!(
+        "{}: every row has a missing value; dropping them leaves no sample",
+        path.display()
+    ))
+}
+
+/// The columns a wide file's samples are read from.
+struct WideColumns {
+    id: Option<Column>,
+    /// Step-major: for each step, every feature's column.
+    cells: Vec<Column>,
+    num_features: usize,
+    num_steps: usize,
+}
+
+impl WideColumns {
+    /// Finds the layout's columns in the header of `table`.
+    fn find(table: &Table, layout: &WideCsvLayout) -> Result<Self> {
+        let num_steps = layout.features[0].columns.len();
+        let id = layout.id.as_ref().map(|c| table.column(c)).transpose()?;
+        let mut cells = Vec::with_capacity(num_steps * layout.features.len());
+        for t in 0..num_steps {
+            for feature in &layout.features {
+                cells.push(table.column(&feature.columns[t])?);
+            }
+        }
+        Ok(Self {
+            id,
+            cells,
+            num_features: layout.features.len(),
+            num_steps,
+        })
+    }
+}
+
+/// What reading earlier rows of a file left behind: the ids seen (with their first line) and
+/// the number of rows read (a row's number is its id without an id column).
+#[derive(Default)]
+struct SeenRows {
+    first_line_of: HashMap<String, u64>,
+    rows: usize,
+}
+
+/// One row of a wide file as a sample with its raw target (with `target`), after the missing
+/// value policy; `None` when the policy drops it.
+fn wide_row(
+    table: &Table,
+    row: &Row,
+    columns: &WideColumns,
+    seen: &mut SeenRows,
+    missing: MissingValues,
+    target: Option<&SampleTarget>,
+) -> Result<Option<(UntargetedSample, Option<RawTarget>)>> {
+    let row_index = seen.rows;
+    seen.rows += 1;
+    let id = row_id(
+        table,
+        row,
+        row_index,
+        columns.id.as_ref(),
+        &mut seen.first_line_of,
+    )?;
+    let mut values = Vec::with_capacity(columns.cells.len());
+    for (i, column) in columns.cells.iter().enumerate() {
+        let cell = table.number_at(row, column)?;
+        let previous = i.checked_sub(columns.num_features).map(|p| values[p]);
+        let at = CellAt {
+            table,
+            line: row.line,
+            column: &column.name,
+            id: &id,
+        };
+        match missing.fill(cell, previous, at)? {
+            Filled::Value(value) => values.push(value),
+            Filled::DropRow => return Ok(None),
+        }
+    }
+    let raw_target = match target {
+        Some(target) => match row_target(table, row, &id, target, missing)? {
+            Some(raw) => Some(raw),
+            None => return Ok(None),
+        },
+        None => None,
+    };
+    let sample = UntargetedSample {
+        id,
+        values,
+        length: columns.num_steps,
+    };
+    Ok(Some((sample, raw_target)))
 }
 
 /// The id of `row`: its cell in `id_column`, unique and non-empty (`first_line_of` records the

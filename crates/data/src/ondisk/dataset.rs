@@ -7,8 +7,8 @@ use std::sync::Arc;
 use burn::data::dataset::{Dataset, DatasetError};
 use burn_rnn_io::Crc32;
 
-use super::convert::{convert, stamp};
-use super::format::{HEADER_LEN, Header, Index, corrupt, io_error, read_exact_at};
+use super::convert::{convert, is_current};
+use super::format::{FileKind, Header, Index, corrupt, io_error, open_checked, read_exact_at};
 use crate::csv::{DataSpec, ForecastWindows};
 use crate::dataset::{SequenceSample, Target, TargetKind};
 use crate::error::{DataError, Result};
@@ -95,14 +95,10 @@ impl OnDiskDataset {
     /// Opens `out` when it was converted from `csv` as it is now (same length and modification
     /// time) with the same spec; converts it again otherwise. Returns whether it converted.
     pub fn open_or_convert(csv: &Path, spec: &DataSpec, out: &Path) -> Result<(Self, bool)> {
-        if let Ok(data) = Self::open(out) {
-            let source = &data.file.index.source;
-            let now = stamp(csv)?;
-            if data.file.index.spec == *spec
-                && (source.len, source.modified) == (now.len, now.modified)
-            {
-                return Ok((data, false));
-            }
+        if let Ok(data) = Self::open(out)
+            && is_current(&data.file.index, csv, spec)?
+        {
+            return Ok((data, false));
         }
         Ok((Self::convert(csv, spec, out)?, true))
     }
@@ -110,31 +106,13 @@ impl OnDiskDataset {
     /// Opens an on-disk file, checking its header, index and extents (see the format's module
     /// docs); selects all of its windows.
     pub fn open(path: &Path) -> Result<Self> {
-        let file = File::open(path).map_err(|e| io_error(path, "open", e))?;
-        let len = file
-            .metadata()
-            .map_err(|e| io_error(path, "read the metadata of", e))?
-            .len();
-        let mut bytes = [0u8; HEADER_LEN as usize];
-        let head = usize::try_from(len.min(HEADER_LEN)).unwrap_or(0);
-        read_exact_at(&file, &mut bytes[..head], 0).map_err(|e| io_error(path, "read", e))?;
-        let header = Header::parse(&bytes[..head], len, path)?;
-        // The header was checked against the file's length, so this allocation is backed by it.
-        let mut json = vec![0u8; header.index_len as usize];
-        read_exact_at(&file, &mut json, HEADER_LEN + header.rows_len)
-            .map_err(|e| io_error(path, "read", e))?;
-        if burn_rnn_io::crc32(&json) != header.index_crc {
-            return Err(corrupt(path, "the index's checksum does not match".into()));
-        }
-        let index: Index = serde_json::from_slice(&json)
-            .map_err(|e| corrupt(path, format!("unreadable index: {e}")))?;
-        index.check(&header, path)?;
+        let (file, header, index) = open_checked(path, FileKind::Series)?;
         let windows = index
             .spec
             .forecast
             .ok_or_else(|| corrupt(path, "no windows".into()))?;
         let segments: Vec<Segment> = index
-            .series
+            .entries
             .iter()
             .enumerate()
             .map(|(series, entry)| Segment {
@@ -198,7 +176,7 @@ impl OnDiskDataset {
 
     /// The number of series in the file (those too short for a window included).
     pub fn num_series(&self) -> usize {
-        self.file.index.series.len()
+        self.file.index.entries.len()
     }
 
     /// The number of windows selected.
@@ -232,7 +210,7 @@ impl OnDiskDataset {
     /// values and the rows' times.
     fn read_rows(&self, series: usize, first: usize, rows: usize) -> Result<(Vec<f32>, Vec<f64>)> {
         let f = &self.file;
-        let entry = &f.index.series[series];
+        let entry = &f.index.entries[series];
         let c = f.index.inputs.len();
         let row_bytes = c * 4 + 8;
         let mut bytes = vec![0u8; rows * row_bytes];
@@ -282,7 +260,7 @@ impl OnDiskDataset {
             })
             .collect();
         SequenceSample {
-            id: format!("{}@{}", index.series[series].id, times[w.window]),
+            id: format!("{}@{}", index.entries[series].id, times[w.window]),
             values: values[..w.window * c].to_vec(),
             length: w.window,
             target: Target::Regression(target),

@@ -51,7 +51,7 @@ fn write_csv(dir: &Path) -> PathBuf {
     path
 }
 
-fn bits(sample: &SequenceSample) -> (String, Vec<u32>, usize, Vec<u32>) {
+pub(super) fn bits(sample: &SequenceSample) -> (String, Vec<u32>, usize, Vec<u32>) {
     let target = match &sample.target {
         Target::Regression(v) | Target::PerStep(v) => v.iter().map(|x| x.to_bits()).collect(),
         Target::Class(c) => vec![*c as u32],
@@ -60,13 +60,13 @@ fn bits(sample: &SequenceSample) -> (String, Vec<u32>, usize, Vec<u32>) {
     (sample.id.clone(), values, sample.length, target)
 }
 
-fn all(source: &dyn SequenceSource) -> Vec<(String, Vec<u32>, usize, Vec<u32>)> {
+pub(super) fn all(source: &dyn SequenceSource) -> Vec<(String, Vec<u32>, usize, Vec<u32>)> {
     (0..source.num_samples())
         .map(|i| bits(&source.sample(i).unwrap()))
         .collect()
 }
 
-fn streamed(source: &dyn SequenceSource) -> Vec<(String, Vec<u32>, usize, Vec<u32>)> {
+pub(super) fn streamed(source: &dyn SequenceSource) -> Vec<(String, Vec<u32>, usize, Vec<u32>)> {
     let mut out = Vec::new();
     source
         .for_each_sample(&mut |s| {

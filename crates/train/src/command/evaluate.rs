@@ -5,15 +5,16 @@
 use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
-use burn_rnn_data::{ForecastIndex, SequenceDataset, SpecData, Task};
+use burn_rnn_data::{ForecastIndex, SequenceDataset, SpecData, Target, Task};
 
 use super::RunData;
+use super::chunked::{predict_with_targets, reads_in_chunks};
 use crate::artifacts::RunDir;
 use crate::baseline::{NaiveForecast, mean_forecast};
 use crate::error::{Result, TrainError};
 use crate::evaluate::Evaluation;
 use crate::plot::{Panel, Series, write_confusion_png, write_png};
-use crate::predict::Predictor;
+use crate::predict::{Prediction, Predictor};
 use crate::report::dataset_targets;
 
 /// Choices of [`evaluate_run`].
@@ -27,6 +28,10 @@ pub struct EvaluateOptions {
     /// Forecasting: the steps averaged by the moving-average baseline; the whole window when
     /// `None`.
     pub average: Option<usize>,
+    /// Classification and regression: read the file a chunk of sequences at a time (`true`,
+    /// `--on-disk`) or whole (`false`, `--in-memory`); absent: in chunks for files of at least
+    /// [`burn_rnn_data::ON_DISK_THRESHOLD_BYTES`]. The scores are the same either way.
+    pub in_chunks: Option<bool>,
 }
 
 /// What [`evaluate_run`] measured and wrote.
@@ -36,14 +41,15 @@ pub struct RunEvaluation {
     pub evaluation: Evaluation,
     /// The files written: `metrics.json` and the plot.
     pub files: Vec<PathBuf>,
-    /// The data scored, in raw units.
-    pub data: SpecData,
+    /// The data scored, in raw units; `None` when the file was read in chunks.
+    pub data: Option<SpecData>,
     /// The model's predictions: classes, or `[samples][K]` values.
     pub predictions: Vec<Vec<f32>>,
 }
 
 /// Scores the run in `dir` on the file `data` (read as the run's training data was, labels
-/// mapped onto its classes: an unseen label is an error naming its line), next to naive
+/// mapped onto its classes: an unseen label is an error naming its line; a big classification
+/// or regression file a chunk at a time, see [`EvaluateOptions::in_chunks`]), next to naive
 /// baselines: the training set's majority class; the training mean; the last value, a moving
 /// average and (with a season) the seasonal-naive forecast. Writes `metrics.json` and a plot.
 pub fn evaluate_run(
@@ -63,18 +69,48 @@ pub fn evaluate_run(
     let predictor = Predictor::load(dir, device)?;
     let spec = &run_data.columns;
     let classes = (spec.task == Task::Classify).then(|| predictor.schema().target_names.clone());
-    let read = spec.read(data, classes.as_deref())?;
-    let dataset = &read.dataset;
     let out = options.out.clone().unwrap_or_else(|| dir.to_path_buf());
     let mut files = vec![out.join("metrics.json")];
-    let (evaluation, predictions) = match spec.task {
-        Task::Classify => {
-            let predicted: Vec<usize> = predictor
-                .predict_classes(dataset)?
+    let per_sequence = spec.task != Task::Forecast;
+    let (predicted, targets, read) = if per_sequence && reads_in_chunks(data, options.in_chunks)? {
+        let (predicted, targets) =
+            predict_with_targets(&predictor, spec, data, classes.as_deref())?;
+        (predicted, targets, None)
+    } else {
+        let read = spec.read(data, classes.as_deref())?;
+        let predicted = match per_sequence {
+            true => predictor.predict_dataset(&read.dataset)?,
+            false => Vec::new(),
+        };
+        let targets: Vec<Target> = read
+            .dataset
+            .samples()
+            .iter()
+            .map(|s| s.target.clone())
+            .collect();
+        (predicted, targets, Some(read))
+    };
+    let (evaluation, predictions) = match (spec.task, &read) {
+        (Task::Classify, _) => {
+            let predicted = predicted
                 .iter()
-                .map(|p| p.class)
+                .map(|p| match p {
+                    Prediction::Class { class, .. } => Ok(*class),
+                    _ => Err(TrainError::InvalidInput(
+                        "the run is not a classifier".into(),
+                    )),
+                })
+                .collect::<Result<Vec<usize>>>()?;
+            let truth: Vec<usize> = targets
+                .iter()
+                .filter_map(|t| match t {
+                    Target::Class(c) => Some(*c),
+                    _ => None,
+                })
                 .collect();
-            let evaluation = Evaluation::of_classes(&predicted, dataset, &run_data.class_counts)?;
+            let names = &predictor.schema().target_names;
+            let evaluation =
+                Evaluation::of_class_lists(&predicted, &truth, names, &run_data.class_counts)?;
             let confusion = &evaluation
                 .classification
                 .as_ref()
@@ -82,15 +118,30 @@ pub fn evaluate_run(
                 .unwrap_or_default();
             let plot = out.join("confusion.png");
             let title = format!("Confusion matrix, {}", file_name(data));
-            write_confusion_png(&plot, &title, dataset.target_names(), confusion)?;
+            write_confusion_png(&plot, &title, names, confusion)?;
             files.push(plot);
             (
                 evaluation,
                 predicted.iter().map(|&c| vec![c as f32]).collect(),
             )
         }
-        Task::Regress => {
-            let rows = predictor.predict_rows(dataset)?;
+        (Task::Regress, _) => {
+            let rows = predicted
+                .into_iter()
+                .map(|p| match p {
+                    Prediction::Values(values) => Ok(values),
+                    _ => Err(TrainError::InvalidInput(
+                        "the run is not a many-to-one regression model".into(),
+                    )),
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let actual: Vec<Vec<f32>> = targets
+                .into_iter()
+                .filter_map(|t| match t {
+                    Target::Regression(values) => Some(values),
+                    _ => None,
+                })
+                .collect();
             let means: Vec<f32> = (predictor.normalizer().targets.as_ref())
                 .map(|t| t.offset.iter().map(|&m| m as f32).collect())
                 .unwrap_or_default();
@@ -98,19 +149,21 @@ pub fn evaluate_run(
                 "training mean".to_string(),
                 mean_forecast(&means, rows.len()),
             );
+            let names = &spec.targets;
             let evaluation =
-                Evaluation::of_values(Task::Regress, &rows, dataset, &[baseline], &[])?;
+                Evaluation::of_value_lists(Task::Regress, &rows, &actual, names, &[baseline], &[])?;
             let plot = out.join("predictions.png");
             write_png(
                 &plot,
                 &format!("Predicted against actual, {}", file_name(data)),
-                &scatter_panels(&rows, dataset),
+                &scatter_panels(&rows, &actual, names),
                 2,
             )?;
             files.push(plot);
             (evaluation, rows)
         }
-        Task::Forecast => {
+        (Task::Forecast, Some(read)) => {
+            let dataset = &read.dataset;
             let index = read
                 .forecast
                 .as_ref()
@@ -144,6 +197,11 @@ pub fn evaluate_run(
             files.push(plot);
             (evaluation, rows)
         }
+        (Task::Forecast, None) => {
+            return Err(TrainError::InvalidInput(
+                "forecast windows were not read".into(),
+            ));
+        }
     };
     evaluation.write_json(&files[0])?;
     Ok(RunEvaluation {
@@ -162,9 +220,8 @@ fn file_name(path: &Path) -> String {
 }
 
 /// Predicted against actual values of each target (the first four), with the diagonal.
-fn scatter_panels(rows: &[Vec<f32>], data: &SequenceDataset) -> Vec<Panel> {
-    let (targets, _) = dataset_targets(data);
-    data.target_names()
+fn scatter_panels(rows: &[Vec<f32>], targets: &[Vec<f32>], names: &[String]) -> Vec<Panel> {
+    names
         .iter()
         .enumerate()
         .take(4)

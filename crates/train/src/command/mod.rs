@@ -10,6 +10,7 @@
 //! for it and the training classes' counts, so `evaluate` and `predict` read new files exactly
 //! as training read its own.
 
+mod chunked;
 mod evaluate;
 mod predict;
 mod run;
@@ -25,9 +26,12 @@ use burn_rnn_model::{CellKind, RecurrentConfig};
 use serde::{Deserialize, Serialize};
 
 pub use evaluate::{EvaluateOptions, RunEvaluation, evaluate_run};
-pub use predict::{PredictionTable, predict_file};
+pub use predict::{PredictOptions, PredictionTable, predict_each, predict_file};
 pub use run::{RunData, default_run_dir};
-pub use storage::{ON_DISK_TRAIN_FILE, ON_DISK_VALID_FILE, Storage};
+pub use storage::{
+    ON_DISK_TRAIN_FILE, ON_DISK_TRAIN_SEQUENCES, ON_DISK_VALID_FILE, ON_DISK_VALID_SEQUENCES,
+    Storage,
+};
 
 use run::class_counts;
 
@@ -143,9 +147,9 @@ pub struct TrainSpec {
     pub model: ModelSpec,
     /// The optimisation.
     pub training: TrainingSpec,
-    /// Keep forecasting windows on disk (`true`, `--on-disk`) or in memory (`false`); absent:
-    /// on disk for files of at least [`burn_rnn_data::ON_DISK_THRESHOLD_BYTES`] (see
-    /// [`TrainSpec::storage`]).
+    /// Keep the data (windows or sequences) on disk (`true`, `--on-disk`) or in memory
+    /// (`false`); absent: on disk for files of at least
+    /// [`burn_rnn_data::ON_DISK_THRESHOLD_BYTES`] (see [`TrainSpec::storage`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_disk: Option<bool>,
 }
@@ -180,10 +184,8 @@ impl TrainSpec {
         }
     }
 
-    /// Where the data will be kept, and why: `on_disk` when set, otherwise on disk for
-    /// forecasting files of at least [`burn_rnn_data::ON_DISK_THRESHOLD_BYTES`] (their
-    /// windows in memory take `T` times the series' size); errors for `on_disk` with another
-    /// task.
+    /// Where the data will be kept, and why: `on_disk` when set, otherwise on disk for files
+    /// of at least [`burn_rnn_data::ON_DISK_THRESHOLD_BYTES`], whatever the task and format.
     pub fn storage(&self) -> Result<Storage> {
         storage::storage(self)
     }
