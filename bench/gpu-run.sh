@@ -3,25 +3,81 @@
 # with .gpu-bin/ from bench/gpu-prepare.sh carried along (`carry: [".gpu-bin"]`): the model
 # tests on wgpu (Vulkan on the GPU: the PyTorch fixtures and the kernels against the tensor
 # scan), then `bench` on every workload and cell with the kernels and with the tensor scan, with
-# kernel counts, then PyTorch (cuDNN) on the same workloads. Everything lands in $OUT.
+# kernel counts, then PyTorch (cuDNN) on the same workloads, then both at T = 10,000, then the
+# layer-normalised cells, then the healthcare example (its plots come back too). Each step has
+# its own time limit (520 s in all), so that a hang loses one step only; the log is
+# $OUT/run.txt, the tests' output $OUT/tests.txt, and every JSON $OUT/results.tar.
 set -uo pipefail
 out=${OUT:-/tmp/gpu-out}
-mkdir -p "$out" /tmp/gpu-bin
+results=/tmp/gpu-results
+mkdir -p "$out" "$results" /tmp/gpu-bin
+exec > >(tee -a "$out/run.txt") 2>&1
+begin=$SECONDS
+step() { echo; echo "== $* (at $((SECONDS - begin)) s)"; }
+keep() { tar -cf "$out/results.tar" -C "$results" .; }
+
+step "machine"
 for f in .gpu-bin/debs/*.deb; do dpkg -x "$f" /; done
 ldconfig
-if [ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ]; then
-  export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-fi
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/gpu.txt"
+icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+[ -f "$icd" ] || icd=$(find / -name 'nvidia_icd*.json' -not -path '/proc/*' 2>/dev/null | head -1)
+[ -n "$icd" ] && export VK_DRIVER_FILES=$icd
+egl=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
+[ -f "$egl" ] && export __EGL_VENDOR_LIBRARY_FILENAMES=$egl
+echo "Vulkan driver: ${icd:-none found}"; cat "$icd" 2>/dev/null
+ldconfig -p | grep -E 'libvulkan|libGLX_nvidia|libGLdispatch|libnvidia-glcore' | head
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
+lscpu | grep 'Model name'
 for f in .gpu-bin/*.xz; do
   name=$(basename "$f" .xz)
   xz -dc "$f" > "/tmp/gpu-bin/$name" && chmod +x "/tmp/gpu-bin/$name"
 done
 # The fixtures are read from the source tree the tests were built in: point them here.
 export BURN_RNN_FIXTURES="$PWD/crates/model/tests/fixtures/pytorch" BURN_RNN_REQUIRE_WGPU=1
-timeout 240 /tmp/gpu-bin/model --test-threads 1 2>&1 | tee "$out/tests.txt" | tail -20
 cells=(--cell elman lstm gru)
-timeout 200 /tmp/gpu-bin/bench --device wgpu "${cells[@]}" --gpu-paths --dispatches --skip-burn-nn \
-  --json "$out/ours_wgpu.json" 2>&1 | tee "$out/bench.txt"
-timeout 120 python3 .gpu-bin/pytorch_bench.py --device cuda "${cells[@]}" \
-  --json "$out/torch_cuda.json" 2>&1 | tee -a "$out/bench.txt"
+
+step "probe: one small bench on wgpu, with the Vulkan loader's messages"
+VK_LOADER_DEBUG=error,warn timeout 60 /tmp/gpu-bin/bench --device wgpu --workload healthcare \
+  --skip-burn-nn --repeats 1 --warmup 0 > /tmp/probe.txt 2>&1
+probe=$?
+tail -25 /tmp/probe.txt
+if [ $probe -ne 0 ]; then # no GPU to measure: say why, and give the machine back early
+  VK_LOADER_DEBUG=all timeout 30 /tmp/gpu-bin/bench --device wgpu --workload healthcare \
+    --skip-burn-nn --repeats 1 --warmup 0 2>&1 | grep -v '^$' | tail -60
+  exit 1
+fi
+
+step "model tests on wgpu"
+timeout 130 /tmp/gpu-bin/model --test-threads 1 > "$out/tests.txt" 2>&1
+echo "exit $?"
+grep -E '^test |test result|panicked|left|right' "$out/tests.txt" | head -60
+
+step "bench: the kernels and the tensor scan on wgpu"
+timeout 170 /tmp/gpu-bin/bench --device wgpu "${cells[@]}" --gpu-paths --dispatches --skip-burn-nn \
+  --json "$results/ours_wgpu.json"
+echo "exit $?"; keep
+
+step "PyTorch on cuda"
+timeout 70 python3 .gpu-bin/pytorch_bench.py --device cuda "${cells[@]}" --json "$results/torch_cuda.json"
+echo "exit $?"; keep
+
+step "T = 10,000: the kernels on wgpu, then PyTorch on cuda"
+timeout 50 /tmp/gpu-bin/bench --device wgpu "${cells[@]}" --workload long --steps 10000 \
+  --skip-burn-nn --dispatches --repeats 3 --warmup 1 --json "$results/ours_long.json"
+echo "exit $?"; keep
+timeout 50 python3 .gpu-bin/pytorch_bench.py --device cuda "${cells[@]}" --workload long \
+  --steps 10000 --repeats 3 --warmup 1 --json "$results/torch_long.json"
+echo "exit $?"; keep
+
+step "layer norm in the kernels on wgpu"
+timeout 50 /tmp/gpu-bin/bench --device wgpu --cell lstm gru --workload healthcare medium \
+  --layer-norm --skip-burn-nn --dispatches --json "$results/ours_layer_norm.json"
+echo "exit $?"; keep
+
+step "the healthcare example on wgpu, as a user would run it"
+timeout 50 /tmp/gpu-bin/healthcare --device wgpu
+echo "exit $?"
+for plot in loss forecast; do cp "artifacts/healthcare/$plot.png" "$out/healthcare_$plot.png"; done
+
+step "done"
+sleep 1 # lets tee write the last lines

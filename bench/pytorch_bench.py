@@ -18,7 +18,9 @@ WORKLOADS = {  # B, T, D, H, L
     "healthcare": (32, 24, 3, 32, 1),
     "medium": (64, 64, 8, 128, 2),
     "large": (256, 128, 32, 512, 1),
+    "long": (16, 1000, 8, 64, 1),  # as `bench --workload long`: not run unless named
 }
+DEFAULT_WORKLOADS = ["healthcare", "medium", "large"]
 GATES = {"elman": 1, "lstm": 4, "gru": 3}
 
 
@@ -65,7 +67,8 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--cell", nargs="+", default=["elman"], choices=list(GATES))
-    parser.add_argument("--workload", nargs="+", default=list(WORKLOADS), choices=list(WORKLOADS))
+    parser.add_argument("--workload", nargs="+", default=DEFAULT_WORKLOADS, choices=list(WORKLOADS))
+    parser.add_argument("--steps", type=int, help="steps per sequence T, in place of each workload's own")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--json")
@@ -77,6 +80,7 @@ def main():
     results = []
     for name in args.workload:
         b, t, d, h, layers = WORKLOADS[name]
+        t = args.steps or t
         for cell in args.cell:
             model = Regressor(cell, d, h, layers).to(args.device)
             x = torch.randn(b, t, d, device=args.device)
@@ -98,6 +102,7 @@ def main():
             flops = forward_flops(b, t, d, h, layers, GATES[cell])
             row = {
                 "workload": name,
+                "steps": t,
                 "implementation": f"pytorch {cell}",
                 "train_seq_per_s": b / train,
                 "train_gflops": 3 * flops / train / 1e9,

@@ -1,7 +1,7 @@
 //! How a scan is cut for the kernels: sequences per cube (what fits in shared memory), units
 //! per cube, and steps per launch (what stays within a driver's loop limit).
 
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use burn::tensor::Tensor;
 use burn_cubecl::tensor::CubeTensor;
@@ -36,8 +36,8 @@ pub(super) struct Options {
 }
 
 impl Plan {
-    /// The most sequences per cube (up to 4) whose states fit in `like`'s shared memory, for
-    /// the backward kernel's needs as well (`None`: not even one fits).
+    /// The most sequences per cube (up to [`Tuning`]'s) whose states fit in `like`'s shared
+    /// memory, for the backward kernel's needs as well (`None`: not even one fits).
     pub fn new<C: GpuCell>(
         cell: &C,
         like: &CubeTensor,
@@ -54,8 +54,9 @@ impl Plan {
         } = options;
         let (batch, hidden, state) = (scan.batch, scan.hidden, scan.state);
         let hardware = &like.client.properties().hardware;
+        let tuning = Tuning::get();
         let units = (hidden.next_multiple_of(32) as u32)
-            .min(256)
+            .min(tuning.units)
             .min(hardware.max_units_per_cube)
             .min(hardware.max_cube_dim.0);
         // As `Layout::slots`.
@@ -83,18 +84,25 @@ impl Plan {
             forward.max(backward)
         };
         // Under layer norm each block of the cube's rows needs a unit of its own at least.
-        let rows = [4, 2, 1]
+        let loops = loop_budget(like);
+        let most_rows = tuning.rows.unwrap_or(match loops {
+            // Mesa's software driver (the one whose loops are limited): its "GPU" is the CPU's
+            // cores, where fewer cubes reading `W_hh` is what counts.
+            u64::MAX => 2,
+            _ => 4,
+        });
+        let rows = [8, 4, 2, 1]
             .into_iter()
-            .filter(|&rows| rows <= batch.max(1))
+            .filter(|&rows| rows <= batch.max(1) && rows <= most_rows)
             .filter(|&rows| !norm || rows * C::GATES <= units as usize)
             .find(|&rows| floats(rows) * 4 <= hardware.max_shared_memory_size)?;
         // Loop iterations per invocation: per step, each unit's hidden (or state) units times
         // the product's inner loop; plus the loops before and after the steps.
         let per_unit = hidden.div_ceil(units as usize) as u64;
         let per_state = state.div_ceil(units as usize) as u64;
-        let budget = loop_budget(like).checked_sub(4 * per_unit.max(per_state) + 16)?;
+        let budget = loops.checked_sub(4 * per_unit.max(per_state) + 16)?;
         let steps = |per_step: u64| (budget / per_step) as usize;
-        let unrolled = |terms: usize| (terms / kernel::UNROLL) as u64 + 1;
+        let unrolled = |terms: usize| (terms / tuning.unroll) as u64 + 1;
         let (mut forward, mut backward) = match projected {
             false => (
                 per_unit * unrolled(hidden),
@@ -134,6 +142,7 @@ impl Plan {
             tape: C::TAPE,
             rows,
             units: units as usize,
+            unroll: tuning.unroll,
             cell_state: C::CELL_STATE,
             separate: C::SEPARATE_INPUT,
             projected,
@@ -181,6 +190,63 @@ impl Plan {
     }
 }
 
+/// The plan's choices that are tuned per GPU: at most `rows` sequences per cube (by default 2,
+/// and 4 on Mesa's software driver), at most `units` units per cube, and the products' inner
+/// loops `unroll` terms at a time. Measured on an NVIDIA H200 and on lavapipe (BENCHMARKS.md,
+/// "the scan kernels' tuning"). `BURN_RNN_GPU_TUNE` (read once, e.g.
+/// `unroll=8,units=512,rows=2`) overrides them, to measure others on a new GPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Tuning {
+    rows: Option<usize>,
+    units: u32,
+    unroll: usize,
+}
+
+impl Tuning {
+    const DEFAULT: Self = Self {
+        rows: None,
+        units: 1024,
+        unroll: 8,
+    };
+
+    fn get() -> Self {
+        static TUNING: OnceLock<Tuning> = OnceLock::new();
+        *TUNING.get_or_init(|| match std::env::var("BURN_RNN_GPU_TUNE") {
+            Ok(text) => Self::parse(&text).unwrap_or_else(|problem| {
+                eprintln!("warning: BURN_RNN_GPU_TUNE ignored: {problem}");
+                Self::DEFAULT
+            }),
+            Err(_) => Self::DEFAULT,
+        })
+    }
+
+    /// `name=value` pairs separated by commas; the names not given keep their defaults.
+    fn parse(text: &str) -> Result<Self, String> {
+        let mut tuning = Self::DEFAULT;
+        for pair in text.split(',').filter(|pair| !pair.trim().is_empty()) {
+            let (name, value) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("`{pair}` is not name=value"))?;
+            let value: usize = value
+                .trim()
+                .parse()
+                .map_err(|_| format!("`{pair}`: the value is not a whole number"))?;
+            match (name.trim(), value) {
+                ("rows", 1..=8) => tuning.rows = Some(value),
+                ("units", 32..=1024) => tuning.units = value as u32,
+                ("unroll", 1..=32) => tuning.unroll = value,
+                ("rows" | "units" | "unroll", _) => {
+                    return Err(format!(
+                        "`{pair}` is out of range (rows 1-8, units 32-1024, unroll 1-32)"
+                    ));
+                }
+                _ => return Err(format!("`{pair}`: unknown name (rows, units, unroll)")),
+            }
+        }
+        Ok(tuning)
+    }
+}
+
 /// Loop iterations one kernel invocation may run on `like`'s device (`u64::MAX`: no limit
 /// seen). Mesa's software Vulkan driver (llvmpipe, lavapipe) silently ends a shader's loops
 /// after 65,535 iterations; measured once per device with [`kernel::loop_probe()`].
@@ -215,4 +281,32 @@ fn loop_budget(like: &CubeTensor) -> u64 {
     };
     budgets.push((device, budget));
     budget
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Tuning;
+
+    #[test]
+    fn tuning_reads_overrides_and_refuses_bad_ones() {
+        assert_eq!(Tuning::parse(""), Ok(Tuning::DEFAULT));
+        let tuned = Tuning::parse("unroll=16, rows=4").unwrap();
+        assert_eq!((tuned.unroll, tuned.rows, tuned.units), (16, Some(4), 1024));
+        assert!(
+            Tuning::parse("rows=9")
+                .unwrap_err()
+                .contains("out of range")
+        );
+        assert!(
+            Tuning::parse("width=3")
+                .unwrap_err()
+                .contains("unknown name")
+        );
+        assert!(Tuning::parse("unroll").unwrap_err().contains("name=value"));
+        assert!(
+            Tuning::parse("units=x")
+                .unwrap_err()
+                .contains("whole number")
+        );
+    }
 }

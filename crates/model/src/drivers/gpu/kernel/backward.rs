@@ -166,6 +166,7 @@ pub(crate) fn scan_backward<F: Float, C: GpuCell>(
                         1usize,
                         width_state,
                         rows,
+                        layout.unroll,
                     );
                 }
                 #[unroll]
@@ -219,6 +220,7 @@ pub(crate) fn scan_backward<F: Float, C: GpuCell>(
                     1usize,
                     width_state,
                     rows,
+                    layout.unroll,
                 );
             }
             #[unroll]
@@ -360,7 +362,7 @@ pub(crate) fn scan_backward<F: Float, C: GpuCell>(
         let mut k = UNIT_POS_X as usize;
         while k < width_state {
             // `Σ_j d[r, j] · W_hh[j, k]`.
-            dot_rows::<F>(&mut acc, &d, wt, k, width_state, width, rows);
+            dot_rows::<F>(&mut acc, &d, wt, k, width_state, width, rows, layout.unroll);
             #[unroll]
             for r in 0..rows {
                 let b = first + r;

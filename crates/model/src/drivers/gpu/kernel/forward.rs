@@ -332,7 +332,16 @@ pub(crate) fn scan_forward<F: Float, C: GpuCell>(
             let mut p = UNIT_POS_X as usize;
             while p < width_state {
                 // `Σ_k m_t[r, k] · W_hrᵀ[k, p]`.
-                dot_rows::<F>(&mut projected, &m, projection, p, width_state, hidden, rows);
+                dot_rows::<F>(
+                    &mut projected,
+                    &m,
+                    projection,
+                    p,
+                    width_state,
+                    hidden,
+                    rows,
+                    layout.unroll,
+                );
                 #[unroll]
                 for r in 0..rows {
                     let b = first + r;

@@ -55,6 +55,9 @@ pub(super) struct Layout {
     /// Sequences per cube, and units per cube (`CUBE_DIM_X`).
     pub rows: usize,
     pub units: usize,
+    /// The per-step products' inner loops go this many terms at a time (fewer loop
+    /// iterations, and more loads of `W_hh` in flight before their first use).
+    pub unroll: usize,
     /// Whether the cell has a cell state, keeps its input part apart, has a direct path back.
     pub cell_state: bool,
     pub separate: bool,
@@ -95,7 +98,3 @@ pub(super) struct Span {
     pub start: u32,
     pub count: u32,
 }
-
-/// The inner loops of the per-step products go this many terms at a time (fewer loop
-/// iterations: faster, and further within a driver's loop limit).
-pub(super) const UNROLL: usize = 4;

@@ -3,10 +3,11 @@
 
 use cubecl::prelude::*;
 
-use super::{Layout, UNROLL};
+use super::Layout;
 
 /// `acc[r, g] += Σ_k h[r, k] · W_hhᵀ[k, g·H + u]` for every row and gate of the cube: the
-/// hidden parts of unit `u`, from the states in `h` from `now` on (`UNROLL` terms at a time).
+/// hidden parts of unit `u`, from the states in `h` from `now` on (`layout.unroll` terms at a
+/// time).
 #[cube]
 pub(super) fn hidden_parts<F: Float>(
     acc: &mut Array<F>,
@@ -16,14 +17,15 @@ pub(super) fn hidden_parts<F: Float>(
     u: usize,
     #[comptime] layout: Layout,
 ) {
-    for q in 0..layout.state / UNROLL {
+    let unroll = layout.unroll;
+    for q in 0..layout.state / unroll {
         #[unroll]
-        for k in 0..UNROLL {
-            add_hidden_unit::<F>(acc, h, now, w, q * UNROLL + k, u, layout);
+        for k in 0..unroll {
+            add_hidden_unit::<F>(acc, h, now, w, q * unroll + k, u, layout);
         }
     }
     #[unroll]
-    for k in layout.state / UNROLL * UNROLL..layout.state {
+    for k in layout.state / unroll * unroll..layout.state {
         add_hidden_unit::<F>(acc, h, now, w, k, u, layout);
     }
 }
@@ -53,7 +55,7 @@ fn add_hidden_unit<F: Float>(
 }
 
 /// `acc[r] = Σ_k values[r, k] · weights[base + k·stride]` for every row `r` of the cube, where
-/// each row of `values` holds `terms` values (`UNROLL` terms at a time).
+/// each row of `values` holds `terms` values (`unroll` terms at a time).
 #[cube]
 pub(super) fn dot_rows<F: Float>(
     acc: &mut Array<F>,
@@ -63,28 +65,29 @@ pub(super) fn dot_rows<F: Float>(
     #[comptime] stride: usize,
     #[comptime] terms: usize,
     #[comptime] rows: usize,
+    #[comptime] unroll: usize,
 ) {
     #[unroll]
     for r in 0..rows {
         acc[r] = F::new(0.0);
     }
-    for q in 0..terms / UNROLL {
+    for q in 0..terms / unroll {
         #[unroll]
-        for j in 0..UNROLL {
+        for j in 0..unroll {
             add_term::<F>(
                 acc,
                 values,
                 weights,
                 base,
                 stride,
-                q * UNROLL + j,
+                q * unroll + j,
                 terms,
                 rows,
             );
         }
     }
     #[unroll]
-    for j in terms / UNROLL * UNROLL..terms {
+    for j in terms / unroll * unroll..terms {
         add_term::<F>(acc, values, weights, base, stride, j, terms, rows);
     }
 }
