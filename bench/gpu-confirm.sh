@@ -4,22 +4,8 @@
 # new defaults, then `bench --device wgpu` under the new defaults, the old ones
 # (BURN_RNN_GPU_TUNE=rows=4,units=256,unroll=4) and the new again, then T = 10,000 under the
 # new, then PyTorch (cuDNN). Log: $OUT/confirm.txt; JSON: $OUT/confirm.tar.
-set -uo pipefail
-out=${OUT:-/tmp/gpu-out}
-results=/tmp/gpu-confirm
-mkdir -p "$out" "$results" /tmp/gpu-bin
-exec > >(tee -a "$out/confirm.txt") 2>&1
-begin=$SECONDS
-step() { echo; echo "== $* (at $((SECONDS - begin)) s)"; }
-keep() { tar -cf "$out/confirm.tar" -C "$results" .; }
-
-step "machine"
-for f in .gpu-bin/debs/*.deb; do dpkg -x "$f" /; done
-ldconfig
-export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
-for f in bench model; do xz -dc ".gpu-bin/$f.xz" > "/tmp/gpu-bin/$f" && chmod +x "/tmp/gpu-bin/$f"; done
-export BURN_RNN_FIXTURES="$PWD/crates/model/tests/fixtures/pytorch" BURN_RNN_REQUIRE_WGPU=1
+source "$(dirname "$0")/gpu-common.sh"
+gpu_start confirm
 cells=(--cell elman lstm gru)
 
 step "model tests on wgpu, new defaults"
@@ -40,5 +26,4 @@ timeout 30 /tmp/gpu-bin/bench --device wgpu "${cells[@]}" --workload long --step
 keep
 timeout 25 python3 .gpu-bin/pytorch_bench.py --device cuda "${cells[@]}" --json "$results/torch_cuda.json"
 keep
-step "done"
-sleep 1 # lets tee write the last lines
+gpu_end

@@ -6,34 +6,9 @@
 # kernel counts, then PyTorch (cuDNN) on the same workloads, then both at T = 10,000, then the
 # layer-normalised cells, then the healthcare example (its plots come back too). Each step has
 # its own time limit (520 s in all), so that a hang loses one step only; the log is
-# $OUT/run.txt, the tests' output $OUT/tests.txt, and every JSON $OUT/results.tar.
-set -uo pipefail
-out=${OUT:-/tmp/gpu-out}
-results=/tmp/gpu-results
-mkdir -p "$out" "$results" /tmp/gpu-bin
-exec > >(tee -a "$out/run.txt") 2>&1
-begin=$SECONDS
-step() { echo; echo "== $* (at $((SECONDS - begin)) s)"; }
-keep() { tar -cf "$out/results.tar" -C "$results" .; }
-
-step "machine"
-for f in .gpu-bin/debs/*.deb; do dpkg -x "$f" /; done
-ldconfig
-icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-[ -f "$icd" ] || icd=$(find / -name 'nvidia_icd*.json' -not -path '/proc/*' 2>/dev/null | head -1)
-[ -n "$icd" ] && export VK_DRIVER_FILES=$icd
-egl=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
-[ -f "$egl" ] && export __EGL_VENDOR_LIBRARY_FILENAMES=$egl
-echo "Vulkan driver: ${icd:-none found}"; cat "$icd" 2>/dev/null
-ldconfig -p | grep -E 'libvulkan|libGLX_nvidia|libGLdispatch|libnvidia-glcore' | head
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
-lscpu | grep 'Model name'
-for f in .gpu-bin/*.xz; do
-  name=$(basename "$f" .xz)
-  xz -dc "$f" > "/tmp/gpu-bin/$name" && chmod +x "/tmp/gpu-bin/$name"
-done
-# The fixtures are read from the source tree the tests were built in: point them here.
-export BURN_RNN_FIXTURES="$PWD/crates/model/tests/fixtures/pytorch" BURN_RNN_REQUIRE_WGPU=1
+# $OUT/run.txt, the tests' output $OUT/tests.txt, and every JSON $OUT/run.tar.
+source "$(dirname "$0")/gpu-common.sh"
+gpu_start run
 cells=(--cell elman lstm gru)
 
 step "probe: one small bench on wgpu, with the Vulkan loader's messages"
@@ -79,5 +54,4 @@ timeout 50 /tmp/gpu-bin/healthcare --device wgpu
 echo "exit $?"
 for plot in loss forecast; do cp "artifacts/healthcare/$plot.png" "$out/healthcare_$plot.png"; done
 
-step "done"
-sleep 1 # lets tee write the last lines
+gpu_end

@@ -5,23 +5,9 @@
 # units per cube, terms per unrolled product step), then, pinned to two of the host's cores, the
 # CPU harnesses side by side (flex against PyTorch, 2 threads). Log: $OUT/tune.txt; JSON:
 # $OUT/tune.tar (tune_<n>.json in the order of `settings`, cpu_*.json). Run with timeout_s 480.
-set -uo pipefail
-out=${OUT:-/tmp/gpu-out}
-results=/tmp/gpu-tune
-mkdir -p "$out" "$results" /tmp/gpu-bin
-exec > >(tee -a "$out/tune.txt") 2>&1
-begin=$SECONDS
-step() { echo; echo "== $* (at $((SECONDS - begin)) s)"; }
-keep() { tar -cf "$out/tune.tar" -C "$results" .; }
-
-step "machine"
-for f in .gpu-bin/debs/*.deb; do dpkg -x "$f" /; done
-ldconfig
-export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
-lscpu | grep -E 'Model name|^CPU\(s\)'
+source "$(dirname "$0")/gpu-common.sh"
+gpu_start tune
 grep -o -w -E 'avx512f|avx512vl|avx512_bf16|amx_tile' /proc/cpuinfo | sort -u | tr '\n' ' '; echo
-xz -dc .gpu-bin/bench.xz > /tmp/gpu-bin/bench && chmod +x /tmp/gpu-bin/bench
 
 settings=("" "unroll=8" "unroll=16" "rows=1" "rows=2" "rows=8" "units=1024" "units=1024,rows=2,unroll=8")
 for n in "${!settings[@]}"; do
@@ -52,5 +38,4 @@ timeout 25 $pin /tmp/gpu-bin/bench --device flex "${cells[@]}" --workload health
 timeout 25 $pin python3 .gpu-bin/pytorch_bench.py --threads 2 "${cells[@]}" \
   --workload healthcare --repeats 30 --warmup 5 --json "$results/cpu_torch_hc.json"
 keep
-step "done"
-sleep 1 # lets tee write the last lines
+gpu_end
