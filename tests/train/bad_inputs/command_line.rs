@@ -17,16 +17,27 @@ pub(super) fn cases(fixture: &Fixture) -> Vec<Case> {
     let bad_input = write(&files, "cli bad input.csv", "id,time,sine 0\na,0,high\n");
     let other_columns = write(&files, "cli other columns.csv", "id,time,pressure\na,0,1\n");
     let empty = write(&files, "cli empty.csv", "");
-    let run_arg = good_run.to_str().unwrap().to_string();
     let corrupt_run = copy_run(&good_run, &files.join("cli corrupt run"));
     std::fs::write(corrupt_run.join("model.bpk"), b"garbage").unwrap();
     let arg = |p: &Path| p.to_str().unwrap().to_string();
+    // `burn-rnn predict --run RUN --data DATA` and more arguments.
+    let predict = |run: &Path, data: &Path, more: &[&str]| -> Vec<String> {
+        let mut args = vec![
+            "predict".into(),
+            "--run".into(),
+            arg(run),
+            "--data".into(),
+            arg(data),
+        ];
+        args.extend(more.iter().map(|a| a.to_string()));
+        args
+    };
     let cli_cases: Vec<(&str, Vec<String>, Vec<&'static str>)> = vec![
         ("no arguments", vec![], vec!["Usage"]),
         ("an unknown subcommand", vec!["fly".into()], vec!["fly"]),
         (
             "predict without --data",
-            vec!["predict".into(), "--run".into(), run_arg.clone()],
+            vec!["predict".into(), "--run".into(), arg(&good_run)],
             vec!["--data"],
         ),
         (
@@ -36,106 +47,47 @@ pub(super) fn cases(fixture: &Fixture) -> Vec<Case> {
         ),
         (
             "an unknown flag",
-            vec![
-                "predict".into(),
-                "--run".into(),
-                run_arg.clone(),
-                "--data".into(),
-                arg(&input),
-                "--fast".into(),
-            ],
+            predict(&good_run, &input, &["--fast"]),
             vec!["--fast"],
         ),
         (
             "--device tpu",
-            vec![
-                "predict".into(),
-                "--run".into(),
-                run_arg.clone(),
-                "--data".into(),
-                arg(&input),
-                "--device".into(),
-                "tpu".into(),
-            ],
+            predict(&good_run, &input, &["--device", "tpu"]),
             vec!["tpu"],
         ),
         (
             "a run directory that does not exist",
-            vec![
-                "predict".into(),
-                "--run".into(),
-                arg(&files.join("nope")),
-                "--data".into(),
-                arg(&input),
-            ],
+            predict(&files.join("nope"), &input, &[]),
             vec!["no such run directory"],
         ),
         (
             "an input file that does not exist",
-            vec![
-                "predict".into(),
-                "--run".into(),
-                run_arg.clone(),
-                "--data".into(),
-                arg(&files.join("nope.csv")),
-            ],
+            predict(&good_run, &files.join("nope.csv"), &[]),
             vec!["nope.csv"],
         ),
         (
             "a word for a value",
-            vec![
-                "predict".into(),
-                "--run".into(),
-                run_arg.clone(),
-                "--data".into(),
-                arg(&bad_input),
-            ],
+            predict(&good_run, &bad_input, &[]),
             vec!["line 2"],
         ),
         (
             "a file without the feature column",
-            vec![
-                "predict".into(),
-                "--run".into(),
-                run_arg.clone(),
-                "--data".into(),
-                arg(&other_columns),
-            ],
+            predict(&good_run, &other_columns, &[]),
             vec!["sine 0", "unknown column"],
         ),
         (
             "an empty input file",
-            vec![
-                "predict".into(),
-                "--run".into(),
-                run_arg.clone(),
-                "--data".into(),
-                arg(&empty),
-            ],
+            predict(&good_run, &empty, &[]),
             vec!["cli empty.csv"],
         ),
         (
             "a corrupt model.bpk",
-            vec![
-                "predict".into(),
-                "--run".into(),
-                arg(&corrupt_run),
-                "--data".into(),
-                arg(&input),
-            ],
+            predict(&corrupt_run, &input, &[]),
             vec!["model.bpk"],
         ),
         (
             "--id-column that is not in the file",
-            vec![
-                "predict".into(),
-                "--run".into(),
-                run_arg.clone(),
-                "--data".into(),
-                arg(&input),
-                "--id-column".into(),
-                "patient".into(),
-            ],
+            predict(&good_run, &input, &["--id-column", "patient"]),
             vec!["patient"],
         ),
     ];
