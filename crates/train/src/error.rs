@@ -27,7 +27,7 @@ pub enum TrainError {
 
     /// The backend is compiled in, but no adapter (GPU or driver) could be opened.
     #[error(
-        "no {backend} adapter found: {reason} (on Linux without a GPU, install a Vulkan driver such as Mesa's lavapipe: apt-get install mesa-vulkan-drivers)"
+        "no {backend} adapter found: {reason} (on Linux without a GPU, install a Vulkan driver such as Mesa's lavapipe: apt-get install mesa-vulkan-drivers; with an NVIDIA GPU, its Vulkan driver also needs the Vulkan loader and libglvnd (what an H200 without them needed: apt-get install libvulkan1 libglvnd0 libglx0 libgl1 libegl1 libgles2 libopengl0))"
     )]
     NoAdapter {
         /// Which backend.
