@@ -99,8 +99,8 @@ pub struct EvaluateArgs {
 /// How `evaluate` and `predict` read their file.
 #[derive(Args, Debug)]
 pub struct ReadArgs {
-    /// Read the file a chunk of sequences at a time, never whole (classification, regression;
-    /// for predict also forecasting) [default: for files of 256 MiB or more].
+    /// Read the file a chunk of sequences (or forecasting windows) at a time, never whole
+    /// [default: for files of 256 MiB or more].
     #[arg(long, conflicts_with = "in_memory")]
     pub on_disk: bool,
     /// Read the file whole into memory whatever its size.

@@ -4,9 +4,11 @@
 
 use std::path::Path;
 
+use super::chunks::for_each_series;
 use super::layout::LongCsvLayout;
 use super::long_samples::{LongSample, long_samples};
-use super::spec::{DataSpec, SpecInputs};
+use super::sample_stream::CHUNK_ROWS;
+use super::spec::{DataSpec, ForecastWindows, SpecInputs};
 use super::table::{Table, open};
 use super::targets::CsvTarget;
 use crate::dataset::{SequenceDataset, SequenceSample};
@@ -138,74 +140,162 @@ pub(super) fn read_forecast(
     path: &Path,
     spec: &DataSpec,
 ) -> Result<(SequenceDataset, ForecastIndex)> {
-    let windows = spec
-        .forecast
-        .ok_or_else(|| DataError::InvalidParameter("forecasting needs windows".into()))?;
-    let inputs = forecast_inputs(spec);
-    let target_inputs: Vec<usize> = spec
-        .targets
-        .iter()
-        .map(|t| inputs.iter().position(|i| i == t).unwrap_or_default())
-        .collect();
-    let series = read_series(path, spec, &inputs)?;
-    let window_spec = WindowSpec::new(
-        windows.window,
-        windows.horizon,
-        (0..inputs.len()).collect(),
-        target_inputs.clone(),
-    )
-    .with_stride(windows.stride)
-    .with_target(WindowTarget::Horizon);
-    let span = window_spec.span();
-    let mut samples: Vec<SequenceSample> = Vec::new();
-    let mut index = Vec::new();
-    let mut ids = Vec::new();
-    for (s, one) in series.iter().enumerate() {
-        ids.push(one.id.clone());
-        if one.times.len() < span {
-            continue;
+    let mut cutter = WindowCutter::new(spec)?;
+    for one in read_series(path, spec, &cutter.inputs)? {
+        cutter.add(one.id, &one.times, &one.values)?;
+    }
+    cutter.no_windows(path)?;
+    let count = cutter.samples.len();
+    cutter.take(count)
+}
+
+/// The windows of `path` as [`read_forecast`] gives them, handed on `size` at a time (the last
+/// chunk may be shorter), in the same order, each chunk with its index: the series are
+/// streamed, so only one chunk of windows and about one series' rows are held at a time.
+pub(super) fn read_forecast_in_chunks(
+    path: &Path,
+    spec: &DataSpec,
+    size: usize,
+    each: &mut dyn FnMut(SequenceDataset, ForecastIndex) -> Result<()>,
+) -> Result<()> {
+    if size == 0 {
+        return Err(DataError::InvalidParameter(
+            "a chunk must hold at least one window".into(),
+        ));
+    }
+    let mut cutter = WindowCutter::new(spec)?;
+    let mut any = false;
+    for_each_series(path, spec, CHUNK_ROWS, &mut |one| {
+        cutter.add(one.id, &one.times, &one.values)?;
+        while cutter.samples.len() >= size {
+            any = true;
+            let (dataset, index) = cutter.take(size)?;
+            each(dataset, index)?;
         }
-        let cut = sliding_windows_flat(&one.values, inputs.len(), &window_spec)?;
+        Ok(())
+    })?;
+    if !cutter.samples.is_empty() {
+        let count = cutter.samples.len();
+        let (dataset, index) = cutter.take(count)?;
+        return each(dataset, index);
+    }
+    if !any {
+        cutter.no_windows(path)?;
+    }
+    Ok(())
+}
+
+/// Cuts the windows of series after series, and hands them on as datasets with their index.
+struct WindowCutter {
+    windows: ForecastWindows,
+    targets: Vec<String>,
+    inputs: Vec<String>,
+    target_inputs: Vec<usize>,
+    window_spec: WindowSpec,
+    /// The ids of the series seen so far, and the most rows any of them had.
+    ids: Vec<String>,
+    longest: usize,
+    /// The windows cut and not yet handed on.
+    samples: Vec<SequenceSample>,
+    index: Vec<ForecastWindow>,
+}
+
+impl WindowCutter {
+    fn new(spec: &DataSpec) -> Result<Self> {
+        let windows = spec
+            .forecast
+            .ok_or_else(|| DataError::InvalidParameter("forecasting needs windows".into()))?;
+        let inputs = forecast_inputs(spec);
+        let target_inputs: Vec<usize> = spec
+            .targets
+            .iter()
+            .map(|t| inputs.iter().position(|i| i == t).unwrap_or_default())
+            .collect();
+        let window_spec = WindowSpec::new(
+            windows.window,
+            windows.horizon,
+            (0..inputs.len()).collect(),
+            target_inputs.clone(),
+        )
+        .with_stride(windows.stride)
+        .with_target(WindowTarget::Horizon);
+        Ok(Self {
+            windows,
+            targets: spec.targets.clone(),
+            inputs,
+            target_inputs,
+            window_spec,
+            ids: Vec::new(),
+            longest: 0,
+            samples: Vec::new(),
+            index: Vec::new(),
+        })
+    }
+
+    /// Cuts the windows of the series `id` (its `times` and `rows × inputs` values).
+    fn add(&mut self, id: String, times: &[f64], values: &[f32]) -> Result<()> {
+        let s = self.ids.len();
+        self.ids.push(id);
+        self.longest = self.longest.max(times.len());
+        let span = self.window_spec.span();
+        if times.len() < span {
+            return Ok(());
+        }
+        let window = self.windows.window;
+        let cut = sliding_windows_flat(values, self.inputs.len(), &self.window_spec)?;
         for (sample, &start) in cut.dataset.samples().iter().zip(&cut.starts) {
-            let target_times = one.times[start + windows.window..start + span].to_vec();
-            samples.push(SequenceSample {
-                id: format!("{}@{}", one.id, target_times[0]),
+            let target_times = times[start + window..start + span].to_vec();
+            self.samples.push(SequenceSample {
+                id: format!("{}@{}", self.ids[s], target_times[0]),
                 ..sample.clone()
             });
-            index.push(ForecastWindow {
+            self.index.push(ForecastWindow {
                 series: s,
                 start,
                 target_times,
             });
         }
+        Ok(())
     }
-    if samples.is_empty() {
-        let longest = series.iter().map(|s| s.times.len()).max().unwrap_or(0);
-        return Err(DataError::InvalidParameter(format!(
-            "{}: no series has the {span} rows a window needs (window {} + horizon {}); the \
-             longest has {longest}",
-            path.display(),
-            windows.window,
-            windows.horizon
-        )));
+
+    /// The error for a file none of whose series is long enough for a window.
+    fn no_windows(&self, path: &Path) -> Result<()> {
+        if self.samples.is_empty() {
+            return Err(DataError::InvalidParameter(format!(
+                "{}: no series has the {} rows a window needs (window {} + horizon {}); the \
+                 longest has {}",
+                path.display(),
+                self.window_spec.span(),
+                self.windows.window,
+                self.windows.horizon,
+                self.longest
+            )));
+        }
+        Ok(())
     }
-    let kind = crate::TargetKind::Regression {
-        outputs: spec.targets.len() * windows.horizon,
-    };
-    let dataset = SequenceDataset::new(samples, windows.window, inputs.len(), kind)?
-        .with_feature_names(inputs)?
-        .with_target_names(horizon_names(&spec.targets, windows.horizon))?;
-    Ok((
-        dataset,
-        ForecastIndex {
-            series: ids,
-            windows: index,
-            window: windows.window,
-            horizon: windows.horizon,
-            targets: spec.targets.clone(),
-            target_inputs,
-        },
-    ))
+
+    /// The first `count` windows not yet handed on, as a dataset with its index.
+    fn take(&mut self, count: usize) -> Result<(SequenceDataset, ForecastIndex)> {
+        let samples: Vec<SequenceSample> = self.samples.drain(..count).collect();
+        let windows: Vec<ForecastWindow> = self.index.drain(..count).collect();
+        let kind = crate::TargetKind::Regression {
+            outputs: self.targets.len() * self.windows.horizon,
+        };
+        let dataset = SequenceDataset::new(samples, self.windows.window, self.inputs.len(), kind)?
+            .with_feature_names(self.inputs.clone())?
+            .with_target_names(horizon_names(&self.targets, self.windows.horizon))?;
+        Ok((
+            dataset,
+            ForecastIndex {
+                series: self.ids.clone(),
+                windows,
+                window: self.windows.window,
+                horizon: self.windows.horizon,
+                targets: self.targets.clone(),
+                target_inputs: self.target_inputs.clone(),
+            },
+        ))
+    }
 }
 
 /// The last `window` rows of each series of `path`, to forecast what follows them, with each

@@ -1,16 +1,17 @@
 //! Reading a file for evaluation or prediction a chunk of sequences at a time, for files too
-//! big to hold in memory: the sequences (and targets) of [`DataSpec::read`] and the inputs of
-//! [`DataSpec::read_inputs`], in the same order, handed on `size` at a time.
+//! big to hold in memory: the sequences (and targets) or forecasting windows of
+//! [`DataSpec::read`] and the inputs of [`DataSpec::read_inputs`], in the same order, handed on
+//! `size` at a time.
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use super::chunks::for_each_series;
-use super::forecast::push_last_window;
+use super::forecast::{ForecastIndex, push_last_window, read_forecast_in_chunks};
 use super::sample_stream::CHUNK_ROWS;
 use super::spec::{DataSpec, SpecInputs, Task};
 use super::targets::{RawTarget, unknown_label};
-use crate::dataset::Target;
+use crate::dataset::{SequenceDataset, Target};
 use crate::error::{DataError, Result};
 
 impl DataSpec {
@@ -73,6 +74,25 @@ impl DataSpec {
             each(chunk.0, chunk.1)?;
         }
         Ok(())
+    }
+
+    /// Reads the forecasting file `path` as [`DataSpec::read`] does, `size` windows at a time
+    /// (the last chunk may be shorter), each chunk with its index (series numbered over the
+    /// whole file), in the same order: one chunk of windows and about one series' rows are
+    /// held at a time (a long file's ids must have their rows together, see [`crate::ondisk`]).
+    pub fn read_forecast_in_chunks(
+        &self,
+        path: &Path,
+        size: usize,
+        each: &mut dyn FnMut(SequenceDataset, ForecastIndex) -> Result<()>,
+    ) -> Result<()> {
+        self.validate()?;
+        if self.task != Task::Forecast {
+            return Err(DataError::InvalidParameter(
+                "reading windows in chunks needs a forecasting spec".into(),
+            ));
+        }
+        read_forecast_in_chunks(path, self, size, each)
     }
 
     /// Reads the sequences of `path` to predict on (no targets needed), `size` at a time (the

@@ -214,6 +214,62 @@ fn inputs_read_in_chunks_are_the_inputs_read_whole() {
 }
 
 #[test]
+fn forecast_windows_in_chunks_are_the_windows_read_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    // Three series of 9, 3 (too short for a window) and 12 rows, in reverse time order.
+    let mut text = String::from("id,t,hr,temp\n");
+    for (p, rows) in [(0, 9), (1, 3), (2, 12)] {
+        for t in (0..rows).rev() {
+            text += &format!("s{p},{t},{},{}\n", value(p, t, 0), value(p, t, 1));
+        }
+    }
+    let path = dir.path().join("series.csv");
+    std::fs::write(&path, text).unwrap();
+    let mut forecast = spec(Format::Long, Task::Forecast, Some("id"), &["temp"]);
+    forecast.features = vec!["hr".into()];
+    forecast.forecast = Some(crate::csv::ForecastWindows {
+        window: 3,
+        horizon: 2,
+        stride: 1,
+    });
+    let whole = forecast.read(&path, None).unwrap();
+    let (whole_data, whole_index) = (whole.dataset, whole.forecast.unwrap());
+    assert_eq!(whole_data.len(), 5 + 8);
+    for size in [1, 2, 5, 6, 13, 100] {
+        let (mut samples, mut windows, mut sizes) = (Vec::new(), Vec::new(), Vec::new());
+        forecast
+            .read_forecast_in_chunks(&path, size, &mut |data, index| {
+                sizes.push(data.len());
+                assert_eq!(data.target_names(), whole_data.target_names());
+                assert_eq!(data.feature_names(), whole_data.feature_names());
+                assert_eq!(index.series, whole_index.series[..index.series.len()]);
+                assert_eq!(index.targets, whole_index.targets);
+                samples.extend(data.samples().iter().cloned());
+                windows.extend(index.windows);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(samples, whole_data.samples(), "size {size}");
+        assert_eq!(windows, whole_index.windows, "size {size}");
+        let mut expected = vec![size; 13 / size];
+        expected.extend((13 % size > 0).then_some(13 % size));
+        assert_eq!(sizes, expected, "size {size}");
+    }
+    // As when read whole: no series long enough is an error saying so; a chunk holds a window.
+    let mut long_windows = forecast.clone();
+    long_windows.forecast.as_mut().unwrap().window = 20;
+    let whole_err = long_windows.read(&path, None).unwrap_err().to_string();
+    let err = long_windows.read_forecast_in_chunks(&path, 4, &mut |_, _| Ok(()));
+    assert_eq!(err.unwrap_err().to_string(), whole_err);
+    let err = forecast.read_forecast_in_chunks(&path, 0, &mut |_, _| Ok(()));
+    assert!(err.unwrap_err().to_string().contains("at least one window"));
+    let regress = spec(Format::Long, Task::Regress, Some("id"), &["label"]);
+    let err = regress.read_forecast_in_chunks(&path, 4, &mut |_, _| Ok(()));
+    let message = err.unwrap_err().to_string();
+    assert!(message.contains("forecasting spec"), "{message}");
+}
+
+#[test]
 fn test_files_map_onto_the_training_classes() {
     let dir = tempfile::tempdir().unwrap();
     let wide = wide_csv(dir.path());

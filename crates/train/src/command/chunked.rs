@@ -64,7 +64,7 @@ pub(super) fn predict_inputs(
 
 /// Runs `read`, which hands items to a callback of the data crate, with `each` as that
 /// callback; an error of `each` stops the reading and is returned as it is.
-fn keeping_errors<T>(
+pub(super) fn keeping_errors<T>(
     read: impl FnOnce(&mut dyn FnMut(T) -> burn_rnn_data::Result<()>) -> burn_rnn_data::Result<()>,
     mut each: impl FnMut(T) -> Result<()>,
 ) -> Result<()> {

@@ -9,6 +9,7 @@ use burn_rnn_data::{ForecastIndex, SequenceDataset, SpecData, Target, Task};
 
 use super::RunData;
 use super::chunked::{predict_with_targets, reads_in_chunks};
+use super::forecast_scores::ForecastScores;
 use crate::artifacts::RunDir;
 use crate::baseline::{NaiveForecast, mean_forecast};
 use crate::error::{Result, TrainError};
@@ -28,7 +29,7 @@ pub struct EvaluateOptions {
     /// Forecasting: the steps averaged by the moving-average baseline; the whole window when
     /// `None`.
     pub average: Option<usize>,
-    /// Classification and regression: read the file a chunk of sequences at a time (`true`,
+    /// Read the file a chunk of sequences (or forecasting windows) at a time (`true`,
     /// `--on-disk`) or whole (`false`, `--in-memory`); absent: in chunks for files of at least
     /// [`burn_rnn_data::ON_DISK_THRESHOLD_BYTES`]. The scores are the same either way.
     pub in_chunks: Option<bool>,
@@ -48,8 +49,8 @@ pub struct RunEvaluation {
 }
 
 /// Scores the run in `dir` on the file `data` (read as the run's training data was, labels
-/// mapped onto its classes: an unseen label is an error naming its line; a big classification
-/// or regression file a chunk at a time, see [`EvaluateOptions::in_chunks`]), next to naive
+/// mapped onto its classes: an unseen label is an error naming its line; a big file a chunk at
+/// a time, see [`EvaluateOptions::in_chunks`]), next to naive
 /// baselines: the training set's majority class; the training mean; the last value, a moving
 /// average and (with a season) the seasonal-naive forecast. Writes `metrics.json` and a plot.
 pub fn evaluate_run(
@@ -72,10 +73,14 @@ pub fn evaluate_run(
     let out = options.out.clone().unwrap_or_else(|| dir.to_path_buf());
     let mut files = vec![out.join("metrics.json")];
     let per_sequence = spec.task != Task::Forecast;
-    let (predicted, targets, read) = if per_sequence && reads_in_chunks(data, options.in_chunks)? {
+    let in_chunks = reads_in_chunks(data, options.in_chunks)?;
+    let (predicted, targets, read) = if in_chunks && per_sequence {
         let (predicted, targets) =
             predict_with_targets(&predictor, spec, data, classes.as_deref())?;
         (predicted, targets, None)
+    } else if in_chunks {
+        // Forecasting: the windows are read and scored below, a chunk at a time.
+        (Vec::new(), Vec::new(), None)
     } else {
         let read = spec.read(data, classes.as_deref())?;
         let predicted = match per_sequence {
@@ -162,32 +167,33 @@ pub fn evaluate_run(
             files.push(plot);
             (evaluation, rows)
         }
-        (Task::Forecast, Some(read)) => {
-            let dataset = &read.dataset;
-            let index = read
-                .forecast
-                .as_ref()
-                .ok_or_else(|| TrainError::InvalidInput("forecast windows were not read".into()))?;
-            let rows = predictor.predict_rows(dataset)?;
+        (Task::Forecast, _) => {
+            let window = spec.forecast.map_or(1, |w| w.window);
             let mut naive = vec![NaiveForecast::LastValue];
             naive.extend(options.season.map(NaiveForecast::Seasonal));
             naive.push(NaiveForecast::MovingAverage(
-                options.average.unwrap_or(index.window),
+                options.average.unwrap_or(window),
             ));
-            let baselines = naive
-                .iter()
-                .map(|b| Ok((b.name(), b.forecast(dataset, index)?)))
-                .collect::<Result<Vec<_>>>()?;
-            let evaluation =
-                Evaluation::of_values(Task::Forecast, &rows, dataset, &baselines, &index.targets)?;
+            let mut scores = ForecastScores::new(&predictor, naive);
+            let time = spec.time.as_deref().unwrap_or("time");
+            let (evaluation, panels) = match &read {
+                Some(read) => {
+                    let index = read.forecast.as_ref().ok_or_else(|| {
+                        TrainError::InvalidInput("forecast windows were not read".into())
+                    })?;
+                    let rows = scores.add(&read.dataset, index)?;
+                    let evaluation = scores.evaluate(&index.targets)?;
+                    let panels = forecast_panels(&rows, &read.dataset, index, &evaluation, time);
+                    (evaluation, panels)
+                }
+                None => {
+                    let (dataset, index, rows) = scores.add_file_in_chunks(spec, data)?;
+                    let evaluation = scores.evaluate(&index.targets)?;
+                    let panels = forecast_panels(&rows, &dataset, &index, &evaluation, time);
+                    (evaluation, panels)
+                }
+            };
             let plot = out.join("forecast.png");
-            let panels = forecast_panels(
-                &rows,
-                dataset,
-                index,
-                &evaluation,
-                spec.time.as_deref().unwrap_or("time"),
-            );
             write_png(
                 &plot,
                 &format!("Forecasts against what happened, {}", file_name(data)),
@@ -195,12 +201,7 @@ pub fn evaluate_run(
                 2,
             )?;
             files.push(plot);
-            (evaluation, rows)
-        }
-        (Task::Forecast, None) => {
-            return Err(TrainError::InvalidInput(
-                "forecast windows were not read".into(),
-            ));
+            (evaluation, scores.into_rows())
         }
     };
     evaluation.write_json(&files[0])?;

@@ -12,6 +12,7 @@
 
 mod chunked;
 mod evaluate;
+mod forecast_scores;
 mod predict;
 mod run;
 mod storage;
