@@ -2,7 +2,7 @@
 //! (classification and regression), kept in a file on disk.
 //!
 //! A CSV file is converted once into a compact binary file with a small validated header, its
-//! records and an index (see [`format`]):
+//! records and an index (see [`format`](mod@format)):
 //! - [`OnDiskDataset`] (forecasting, long files): each series' rows as little-endian `f32`
 //!   values and `f64` times; each window is cut when it is asked for, with one positioned read.
 //!   Only an index of a few numbers per series is held in memory, never the windows (an
