@@ -211,6 +211,24 @@ impl Evaluation {
                 ))
             })
             .collect::<Result<Vec<_>>>()?;
+        Ok(Self::of_reports(
+            task,
+            &model,
+            &baseline_reports,
+            predictions.len(),
+            targets,
+        ))
+    }
+
+    /// [`Evaluation::of_value_lists`] from the model's and the baselines' reports over
+    /// `samples` samples (for data scored a chunk at a time, see [`crate::ErrorSums`]).
+    pub fn of_reports(
+        task: Task,
+        model: &RegressionReport,
+        baseline_reports: &[(String, RegressionReport)],
+        samples: usize,
+        targets: &[String],
+    ) -> Self {
         let outputs = (0..model.names.len())
             .map(|j| OutputErrors {
                 name: model.names[j].clone(),
@@ -233,13 +251,13 @@ impl Evaluation {
         } else {
             Vec::new()
         };
-        Ok(Self {
+        Self {
             task,
-            samples: predictions.len(),
+            samples,
             classification: None,
             outputs,
             targets: per_target,
-        })
+        }
     }
 
     /// Writes the evaluation as pretty JSON (`metrics.json`).

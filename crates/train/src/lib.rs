@@ -64,8 +64,8 @@ pub use memory::{CachingAllocator, keep_freed_memory};
 pub use predict::{ClassPrediction, Prediction, Predictor};
 pub use progress::Progress;
 pub use report::{
-    BaselineComparison, ClassificationReport, ForecastPoint, ForecastTrack, RegressionReport,
-    dataset_targets,
+    BaselineComparison, ClassificationReport, ErrorSums, ForecastPoint, ForecastTrack,
+    RegressionReport, dataset_targets,
 };
 pub use task::{Objective, Trainable};
 

@@ -26,34 +26,9 @@ impl RegressionReport {
         targets: &[Vec<f32>],
         names: &[String],
     ) -> Result<Self> {
-        let k = names.len();
-        if predictions.len() != targets.len() || predictions.is_empty() {
-            return Err(TrainError::InvalidConfig(format!(
-                "{} predictions for {} targets",
-                predictions.len(),
-                targets.len()
-            )));
-        }
-        let mut abs = vec![0.0f64; k];
-        let mut sq = vec![0.0f64; k];
-        for (p, t) in predictions.iter().zip(targets) {
-            if p.len() != k || t.len() != k {
-                return Err(TrainError::InvalidConfig(format!(
-                    "a prediction or target does not have {k} values"
-                )));
-            }
-            for j in 0..k {
-                let e = f64::from(p[j]) - f64::from(t[j]);
-                abs[j] += e.abs();
-                sq[j] += e * e;
-            }
-        }
-        let n = predictions.len() as f64;
-        Ok(Self {
-            names: names.to_vec(),
-            mae: abs.iter().map(|a| a / n).collect(),
-            rmse: sq.iter().map(|s| (s / n).sqrt()).collect(),
-        })
+        let mut sums = ErrorSums::new(names.len());
+        sums.add(predictions, targets)?;
+        sums.report(names)
     }
 
     /// Compares `predictions` (`[rows][K]`, as
@@ -62,6 +37,80 @@ impl RegressionReport {
     pub fn of(predictions: &[Vec<f32>], data: &SequenceDataset) -> Result<Self> {
         let (targets, _) = dataset_targets(data);
         Self::compute(predictions, &targets, data.target_names())
+    }
+}
+
+/// The sums behind a [`RegressionReport`], added to a chunk of samples at a time: the report
+/// of all the chunks is the one of all the samples at once, bit for bit (the same additions in
+/// the same order), without holding them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErrorSums {
+    abs: Vec<f64>,
+    sq: Vec<f64>,
+    samples: usize,
+}
+
+impl ErrorSums {
+    /// No samples yet, for `outputs` values per sample.
+    pub fn new(outputs: usize) -> Self {
+        Self {
+            abs: vec![0.0; outputs],
+            sq: vec![0.0; outputs],
+            samples: 0,
+        }
+    }
+
+    /// Adds the errors of `predictions` against `targets`, both `[samples][K]`.
+    pub fn add(&mut self, predictions: &[Vec<f32>], targets: &[Vec<f32>]) -> Result<()> {
+        let k = self.abs.len();
+        if predictions.len() != targets.len() {
+            return Err(TrainError::InvalidConfig(format!(
+                "{} predictions for {} targets",
+                predictions.len(),
+                targets.len()
+            )));
+        }
+        for (p, t) in predictions.iter().zip(targets) {
+            if p.len() != k || t.len() != k {
+                return Err(TrainError::InvalidConfig(format!(
+                    "a prediction or target does not have {k} values"
+                )));
+            }
+            for j in 0..k {
+                let e = f64::from(p[j]) - f64::from(t[j]);
+                self.abs[j] += e.abs();
+                self.sq[j] += e * e;
+            }
+        }
+        self.samples += predictions.len();
+        Ok(())
+    }
+
+    /// The samples added so far.
+    pub fn samples(&self) -> usize {
+        self.samples
+    }
+
+    /// MAE and RMSE per output (named `names`) over every sample added.
+    pub fn report(&self, names: &[String]) -> Result<RegressionReport> {
+        if self.samples == 0 {
+            return Err(TrainError::InvalidConfig(
+                "0 predictions for 0 targets".into(),
+            ));
+        }
+        if names.len() != self.abs.len() {
+            return Err(TrainError::InvalidConfig(format!(
+                "{} output names for {} outputs",
+                names.len(),
+                self.abs.len()
+            )));
+        }
+        let n = self.samples as f64;
+        Ok(RegressionReport {
+            names: names.to_vec(),
+            mae: self.abs.iter().map(|a| a / n).collect(),
+            rmse: self.sq.iter().map(|s| (s / n).sqrt()).collect(),
+        })
     }
 }
 
@@ -383,6 +432,32 @@ pub fn dataset_targets(data: &SequenceDataset) -> (Vec<Vec<f32>>, Vec<usize>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_sums_in_chunks_give_the_report_of_all_samples_bit_for_bit() {
+        let value = |i: usize, k: usize| ((i * 7 + k * 3) as f32 * 0.91).sin() * 5.3;
+        let predictions: Vec<Vec<f32>> = (0..37).map(|i| vec![value(i, 0), value(i, 1)]).collect();
+        let targets: Vec<Vec<f32>> = (0..37).map(|i| vec![value(i, 2), value(i, 5)]).collect();
+        let names = vec!["a".to_string(), "b".to_string()];
+        let whole = RegressionReport::compute(&predictions, &targets, &names).unwrap();
+        for size in [1, 5, 36, 37] {
+            let mut sums = ErrorSums::new(2);
+            for (p, t) in predictions.chunks(size).zip(targets.chunks(size)) {
+                sums.add(p, t).unwrap();
+            }
+            assert_eq!(sums.samples(), 37);
+            assert_eq!(sums.report(&names).unwrap(), whole, "chunks of {size}");
+        }
+        assert!(ErrorSums::new(2).report(&names).is_err(), "no samples");
+        let mut sums = ErrorSums::new(2);
+        assert!(sums.add(&predictions[..2], &targets[..1]).is_err());
+        assert!(sums.add(&[vec![1.0]], &[vec![1.0]]).is_err());
+        sums.add(&predictions, &targets).unwrap();
+        assert!(
+            sums.report(&names[..1]).is_err(),
+            "one name for two outputs"
+        );
+    }
 
     #[test]
     fn regression_report_per_output() {

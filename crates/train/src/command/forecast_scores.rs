@@ -1,6 +1,6 @@
-//! `evaluate` on a forecasting file, whole or a chunk of windows at a time: each chunk's
-//! predictions, actual values and naive baselines are kept (`H × K` values per window, not the
-//! windows' inputs), and the scores computed over all of them at the end. A chunk holds a
+//! `evaluate` on a forecasting file, whole or a chunk of windows at a time: each chunk's errors
+//! (the model's and the naive baselines') are added to running sums ([`ErrorSums`]) and its
+//! predictions kept (`H × K` values per window, not the windows' inputs). A chunk holds a
 //! multiple of the predictor's batch, so every window is predicted in the same batch as when
 //! the file is read whole: the same scores, bit for bit.
 
@@ -13,7 +13,7 @@ use crate::baseline::NaiveForecast;
 use crate::error::{Result, TrainError};
 use crate::evaluate::Evaluation;
 use crate::predict::{CHUNK, Predictor};
-use crate::report::dataset_targets;
+use crate::report::{ErrorSums, dataset_targets};
 
 /// Windows per chunk when a forecasting file is read in chunks: 64 of the predictor's batches.
 const WINDOWS_PER_CHUNK: usize = 64 * CHUNK;
@@ -26,9 +26,9 @@ pub(super) struct ForecastScores<'a> {
     predictor: &'a Predictor,
     naive: Vec<NaiveForecast>,
     rows: Vec<Vec<f32>>,
-    actual: Vec<Vec<f32>>,
-    /// Each baseline's name and forecasts.
-    baselines: Vec<(String, Vec<Vec<f32>>)>,
+    model: Option<ErrorSums>,
+    /// Each baseline's name and error sums.
+    baselines: Vec<(String, Option<ErrorSums>)>,
     names: Vec<String>,
 }
 
@@ -36,22 +36,28 @@ impl<'a> ForecastScores<'a> {
     pub fn new(predictor: &'a Predictor, naive: Vec<NaiveForecast>) -> Self {
         Self {
             predictor,
-            baselines: naive.iter().map(|b| (b.name(), Vec::new())).collect(),
+            baselines: naive.iter().map(|b| (b.name(), None)).collect(),
             naive,
             rows: Vec::new(),
-            actual: Vec::new(),
+            model: None,
             names: Vec::new(),
         }
     }
 
-    /// Predicts the windows of `data` (with their `index`), keeps what their scores need, and
-    /// returns their predictions.
+    /// Predicts the windows of `data` (with their `index`), adds their errors and the
+    /// baselines', and returns their predictions.
     pub fn add(&mut self, data: &SequenceDataset, index: &ForecastIndex) -> Result<Vec<Vec<f32>>> {
         let rows = self.predictor.predict_rows(data)?;
+        let (actual, _) = dataset_targets(data);
+        let outputs = data.target_names().len();
+        let sums = |kept: &mut Option<ErrorSums>, forecast: &[Vec<f32>]| {
+            kept.get_or_insert_with(|| ErrorSums::new(outputs))
+                .add(forecast, &actual)
+        };
+        sums(&mut self.model, &rows)?;
         for ((_, kept), naive) in self.baselines.iter_mut().zip(&self.naive) {
-            kept.extend(naive.forecast(data, index)?);
+            sums(kept, &naive.forecast(data, index)?)?;
         }
-        self.actual.extend(dataset_targets(data).0);
         self.rows.extend(rows.iter().cloned());
         if self.names.is_empty() {
             self.names = data.target_names().to_vec();
@@ -82,14 +88,24 @@ impl<'a> ForecastScores<'a> {
 
     /// The scores over every window added, for the forecast columns `targets`.
     pub fn evaluate(&self, targets: &[String]) -> Result<Evaluation> {
-        Evaluation::of_value_lists(
+        let report = |sums: &Option<ErrorSums>| match sums {
+            Some(sums) => sums.report(&self.names),
+            None => Err(TrainError::InvalidInput("no windows to score".into())),
+        };
+        let model = report(&self.model)?;
+        let baselines = self
+            .baselines
+            .iter()
+            .map(|(name, sums)| Ok((name.clone(), report(sums)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let samples = self.model.as_ref().map_or(0, ErrorSums::samples);
+        Ok(Evaluation::of_reports(
             Task::Forecast,
-            &self.rows,
-            &self.actual,
-            &self.names,
-            &self.baselines,
+            &model,
+            &baselines,
+            samples,
             targets,
-        )
+        ))
     }
 
     /// Every window's predictions, in file order.
