@@ -4,7 +4,7 @@
 use cubecl::prelude::*;
 
 use super::norm::gradient_means;
-use super::products::dot_rows;
+use super::products::{dot_rows, through_projection};
 use super::states::{is_real, load_states, store_states};
 use super::{Layout, Span};
 use crate::cells::GpuCell;
@@ -158,16 +158,7 @@ pub(crate) fn scan_backward<F: Float, C: GpuCell>(
             let mut u = UNIT_POS_X as usize;
             while u < hidden {
                 if layout.projected {
-                    dot_rows::<F>(
-                        &mut gm,
-                        &gr,
-                        projection,
-                        u * width_state,
-                        1usize,
-                        width_state,
-                        rows,
-                        layout.unroll,
-                    );
+                    through_projection::<F>(&mut gm, &gr, projection, u, layout);
                 }
                 #[unroll]
                 for r in 0..rows {
@@ -211,17 +202,7 @@ pub(crate) fn scan_backward<F: Float, C: GpuCell>(
         let mut u = UNIT_POS_X as usize;
         while u < hidden {
             if layout.projected {
-                // What reaches the cell's output: `Σ_p g_h[r, p] · W_hr[p, u]`.
-                dot_rows::<F>(
-                    &mut gm,
-                    &gr,
-                    projection,
-                    u * width_state,
-                    1usize,
-                    width_state,
-                    rows,
-                    layout.unroll,
-                );
+                through_projection::<F>(&mut gm, &gr, projection, u, layout);
             }
             #[unroll]
             for r in 0..rows {

@@ -111,3 +111,26 @@ fn add_term<F: Float>(
         acc[r] += values[r * terms + j] * weight;
     }
 }
+
+/// What reaches the cell's output of unit `u` through the projection, for every row of the
+/// cube: `gm[r] = Σ_p g_h[r, p] · W_hr[p, u]` (`projection` is `W_hrᵀ`, `[H, P]`; `gr` holds
+/// `g_h`, `[rows, P]`).
+#[cube]
+pub(super) fn through_projection<F: Float>(
+    gm: &mut Array<F>,
+    gr: &Shared<[F]>,
+    projection: &Tensor<F>,
+    u: usize,
+    #[comptime] layout: Layout,
+) {
+    dot_rows::<F>(
+        gm,
+        gr,
+        projection,
+        u * layout.state,
+        1usize,
+        layout.state,
+        layout.rows,
+        layout.unroll,
+    );
+}
