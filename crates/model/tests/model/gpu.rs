@@ -47,23 +47,12 @@ pub(crate) fn kernels_equal_the_tensor_scan(backend: Backend, device: &Device) {
             if masked {
                 case = case.with_masks(0.3);
             }
-            let before = burn_rnn_model::gpu_kernel_launches();
-            let kernels = case.observe(false);
-            let launched = burn_rnn_model::gpu_kernel_launches() - before;
-            // One forward and one backward launch per layer-direction (other tests may add more).
-            let expected = 2 * layers * (1 + bidirectional as usize);
-            assert!(
-                launched >= expected as u64,
-                "{name}: {launched} launches, expected {expected}"
-            );
-            burn_rnn_model::set_gpu_kernels(false);
-            let tensor_scan = case.observe(false);
-            burn_rnn_model::set_gpu_kernels(true);
             let what = format!(
                 "{name} on {backend} [{batch}, {steps}, {hidden}] layers {layers}, \
                  recurrent dropout {masked}"
             );
-            assert_same(&what, &kernels, &tensor_scan, 2e-5);
+            let layer_directions = layers * (1 + bidirectional as usize);
+            kernels_equal_tensor_scan(&case, &what, layer_directions, 2e-5);
         }
         // Long sequences: the kernels against the native scan on the CPU.
         let case = Case::of(device, &config(1, false, 33), [2, 500], None);
@@ -134,25 +123,14 @@ pub(crate) fn layer_norm_kernels_equal_the_tensor_scan(backend: Backend, device:
             if masked {
                 case = case.with_masks(0.3);
             }
-            let before = burn_rnn_model::gpu_kernel_launches();
-            let kernels = case.observe(false);
-            let launched = burn_rnn_model::gpu_kernel_launches() - before;
-            // One forward and one backward launch per layer-direction (other tests may add more).
-            let expected = 2 * layers * (1 + bidirectional as usize);
-            assert!(
-                launched >= expected as u64,
-                "{name}: {launched} launches, expected {expected}"
-            );
-            burn_rnn_model::set_gpu_kernels(false);
-            let tensor_scan = case.observe(false);
-            burn_rnn_model::set_gpu_kernels(true);
             let what = format!(
                 "{name} on {backend} [{batch}, {steps}, {hidden}] layers {layers}, \
                  recurrent dropout {masked}"
             );
             // Each normalisation divides by a block's deviation, which magnifies float32
             // rounding (as in `layer_norm_equals_the_step_by_step_reference`).
-            assert_same(&what, &kernels, &tensor_scan, 5e-5);
+            let layer_directions = layers * (1 + bidirectional as usize);
+            kernels_equal_tensor_scan(&case, &what, layer_directions, 5e-5);
         }
         // Long sequences: the kernels against the native scan on the CPU.
         let long = case(1, false, [2, 500], 33, None);
@@ -164,4 +142,23 @@ pub(crate) fn layer_norm_kernels_equal_the_tensor_scan(backend: Backend, device:
             1e-4,
         );
     }
+}
+
+/// Runs `case` through the GPU kernels, checking that each of its `layer_directions` launched
+/// its forward and backward kernel, and through the tensor scan, and compares the two within
+/// `tolerance`.
+fn kernels_equal_tensor_scan(case: &Case, what: &str, layer_directions: usize, tolerance: f32) {
+    let before = burn_rnn_model::gpu_kernel_launches();
+    let kernels = case.observe(false);
+    let launched = burn_rnn_model::gpu_kernel_launches() - before;
+    // Other tests running at the same time may add launches, never remove them.
+    let expected = 2 * layer_directions as u64;
+    assert!(
+        launched >= expected,
+        "{what}: {launched} launches, expected {expected}"
+    );
+    burn_rnn_model::set_gpu_kernels(false);
+    let tensor_scan = case.observe(false);
+    burn_rnn_model::set_gpu_kernels(true);
+    assert_same(what, &kernels, &tensor_scan, tolerance);
 }
