@@ -55,7 +55,7 @@ impl Plan {
         let (batch, hidden, state) = (scan.batch, scan.hidden, scan.state);
         let hardware = &like.client.properties().hardware;
         let tuning = Tuning::get();
-        let units = (hidden.next_multiple_of(32) as u32)
+        let most_units = (hidden.next_multiple_of(32) as u32)
             .min(tuning.units)
             .min(hardware.max_units_per_cube)
             .min(hardware.max_cube_dim.0);
@@ -66,7 +66,7 @@ impl Plan {
         };
         // Floats of shared memory per kernel (an absent buffer still takes one).
         let size = |present: bool, floats: usize| if present { floats } else { 1 };
-        let floats = |rows: usize| {
+        let floats = |rows: usize, units: u32| {
             let (cells, statistics) = (size(C::CELL_STATE, 2 * rows * hidden), 2 * rows * C::GATES);
             let reductions = size(norm, 2 * units as usize) + size(norm, statistics);
             let forward = 2 * rows * state
@@ -91,11 +91,19 @@ impl Plan {
             u64::MAX => 2,
             _ => 4,
         });
-        let rows = [8, 4, 2, 1]
+        let rows_for = |units: u32| {
+            [8, 4, 2, 1]
+                .into_iter()
+                .filter(|&rows| rows <= batch.max(1) && rows <= most_rows)
+                .filter(|&rows| !norm || rows * C::GATES <= units as usize)
+                .find(|&rows| floats(rows, units) * 4 <= hardware.max_shared_memory_size)
+        };
+        // Layer norm's reductions take two floats per unit: where the tuned units leave no
+        // room (WebGPU's default 16 KiB), fewer units, as many as fit.
+        let (rows, units) = [most_units, 256, 128, 64, 32]
             .into_iter()
-            .filter(|&rows| rows <= batch.max(1) && rows <= most_rows)
-            .filter(|&rows| !norm || rows * C::GATES <= units as usize)
-            .find(|&rows| floats(rows) * 4 <= hardware.max_shared_memory_size)?;
+            .map(|units| units.min(most_units))
+            .find_map(|units| rows_for(units).map(|rows| (rows, units)))?;
         // Loop iterations per invocation: per step, each unit's hidden (or state) units times
         // the product's inner loop; plus the loops before and after the steps.
         let per_unit = hidden.div_ceil(units as usize) as u64;
