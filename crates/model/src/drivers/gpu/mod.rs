@@ -19,8 +19,9 @@
 //! Limits: `f32` tensors on Burn's unfused cube backend (`burn-cubecl` without its `fusion`
 //! feature); the states of one sequence (and, backward, one step's gate gradients; under layer
 //! norm, forward, the step's raw parts) must fit in a cube's shared memory (`H ≤ 512` for an
-//! LSTM at WebGPU's default 16 KiB, `H ≤ 397` under layer norm; more on real GPUs). Anything
-//! else returns `None`, and the caller runs the tensor scan.
+//! LSTM at WebGPU's default 16 KiB, `H ≤ 447` under layer norm, with fewer units per cube from
+//! `H = 398`; more on real GPUs). Anything else returns `None`, and the caller runs the tensor
+//! scan.
 
 mod backward;
 mod forward;
