@@ -181,15 +181,17 @@ pub fn evaluate_run(
                     let index = read.forecast.as_ref().ok_or_else(|| {
                         TrainError::InvalidInput("forecast windows were not read".into())
                     })?;
-                    let rows = scores.add(&read.dataset, index)?;
+                    scores.add(&read.dataset, index)?;
                     let evaluation = scores.evaluate(&index.targets)?;
-                    let panels = forecast_panels(&rows, &read.dataset, index, &evaluation, time);
+                    let rows = scores.rows();
+                    let panels = forecast_panels(rows, &read.dataset, index, &evaluation, time);
                     (evaluation, panels)
                 }
                 None => {
-                    let (dataset, index, rows) = scores.add_file_in_chunks(spec, data)?;
+                    let (dataset, index) = scores.add_file_in_chunks(spec, data)?;
                     let evaluation = scores.evaluate(&index.targets)?;
-                    let panels = forecast_panels(&rows, &dataset, &index, &evaluation, time);
+                    let rows = scores.rows();
+                    let panels = forecast_panels(rows, &dataset, &index, &evaluation, time);
                     (evaluation, panels)
                 }
             };

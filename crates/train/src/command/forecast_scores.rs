@@ -18,8 +18,9 @@ use crate::report::{ErrorSums, dataset_targets};
 /// Windows per chunk when a forecasting file is read in chunks: 64 of the predictor's batches.
 const WINDOWS_PER_CHUNK: usize = 64 * CHUNK;
 
-/// The first chunk's windows, their index and their predictions: what the plot shows.
-pub(super) type FirstChunk = (SequenceDataset, ForecastIndex, Vec<Vec<f32>>);
+/// The first chunk's windows and their index: what the plot shows (their predictions lead
+/// [`ForecastScores::rows`]).
+pub(super) type FirstChunk = (SequenceDataset, ForecastIndex);
 
 /// A forecast's scores gathered chunk by chunk.
 pub(super) struct ForecastScores<'a> {
@@ -44,9 +45,9 @@ impl<'a> ForecastScores<'a> {
         }
     }
 
-    /// Predicts the windows of `data` (with their `index`), adds their errors and the
-    /// baselines', and returns their predictions.
-    pub fn add(&mut self, data: &SequenceDataset, index: &ForecastIndex) -> Result<Vec<Vec<f32>>> {
+    /// Predicts the windows of `data` (with their `index`), keeps the predictions and adds
+    /// their errors and the baselines' to the sums.
+    pub fn add(&mut self, data: &SequenceDataset, index: &ForecastIndex) -> Result<()> {
         let rows = self.predictor.predict_rows(data)?;
         let (actual, _) = dataset_targets(data);
         let outputs = data.target_names().len();
@@ -58,11 +59,11 @@ impl<'a> ForecastScores<'a> {
         for ((_, kept), naive) in self.baselines.iter_mut().zip(&self.naive) {
             sums(kept, &naive.forecast(data, index)?)?;
         }
-        self.rows.extend(rows.iter().cloned());
+        self.rows.extend(rows);
         if self.names.is_empty() {
             self.names = data.target_names().to_vec();
         }
-        Ok(rows)
+        Ok(())
     }
 
     /// Adds every window of the forecasting file `path` (read with `spec`), a chunk at a time;
@@ -76,9 +77,9 @@ impl<'a> ForecastScores<'a> {
                 })
             },
             |(data, index)| {
-                let rows = self.add(&data, &index)?;
+                self.add(&data, &index)?;
                 if first.is_none() {
-                    first = Some((data, index, rows));
+                    first = Some((data, index));
                 }
                 Ok(())
             },
@@ -106,6 +107,11 @@ impl<'a> ForecastScores<'a> {
             samples,
             targets,
         ))
+    }
+
+    /// The predictions of every window added, in file order.
+    pub fn rows(&self) -> &[Vec<f32>] {
+        &self.rows
     }
 
     /// Every window's predictions, in file order.
