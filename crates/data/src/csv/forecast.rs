@@ -144,7 +144,7 @@ pub(super) fn read_forecast(
     for one in read_series(path, spec, &cutter.inputs)? {
         cutter.add(one.id, &one.times, &one.values)?;
     }
-    cutter.no_windows(path)?;
+    cutter.some_windows(path)?;
     let count = cutter.samples.len();
     cutter.take(count)
 }
@@ -164,25 +164,22 @@ pub(super) fn read_forecast_in_chunks(
         ));
     }
     let mut cutter = WindowCutter::new(spec)?;
-    let mut any = false;
     for_each_series(path, spec, CHUNK_ROWS, &mut |one| {
         cutter.add(one.id, &one.times, &one.values)?;
         while cutter.samples.len() >= size {
-            any = true;
             let (dataset, index) = cutter.take(size)?;
             each(dataset, index)?;
         }
         Ok(())
     })?;
-    if !cutter.samples.is_empty() {
-        let count = cutter.samples.len();
-        let (dataset, index) = cutter.take(count)?;
-        return each(dataset, index);
+    cutter.some_windows(path)?;
+    match cutter.samples.len() {
+        0 => Ok(()),
+        rest => {
+            let (dataset, index) = cutter.take(rest)?;
+            each(dataset, index)
+        }
     }
-    if !any {
-        cutter.no_windows(path)?;
-    }
-    Ok(())
 }
 
 /// Cuts the windows of series after series, and hands them on as datasets with their index.
@@ -195,9 +192,10 @@ struct WindowCutter {
     /// The ids of the series seen so far, and the most rows any of them had.
     ids: Vec<String>,
     longest: usize,
-    /// The windows cut and not yet handed on.
+    /// The windows cut and not yet handed on, and how many were.
     samples: Vec<SequenceSample>,
     index: Vec<ForecastWindow>,
+    handed_on: usize,
 }
 
 impl WindowCutter {
@@ -229,6 +227,7 @@ impl WindowCutter {
             longest: 0,
             samples: Vec::new(),
             index: Vec::new(),
+            handed_on: 0,
         })
     }
 
@@ -258,9 +257,9 @@ impl WindowCutter {
         Ok(())
     }
 
-    /// The error for a file none of whose series is long enough for a window.
-    fn no_windows(&self, path: &Path) -> Result<()> {
-        if self.samples.is_empty() {
+    /// An error for a file none of whose series is long enough for a window.
+    fn some_windows(&self, path: &Path) -> Result<()> {
+        if self.handed_on == 0 && self.samples.is_empty() {
             return Err(DataError::InvalidParameter(format!(
                 "{}: no series has the {} rows a window needs (window {} + horizon {}); the \
                  longest has {}",
@@ -278,6 +277,7 @@ impl WindowCutter {
     fn take(&mut self, count: usize) -> Result<(SequenceDataset, ForecastIndex)> {
         let samples: Vec<SequenceSample> = self.samples.drain(..count).collect();
         let windows: Vec<ForecastWindow> = self.index.drain(..count).collect();
+        self.handed_on += count;
         let kind = crate::TargetKind::Regression {
             outputs: self.targets.len() * self.windows.horizon,
         };
