@@ -30,6 +30,9 @@ pub struct Args {
     /// Steps per sequence T, in place of each workload's own.
     #[arg(long)]
     pub steps: Option<usize>,
+    /// Stacked layers, in place of each workload's own.
+    #[arg(long)]
+    pub layers: Option<usize>,
     /// Cells to run for this package's implementation (elman, lstm, gru, ...).
     #[arg(long, num_args = 1.., default_values = ["elman"])]
     pub cell: Vec<CellKind>,
@@ -169,6 +172,7 @@ pub fn run(args: &Args) -> Result<Vec<Measurement>> {
     for workload in workloads {
         let mut shape = workload.shape();
         shape.steps = args.steps.unwrap_or(shape.steps);
+        shape.layers = args.layers.unwrap_or(shape.layers);
         let setting = (shape, args, log.as_ref());
         let mut runs = Vec::new();
         for &cell in &args.cell {

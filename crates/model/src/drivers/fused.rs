@@ -11,7 +11,10 @@
 use burn::nn::Dropout;
 use burn::tensor::{Device, Tensor, TensorData};
 
-use super::scan::{ScanGrads, ScanInputs, ScanNorm, ScanRecord, ScanSpec, ScanTape, Wanted};
+use super::scan::{
+    DeferredInput, InputPart, ScanGrads, ScanInputs, ScanNorm, ScanRecord, ScanSpec, ScanTape,
+    Wanted,
+};
 use super::{Direction, DirectionRunner, LayerWeights, parallel, tensor_scan};
 use crate::cells::{CellKind, TensorState, with_cell, with_linear_cell};
 
@@ -34,18 +37,27 @@ impl Fused {
     /// The input part of every step as one product, `[T, B, GATES·H]` from `x` `[T, B, d_in]`:
     /// `x_t·W_ihᵀ` (layer-normalised under layer norm, tracked by autodiff as any tensor
     /// operation), plus `b_ih` for cells that keep the input part apart. (Summed parts only
-    /// ever use `b_ih + b_hh`: the scan adds the sum inside its step.)
-    fn input_part(&self, weights: &LayerWeights, x: Tensor<3>) -> Tensor<3> {
-        let [steps, batch, d_in] = x.dims();
-        let [_, width] = weights.input.dims();
-        let mut xp = project(x.reshape([steps * batch, d_in]), weights.input.clone());
-        if let Some(norm) = &weights.norm {
-            xp = norm.input(xp, self.cell.gates());
+    /// ever use `b_ih + b_hh`: the scan adds the sum inside its step.) With `defer`, left to
+    /// the scan where the native scan computes it step by step: at inference on flex, without
+    /// layer norm.
+    fn input_part(&self, weights: &LayerWeights, x: Tensor<3>, defer: bool) -> InputPart {
+        let input = DeferredInput {
+            x,
+            w: weights.input.clone(),
+            bias: match self.cell.separate_biases() {
+                true => weights.input_bias.clone(),
+                false => None,
+            },
+        };
+        #[cfg(feature = "flex")]
+        if defer && weights.norm.is_none() && super::native::defers_input(&input.x) {
+            return InputPart::Deferred(input);
         }
-        if let (true, Some(b)) = (self.cell.separate_biases(), &weights.input_bias) {
-            xp = xp + b.clone().unsqueeze::<2>();
-        }
-        xp.reshape([steps, batch, width])
+        let _ = defer;
+        InputPart::Projected(input.project(|xp| match &weights.norm {
+            Some(norm) => norm.input(xp, self.cell.gates()),
+            None => xp,
+        }))
     }
 
     /// A scan's inputs for one layer-direction of a recurrent cell, `x` being `[T, B, d_in]`.
@@ -60,7 +72,7 @@ impl Fused {
             false => weights.summed_bias(),
         };
         ScanInputs {
-            xp: self.input_part(weights, x),
+            xp: self.input_part(weights, x, true),
             w,
             bias: step_bias.unwrap_or_else(|| Tensor::zeros([width], &device)),
             h0: start.h,
@@ -88,7 +100,7 @@ impl DirectionRunner for Fused {
     ) -> Option<(Tensor<3>, TensorState)> {
         // The linear cells run as one parallel scan of tensor operations, on every backend.
         let linear = with_linear_cell!(self.cell, cell: C => {
-            let parts = self.input_part(weights, input.clone());
+            let parts = self.input_part(weights, input.clone(), false).projected();
             let (h0, valid) = (start.h.clone(), self.valid.as_ref());
             parallel::run(cell, parts, h0, valid, direction.reverse)
         });
@@ -118,16 +130,6 @@ impl DirectionRunner for Fused {
     fn dropout(dropout: &Dropout, x: Tensor<3>) -> Tensor<3> {
         dropout.forward(x)
     }
-}
-
-/// `x · w`: on plain `f32` flex tensors (inference) through the native product, which skips
-/// the zero-fill and realigning copy that flex gives every new tensor; elsewhere `matmul`.
-fn project(x: Tensor<2>, w: Tensor<2>) -> Tensor<2> {
-    #[cfg(feature = "flex")]
-    if let Some(xp) = super::native::project(&x, &w) {
-        return xp;
-    }
-    x.matmul(w)
 }
 
 /// `[T, B, 1]`: 1 where step `t` of sequence `b` is real, 0 where it is padding (constant).
@@ -218,7 +220,9 @@ mod tracked {
     use burn::backend::{Autodiff, Backend, DispatchKindConversion, DispatchTensor};
     use burn::tensor::Tensor;
 
-    use super::super::scan::{ScanInputs, ScanNorm, ScanRecord, ScanSpec, ScanWeights, Wanted};
+    use super::super::scan::{
+        InputPart, ScanInputs, ScanNorm, ScanRecord, ScanSpec, ScanWeights, Wanted,
+    };
     use crate::cells::StateNorm;
 
     /// [`super::scan`] on an autodiff device.
@@ -305,7 +309,7 @@ mod tracked {
     {
         let xp = inputs
             .xp
-            .clone()
+            .projected()
             .try_into_primitive::<Autodiff<B, C>>()
             .ok()?;
         let unwrap = |t: Tensor<2>| {
@@ -379,7 +383,7 @@ mod tracked {
             ..spec.clone()
         };
         let plain = ScanInputs {
-            xp: Tensor::from_primitive::<B>(xp),
+            xp: InputPart::Projected(Tensor::from_primitive::<B>(xp)),
             w: Tensor::from_primitive::<B>(w),
             bias: Tensor::from_primitive::<B>(bias),
             h0: Tensor::from_primitive::<B>(h0),
@@ -440,7 +444,7 @@ mod tests {
     fn inputs(device: &Device, cell: CellKind) -> ScanInputs {
         let gates = cell.gates() * 4;
         ScanInputs {
-            xp: Tensor::ones([3, 2, gates], device),
+            xp: InputPart::Projected(Tensor::ones([3, 2, gates], device)),
             w: Tensor::<2>::ones([4, gates], device).require_grad(),
             bias: Tensor::zeros([gates], device),
             h0: Tensor::zeros([2, 4], device),

@@ -8,7 +8,7 @@
 //! The hidden state is `P` wide: `H`, or the projection's size when the scan has one
 //! (`h_t = m_t·W_hrᵀ`, where `m_t` is the cell's own output, `H` wide; LSTM only).
 
-use burn::tensor::Tensor;
+use burn::tensor::{Device, Tensor};
 
 use crate::cells::{CellKind, StateNorm};
 
@@ -30,7 +30,7 @@ pub(crate) struct ScanSpec {
 #[derive(Clone, Debug)]
 pub(crate) struct ScanInputs {
     /// `[T, B, GATES·H]`: `x_t·W_ihᵀ`, plus `b_ih` for cells that keep the input part apart.
-    pub xp: Tensor<3>,
+    pub xp: InputPart,
     /// `[P, GATES·H]`: `W_hhᵀ`.
     pub w: Tensor<2>,
     /// `[GATES·H]`: the bias added to `h·W` in every step: `b_ih + b_hh`, or `b_hh` alone for
@@ -55,6 +55,81 @@ pub(crate) struct ScanNorm {
     pub hidden_gain: Tensor<1>,
     /// The cell state's normalisation, for cells with one.
     pub state: Option<StateNorm>,
+}
+
+/// A scan's input part `x_t·W_ihᵀ` (plus `b_ih` for cells that keep it apart), every step.
+#[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)] // One per scan, beside a handful of tensors as large.
+pub(crate) enum InputPart {
+    /// `[T, B, GATES·H]`, computed before the scan.
+    Projected(Tensor<3>),
+    /// Left to the scan, which computes each step's part as the step comes (the native scan
+    /// at inference): the `[T, B, GATES·H]` tensor is then never written nor read back.
+    Deferred(DeferredInput),
+}
+
+/// What a deferred input part is computed from.
+#[derive(Clone, Debug)]
+pub(crate) struct DeferredInput {
+    /// `[T, B, d_in]`: the layer's input.
+    pub x: Tensor<3>,
+    /// `[d_in, GATES·H]`: `W_ihᵀ`.
+    pub w: Tensor<2>,
+    /// `[GATES·H]`: `b_ih`, for cells that keep the input part apart.
+    pub bias: Option<Tensor<1>>,
+}
+
+impl InputPart {
+    /// `[T, B, GATES·H]`.
+    pub fn dims(&self) -> [usize; 3] {
+        match self {
+            InputPart::Projected(xp) => xp.dims(),
+            InputPart::Deferred(input) => {
+                let [steps, batch, _] = input.x.dims();
+                let [_, width] = input.w.dims();
+                [steps, batch, width]
+            }
+        }
+    }
+
+    pub fn device(&self) -> Device {
+        match self {
+            InputPart::Projected(xp) => xp.device(),
+            InputPart::Deferred(input) => input.x.device(),
+        }
+    }
+
+    /// The part as a tensor, computing a deferred one (for a path that does not defer it).
+    pub fn projected(&self) -> Tensor<3> {
+        match self {
+            InputPart::Projected(xp) => xp.clone(),
+            InputPart::Deferred(input) => input.project(|xp| xp),
+        }
+    }
+}
+
+impl DeferredInput {
+    /// `x_t·W_ihᵀ` for every step, `normalise`d, plus the bias: `[T, B, GATES·H]`.
+    pub fn project(&self, normalise: impl FnOnce(Tensor<2>) -> Tensor<2>) -> Tensor<3> {
+        let [steps, batch, d_in] = self.x.dims();
+        let [_, width] = self.w.dims();
+        let x = self.x.clone().reshape([steps * batch, d_in]);
+        let mut xp = normalise(project(x, self.w.clone()));
+        if let Some(bias) = &self.bias {
+            xp = xp + bias.clone().unsqueeze::<2>();
+        }
+        xp.reshape([steps, batch, width])
+    }
+}
+
+/// `x · w`: on plain `f32` flex tensors (inference) through the native product, which skips
+/// the zero-fill and realigning copy that flex gives every new tensor; elsewhere `matmul`.
+fn project(x: Tensor<2>, w: Tensor<2>) -> Tensor<2> {
+    #[cfg(feature = "flex")]
+    if let Some(xp) = super::native::project(&x, &w) {
+        return xp;
+    }
+    x.matmul(w)
 }
 
 impl ScanInputs {

@@ -68,8 +68,9 @@ pub(crate) fn forward<C: Cell>(
     let bias = inputs.bias.clone().unsqueeze::<2>();
     let norm = inputs.norm.as_ref();
     let state_norm = norm.and_then(|norm| norm.state.as_ref());
+    let xp = inputs.xp.projected();
     for t in visiting_order(steps, spec.reverse) {
-        let x = at(&inputs.xp, t);
+        let x = at(&xp, t);
         let raw = entering(&state.h, &spec.mask).matmul(inputs.w.clone());
         let hw = match norm {
             Some(norm) => {

@@ -20,7 +20,7 @@ pub(crate) fn forward(
     if !ENABLED.get() {
         return None;
     }
-    let xp = cube(&inputs.xp)?;
+    let xp = cube(&inputs.xp.projected())?;
     Some(with_cell!(spec.cell, cell: C => forward_cell(cell, spec, inputs, xp, keep_tape)?))
 }
 

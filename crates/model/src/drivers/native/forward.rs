@@ -1,8 +1,8 @@
 //! The native scan forward on raw `f32` memory, for every cell: per step, for each gate block,
 //! one product against `W_hh` packed once per scan (`packed.rs`), starting from the step's input
-//! projection plus bias, then one vectorised pass over the rows ([`Cell::forward_row`]). A team
-//! of threads (`team.rs`) runs each step, every thread on its own hidden units (and their
-//! columns of every gate). A projected scan has a second phase per step: the product of the
+//! part plus bias (computed before the scan, or in the step: `input_part.rs`), then one
+//! vectorised pass over the rows ([`Cell::forward_row`]). A team of threads (`team.rs`) runs
+//! each step, every thread on its own hidden units (and their columns of every gate). A projected scan has a second phase per step: the product of the
 //! cell's output with `W_hrᵀ`, every thread on its own columns of the state. Under layer norm
 //! the products write the raw hidden part and the rows follow in a phase of their own
 //! (`norm.rs`).
@@ -15,6 +15,8 @@
 use std::mem::MaybeUninit;
 use std::ops::Range;
 
+pub(crate) use super::input_part::InputPart;
+use super::input_part::StepInput;
 use super::memory::{multiply, write};
 use super::norm::{self, NormValues};
 use super::packed::{Start, StepWeights};
@@ -25,7 +27,7 @@ use crate::cells::{Blocks, Cell, ForwardRow};
 
 /// What a scan reads: its inputs, and the masks.
 pub(crate) struct Inputs<'a> {
-    pub xp: &'a [f32],
+    pub xp: InputPart<'a>,
     pub w: &'a [f32],
     pub bias: &'a [f32],
     pub h0: &'a [f32],
@@ -87,6 +89,8 @@ pub(crate) fn forward<C: Cell>(cell: C, isa: Isa, shape: &Shape, inputs: &Inputs
     let parts = Shared::new(&mut parts);
     let order: Vec<usize> = shape.order().collect();
     let chunks = shape.team_size(C::GATES);
+    let mut scratch = Vec::new();
+    let input = StepInput::new::<C>(inputs.xp, shape, chunks, isa, &mut scratch);
     // With recurrent dropout each chunk masks the whole previous state into a buffer of its own
     // before its products (`B·P` multiplications, against the products' `B·P·GATES·H`).
     let state_block = shape.state_block();
@@ -112,7 +116,6 @@ pub(crate) fn forward<C: Cell>(cell: C, isa: Isa, shape: &Shape, inputs: &Inputs
                 (h, cell_block_at::<C>(&out.cells, shape, p))
             },
         };
-        let x = &inputs.xp[t * batch * width..(t + 1) * batch * width];
         let raw_at = out.raw_at(shape, t, width);
         match (&projection, inputs.norm, phase % phases) {
             (Some(projection), _, p) if p == normed + 1 => {
@@ -121,12 +124,15 @@ pub(crate) fn forward<C: Cell>(cell: C, isa: Isa, shape: &Shape, inputs: &Inputs
                 return;
             }
             (_, Some(norm), 1) => {
+                let StepInput::Projected(xp) = input else {
+                    unreachable!("layer norm's input part is projected before the scan")
+                };
                 norm::ForwardRows {
                     cell,
                     shape,
                     t,
                     rows: norm::rows_of(batch, chunk, chunks),
-                    x,
+                    x: &xp[t * batch * width..(t + 1) * batch * width],
                     // SAFETY: every chunk completed its columns of the raw part in the
                     // previous phase; nobody writes them now.
                     raw: unsafe { out.raw.get(raw_at..raw_at + batch * width) },
@@ -163,27 +169,14 @@ pub(crate) fn forward<C: Cell>(cell: C, isa: Isa, shape: &Shape, inputs: &Inputs
             }
             return;
         }
+        // SAFETY (both): a chunk runs on one thread at a time, on its own units' columns.
+        let x = unsafe { input.separate::<C>(shape, t, chunk, &units) };
         for (g, w) in w.iter().enumerate() {
+            let own = parts.rows(g * hidden, width);
             let bias = &inputs.bias[g * hidden..];
-            let start = if C::SEPARATE_INPUT {
-                Start::Bias(bias)
-            } else {
-                Start::Rows {
-                    values: &x[g * hidden..],
-                    columns: width,
-                    bias: Some(bias),
-                }
-            };
-            // SAFETY: gate `g`'s columns of this chunk's units in `parts`; no other chunk
-            // touches them.
             unsafe {
-                w.product(
-                    parts.rows(g * hidden, width),
-                    batch,
-                    entering,
-                    start,
-                    units.clone(),
-                )
+                let start = input.start::<C>(own, shape, t, g, bias, &units);
+                w.product(own, batch, entering, start, units.clone())
             };
         }
         isa.run(ForwardRows {

@@ -2,8 +2,8 @@
 //!
 //! Burn's tensor operations allocate a fresh tensor each and cannot fuse: a step of the tensor
 //! scan is a dozen passes over memory. Here a step is one product per gate block against the
-//! weight packed once per scan (`packed.rs`), starting from the step's input projection, plus
-//! one vectorised pass over the step's rows for the gates and states (each cell's row kernels,
+//! weight packed once per scan (`packed.rs`), starting from the step's input projection (at
+//! inference computed in the step itself, `input_part.rs`), plus one vectorised pass over the step's rows for the gates and states (each cell's row kernels,
 //! compiled per instruction set: `simd.rs`); the threads split each step by hidden units
 //! (`team.rs`). The time loop is `forward.rs` and `backward.rs`; this module moves tensors
 //! in and out. Options that change the recurrence act outside the cells' rows: an LSTM
@@ -15,6 +15,7 @@
 mod backward;
 mod backward_rows;
 mod forward;
+mod input_part;
 mod matmul;
 mod memory;
 mod norm;
@@ -31,7 +32,7 @@ use burn::backend::Flex;
 use burn::tensor::Tensor;
 
 use super::scan::{
-    ScanGrads, ScanInputs, ScanLayout, ScanNorm, ScanRecord, ScanSpec, ScanTape, Wanted,
+    InputPart, ScanGrads, ScanInputs, ScanLayout, ScanNorm, ScanRecord, ScanSpec, ScanTape, Wanted,
 };
 use crate::cells::{Cell, RowStateNorm, with_cell};
 use memory::{Memory, filled, tensor, unfilled, writable, write, written};
@@ -76,7 +77,7 @@ struct NotFlex;
 
 /// The scan's inputs as memory.
 struct InputMemory {
-    xp: Memory,
+    xp: PartMemory,
     w: Memory,
     bias: Memory,
     h0: Memory,
@@ -85,6 +86,46 @@ struct InputMemory {
     projection: Option<Memory>,
     mask: Option<Memory>,
     norm: Option<NormMemory>,
+}
+
+/// The input part as memory (see [`InputPart`]).
+enum PartMemory {
+    Projected(Memory),
+    /// `x`, `W_ihᵀ` and the bias, if any.
+    Deferred(Box<(Memory, Memory, Option<Memory>)>),
+}
+
+impl PartMemory {
+    fn of(part: &InputPart) -> Option<Self> {
+        Some(match part {
+            InputPart::Projected(xp) => PartMemory::Projected(Memory::of(xp)?),
+            InputPart::Deferred(input) => PartMemory::Deferred(Box::new((
+                Memory::of(&input.x)?,
+                Memory::of(&input.w)?,
+                optional(&input.bias).ok()?,
+            ))),
+        })
+    }
+
+    fn values(&self) -> forward::InputPart<'_> {
+        match self {
+            PartMemory::Projected(xp) => forward::InputPart::Projected(xp.values()),
+            PartMemory::Deferred(deferred) => forward::InputPart::Deferred {
+                x: deferred.0.values(),
+                w: deferred.1.values(),
+                bias: deferred.2.as_ref().map(Memory::values),
+            },
+        }
+    }
+}
+
+/// Whether the native scan takes `x`, a layer's input, and computes its input part step by
+/// step ([`InputPart::Deferred`]): for plain `f32` flex tensors (autodiff records the part as a
+/// product of its own).
+pub(crate) fn defers_input(x: &Tensor<3>) -> bool {
+    x.clone()
+        .try_into_primitive::<Flex>()
+        .is_ok_and(|x| x.dtype() == burn::tensor::DType::F32)
 }
 
 /// Layer normalisation's weights as memory (see [`ScanNorm`]).
@@ -123,7 +164,7 @@ impl InputMemory {
     /// `None` unless every tensor is an `f32` flex tensor.
     fn of(spec: &ScanSpec, inputs: &ScanInputs) -> Option<(Self, Shape)> {
         let memory = Self {
-            xp: Memory::of(&inputs.xp)?,
+            xp: PartMemory::of(&inputs.xp)?,
             w: Memory::of(&inputs.w)?,
             bias: Memory::of(&inputs.bias)?,
             h0: Memory::of(&inputs.h0)?,

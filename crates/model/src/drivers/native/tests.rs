@@ -8,7 +8,8 @@ use super::simd::Isa;
 use super::{Backward, InputMemory, forward_cell};
 use crate::cells::{CellKind, StateNorm, with_cell};
 use crate::drivers::scan::{
-    ScanGrads, ScanInputs, ScanNorm, ScanRecord, ScanSpec, ScanWeights, Wanted,
+    DeferredInput, InputPart, ScanGrads, ScanInputs, ScanNorm, ScanRecord, ScanSpec, ScanWeights,
+    Wanted,
 };
 use crate::drivers::tensor_scan;
 
@@ -167,8 +168,18 @@ fn check(cell: CellKind, case: Case, reverse: bool, padded: bool, masked: bool, 
         valid,
         mask,
     };
+    // The input part from a layer's input, both computed before the scan and deferred to it
+    // (not under layer norm, which normalises the computed part).
+    let d_in = hidden / 2 + 3;
+    let deferred = InputPart::Deferred(DeferredInput {
+        x: values([steps, batch, d_in], seed, 1.0),
+        w: values([d_in, width], seed + 11, 0.3),
+        bias: cell
+            .separate_biases()
+            .then(|| values([width], seed + 12, 0.5)),
+    });
     let inputs = ScanInputs {
-        xp: values([steps, batch, width], seed, 1.0),
+        xp: InputPart::Projected(deferred.projected()),
         w: values([state, width], seed + 1, 0.3),
         bias: values([width], seed + 2, 0.5),
         h0: values([batch, state], seed + 3, 0.5),
@@ -215,12 +226,24 @@ fn check(cell: CellKind, case: Case, reverse: bool, padded: bool, masked: bool, 
     }));
     // The entry point that the fused path calls runs it natively (`None`: declined).
     assert!(super::forward(&spec, &inputs, false).is_some());
-    let (memory, shape) = InputMemory::of(&spec, &inputs).unwrap();
-    for isa in Isa::available() {
+    let mut parts = vec![inputs.clone()];
+    if !normed {
+        parts.push(ScanInputs {
+            xp: deferred,
+            ..inputs.clone()
+        });
+        assert!(super::forward(&spec, &parts[1], false).is_some());
+    }
+    for (inputs, isa) in parts.iter().flat_map(|inputs| {
+        let isas = Isa::available();
+        isas.into_iter().map(move |isa| (inputs, isa))
+    }) {
+        let (memory, shape) = InputMemory::of(&spec, inputs).unwrap();
+        let deferred = matches!(inputs.xp, InputPart::Deferred(_));
         let what = |part: &str| {
             format!(
                 "{} {case:?} reverse {reverse} padded {padded} masked {masked} normed {normed} \
-                 {isa:?}: {part}",
+                 deferred {deferred} {isa:?}: {part}",
                 cell.name()
             )
         };

@@ -175,7 +175,8 @@ pub(crate) fn forward(
     inputs: &ScanInputs,
     keep_tape: bool,
 ) -> Option<(Tensor<1>, ScanTape)> {
-    let client = remote_client(&inputs.xp)?;
+    let xp = inputs.xp.projected();
+    let client = remote_client(&xp)?;
     let layout = inputs.layout(spec.cell);
     let flags = Flags::of(
         spec,
@@ -184,7 +185,7 @@ pub(crate) fn forward(
         keep_tape,
     );
     let mut tensors = vec![
-        input(&inputs.xp),
+        input(&xp),
         input(&inputs.w),
         input(&inputs.bias),
         input(&inputs.h0),

@@ -6,7 +6,7 @@ use burn::tensor::Device;
 use burn_ir::{BackendIr, HandleContainer};
 
 use super::super::fused;
-use super::super::scan::ScanWeights;
+use super::super::scan::{InputPart, ScanWeights};
 use super::*;
 
 /// `server`, which hosts `device`, with the fused scan's two custom operations registered
@@ -122,7 +122,7 @@ fn run_forward<B: BackendIr>(
         mask: inputs.next_if(flags.mask),
     };
     let scan_inputs = ScanInputs {
-        xp,
+        xp: InputPart::Projected(xp),
         w,
         bias,
         h0,
