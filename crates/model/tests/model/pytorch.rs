@@ -120,7 +120,7 @@ pub(crate) fn check_case(name: &str, backend: Backend, device: &Device) -> (f32,
         ));
     }
 
-    // Inference (no autodiff) takes its own path on flex: the native input projection.
+    // Inference (no autodiff) takes its own path on flex: the input part computed in the step.
     let inference = rnn
         .valid()
         .forward(
@@ -138,6 +138,18 @@ pub(crate) fn check_case(name: &str, backend: Backend, device: &Device) -> (f32,
         &file.floats("output").unwrap().0,
         tol,
     ));
+    worst.0 = worst.0.max(assert_close(
+        &what("inference h_n"),
+        &values(inference.state.hidden),
+        &file.floats("h_n").unwrap().0,
+        tol,
+    ));
+    if let Some(c) = inference.state.cell {
+        let c_n = file.floats("c_n").unwrap().0;
+        worst.0 = worst
+            .0
+            .max(assert_close(&what("inference c_n"), &values(c), &c_n, tol));
+    }
 
     // The same scalar loss as the script: every output weighted by fixed random numbers.
     let mut loss = (out.output * tensor::<3>(&file, "loss.output_weight", &device)).sum()

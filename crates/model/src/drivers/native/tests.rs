@@ -174,9 +174,8 @@ fn check(cell: CellKind, case: Case, reverse: bool, padded: bool, masked: bool, 
     let deferred = InputPart::Deferred(DeferredInput {
         x: values([steps, batch, d_in], seed, 1.0),
         w: values([d_in, width], seed + 11, 0.3),
-        bias: cell
-            .separate_biases()
-            .then(|| values([width], seed + 12, 0.5)),
+        // Without `b_ih` in the reversed variants (a layer built without biases).
+        bias: (cell.separate_biases() && !reverse).then(|| values([width], seed + 12, 0.5)),
     });
     let inputs = ScanInputs {
         xp: InputPart::Projected(deferred.projected()),
