@@ -6,6 +6,7 @@
 
 use std::ops::Range;
 
+use super::forward::{Part, Split};
 use super::packed::{Destination, Start, StepWeights};
 use super::simd::Isa;
 use super::steps::Shape;
@@ -40,23 +41,28 @@ pub(crate) struct Deferred<'a> {
     d_in: usize,
     w: Vec<StepWeights>,
     bias: Option<&'a [f32]>,
-    /// `chunks × [B, GATES·H]` for cells that keep the part apart (else empty).
+    /// For cells that keep the part apart (else empty): `[B, GATES·H]`, whose rows each chunk
+    /// of a row split writes, or one such block per chunk of a unit split (each chunk its own
+    /// units' columns).
     scratch: Shared,
+    per_chunk: bool,
 }
 
 impl Deferred<'_> {
-    /// Step `t`'s input `x_t`, `[B, d_in]`.
-    fn x_at(&self, batch: usize, t: usize) -> &[f32] {
-        let step = batch * self.d_in;
-        &self.x[t * step..(t + 1) * step]
+    /// Rows `rows` of step `t`'s input `x_t` (`[B, d_in]`).
+    fn x_at(&self, batch: usize, t: usize, rows: &Range<usize>) -> &[f32] {
+        let at = t * batch * self.d_in;
+        &self.x[at + rows.start * self.d_in..at + rows.end * self.d_in]
     }
 }
 
 impl<'a> StepInput<'a> {
-    /// `part` for a scan of `shape` split into `chunks`, with `scratch` to own the scratch.
+    /// `part` for a scan of `shape` split into `chunks` by `split`, with `scratch` to own the
+    /// scratch.
     pub fn new<C: Cell>(
         part: InputPart<'a>,
         shape: &Shape,
+        split: Split,
         chunks: usize,
         isa: Isa,
         scratch: &'a mut Vec<f32>,
@@ -66,8 +72,10 @@ impl<'a> StepInput<'a> {
             InputPart::Projected(xp) => StepInput::Projected(xp),
             InputPart::Deferred { x, w, bias } => {
                 let d_in = x.len() / (shape.steps * batch);
+                let per_chunk = split == Split::Units;
                 if C::SEPARATE_INPUT {
-                    *scratch = vec![0.0; chunks * batch * C::GATES * hidden];
+                    let blocks = if per_chunk { chunks } else { 1 };
+                    *scratch = vec![0.0; blocks * batch * C::GATES * hidden];
                 }
                 StepInput::Deferred(Deferred {
                     x,
@@ -75,51 +83,56 @@ impl<'a> StepInput<'a> {
                     w: StepWeights::gates(w, d_in, C::GATES, hidden, isa),
                     bias,
                     scratch: Shared::new(scratch),
+                    per_chunk,
                 })
             }
         }
     }
 
-    /// For cells that keep the input part apart, step `t`'s part (`[B, GATES·H]`) of which
-    /// chunk `chunk` reads only its `units`' columns; empty for the others.
+    /// For cells that keep the input part apart, step `t`'s part for the rows of `part`
+    /// (`[rows, GATES·H]`), of which chunk `chunk` reads only its `part`; empty for the others.
     ///
     /// # Safety
-    /// Chunk `chunk` runs on one thread at a time (its scratch is its own).
+    /// Chunk `chunk` runs on one thread at a time, on its own `part` of the step.
     pub unsafe fn separate<C: Cell>(
         &self,
         shape: &Shape,
         t: usize,
         chunk: usize,
-        units: &Range<usize>,
+        part: &Part,
     ) -> &[f32] {
         if !C::SEPARATE_INPUT {
             return &[];
         }
         let (batch, width) = (shape.batch, C::GATES * shape.hidden);
         let step = batch * width;
+        let rows = part.rows.start * width..part.rows.end * width;
         match self {
-            StepInput::Projected(xp) => &xp[t * step..(t + 1) * step],
-            StepInput::Deferred(part) => {
-                let own = chunk * step;
-                for (g, w) in part.w.iter().enumerate() {
+            StepInput::Projected(xp) => &xp[t * step + rows.start..t * step + rows.end],
+            StepInput::Deferred(input) => {
+                let own = if input.per_chunk { chunk * step } else { 0 };
+                let x = input.x_at(batch, t, &part.rows);
+                for (g, w) in input.w.iter().enumerate() {
                     let at = g * shape.hidden;
-                    let start = part.bias.map_or(Start::Zero, |b| Start::Bias(&b[at..]));
-                    let to = part.scratch.rows(own + at, width);
-                    // SAFETY: the chunk's own scratch step (the caller's promise).
-                    unsafe { w.product(to, batch, part.x_at(batch, t), start, units.clone()) };
+                    let start = input.bias.map_or(Start::Zero, |b| Start::Bias(&b[at..]));
+                    let to = input.scratch.rows(own + rows.start + at, width);
+                    let m = part.rows.len();
+                    // SAFETY: the chunk's own part of the scratch (the caller's promise).
+                    unsafe { w.product(to, m, x, start, part.units.clone()) };
                 }
-                // SAFETY: as above; its units' columns were just written.
-                unsafe { part.scratch.get(own..own + step) }
+                // SAFETY: as above; its part was just written.
+                unsafe { input.scratch.get(own + rows.start..own + rows.end) }
             }
         }
     }
 
     /// Where gate `g`'s product against `W_hh` starts, writing `dst` (the gate's block of the
-    /// step's parts) first when that start is the deferred input part: the step's part plus
-    /// `bias` for cells that sum the parts, `bias` alone for the others.
+    /// step's parts, from the first of `part`'s rows) first when that start is the deferred
+    /// input part: the step's part plus `bias` for cells that sum the parts, `bias` alone for
+    /// the others.
     ///
     /// # Safety
-    /// `units`' columns of `dst` are the caller's own.
+    /// `part` of `dst` is the caller's own.
     pub unsafe fn start<'s, C: Cell>(
         &'s self,
         dst: Destination,
@@ -127,7 +140,7 @@ impl<'a> StepInput<'a> {
         t: usize,
         g: usize,
         bias: &'s [f32],
-        units: &Range<usize>,
+        part: &Part,
     ) -> Start<'s> {
         if C::SEPARATE_INPUT {
             return Start::Bias(bias);
@@ -135,14 +148,15 @@ impl<'a> StepInput<'a> {
         let (batch, width) = (shape.batch, C::GATES * shape.hidden);
         match self {
             StepInput::Projected(xp) => Start::Rows {
-                values: &xp[t * batch * width + g * shape.hidden..],
+                values: &xp[(t * batch + part.rows.start) * width + g * shape.hidden..],
                 columns: width,
                 bias: Some(bias),
             },
-            StepInput::Deferred(part) => {
-                let (x, start) = (part.x_at(batch, t), Start::Bias(bias));
-                // SAFETY: the caller's columns.
-                unsafe { part.w[g].product(dst, batch, x, start, units.clone()) };
+            StepInput::Deferred(input) => {
+                let x = input.x_at(batch, t, &part.rows);
+                let (m, start) = (part.rows.len(), Start::Bias(bias));
+                // SAFETY: the caller's part.
+                unsafe { input.w[g].product(dst, m, x, start, part.units.clone()) };
                 Start::Destination
             }
         }

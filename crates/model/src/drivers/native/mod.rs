@@ -203,7 +203,7 @@ pub(crate) fn forward(
 ) -> Option<(Tensor<1>, ScanTape)> {
     let (memory, shape) = InputMemory::of(spec, inputs)?;
     Some(with_cell!(spec.cell, cell: C => {
-        forward_cell(cell, Isa::best(), &shape, &memory, keep_tape)
+        forward_cell(cell, Isa::best(), &shape, &memory, keep_tape, None)
     }))
 }
 
@@ -215,6 +215,7 @@ fn forward_cell<C: Cell>(
     shape: &Shape,
     memory: &InputMemory,
     keep_tape: bool,
+    split: Option<forward::Split>,
 ) -> (Tensor<1>, ScanTape) {
     let (steps, batch, hidden, state) = (shape.steps, shape.batch, shape.hidden, shape.state);
     let (block, state_block) = (shape.block(), shape.state_block());
@@ -240,11 +241,11 @@ fn forward_cell<C: Cell>(
     };
     let (normed, width) = (memory.norm.is_some(), C::GATES * hidden);
     let kept_row = C::TAPE * hidden;
-    // Not kept, the tape is scratch: one row, or under layer norm (whose rows are split by
-    // sequences between the threads) one step.
+    // Not kept, the tape is scratch: a row per chunk of the scan (at most one per sequence),
+    // or under layer norm (whose rows are split by sequences between the threads) one step.
     let mut kept = match keep_tape {
         true => unfilled(steps * batch * kept_row),
-        false => vec![MaybeUninit::new(0.0); kept_row * if normed { batch } else { 1 }],
+        false => vec![MaybeUninit::new(0.0); kept_row * batch],
     };
     let mut raw = match (normed, keep_tape) {
         (false, _) => Vec::new(),
@@ -284,7 +285,7 @@ fn forward_cell<C: Cell>(
             raw: Shared::unfilled(&mut raw),
             keep: keep_tape,
         };
-        forward::forward(cell, isa, shape, &inputs, outputs);
+        forward::forward(cell, isa, shape, &inputs, outputs, split);
     }
     let last = if shape.reverse { 0 } else { steps - 1 };
     let final_block = |values: &[f32], size: usize| values[last * size..(last + 1) * size].to_vec();

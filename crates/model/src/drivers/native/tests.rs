@@ -4,6 +4,7 @@
 
 use burn::tensor::{Device, Tensor, TensorData};
 
+use super::forward::Split;
 use super::simd::Isa;
 use super::{Backward, InputMemory, forward_cell};
 use crate::cells::{CellKind, StateNorm, with_cell};
@@ -233,23 +234,36 @@ fn check(cell: CellKind, case: Case, reverse: bool, padded: bool, masked: bool, 
         });
         assert!(super::forward(&spec, &parts[1], false).is_some());
     }
-    for (inputs, isa) in parts.iter().flat_map(|inputs| {
+    // Every split (a row split where the rows are independent; `Split::Rows(8)` elsewhere
+    // runs as `Split::Units`), tape kept and not.
+    let splits = [Split::Units, Split::Rows(8)];
+    let runs = parts.iter().flat_map(|inputs| {
         let isas = Isa::available();
-        isas.into_iter().map(move |isa| (inputs, isa))
-    }) {
+        isas.into_iter()
+            .flat_map(move |isa| splits.map(|split| (inputs, isa, split)))
+    });
+    for (inputs, isa, split) in runs {
         let (memory, shape) = InputMemory::of(&spec, inputs).unwrap();
         let deferred = matches!(inputs.xp, InputPart::Deferred(_));
         let what = |part: &str| {
             format!(
                 "{} {case:?} reverse {reverse} padded {padded} masked {masked} normed {normed} \
-                 deferred {deferred} {isa:?}: {part}",
+                 deferred {deferred} {isa:?} {split:?}: {part}",
                 cell.name()
             )
         };
         let (out, tape) = with_cell!(cell, c: C => {
-            forward_cell(c, isa, &shape, &memory, true)
+            forward_cell(c, isa, &shape, &memory, true, Some(split))
         });
         assert_close(&what("output"), three(out), three(expected.clone()));
+        let (out, _) = with_cell!(cell, c: C => {
+            forward_cell(c, isa, &shape, &memory, false, Some(split))
+        });
+        assert_close(
+            &what("output, tape not kept"),
+            three(out),
+            three(expected.clone()),
+        );
         let grads = Backward::of(&record(tape))
             .unwrap()
             .run_with(isa, grad.clone(), wanted);
