@@ -4,11 +4,15 @@
 //! A projected scan first gathers the gradient reaching each `h_t` and multiplies it by `W_hr`
 //! for the cell's output (one more phase per step); `∂W_hr` is one product afterwards.
 //! Under layer norm the rows are split by sequences (`norm.rs`) and `W_hh` multiplies the
-//! gradient of the raw hidden part. Layouts as in `forward.rs`.
+//! gradient of the raw hidden part. Split as the forward pass is (`forward.rs`'s `Split`): by
+//! sequences, each chunk running its own back through every step (each with a bias gradient
+//! of its own, added up in order afterwards), or each step by hidden units and state columns.
+//! Layouts as in `forward.rs`.
 
 use super::backward_rows;
+use super::forward::Split;
 use super::matmul::{Product, View, matmul, transposed};
-use super::memory::{filled, multiply, multiply_add, unfilled};
+use super::memory::{add_assign, filled, multiply, multiply_add, unfilled};
 use super::norm::{self, NormValues};
 use super::packed::{Start, StepWeights};
 use super::simd::Isa;
@@ -108,6 +112,7 @@ pub(crate) fn backward<C: Cell>(
     weights: &Weights,
     grad: Incoming,
     wanted: Wanted,
+    split: Option<Split>,
 ) -> Gradients {
     let (block, state_block) = (shape.block(), shape.state_block());
     let (batch, hidden, state, steps) = (shape.batch, shape.hidden, shape.state, shape.steps);
@@ -164,8 +169,21 @@ pub(crate) fn backward<C: Cell>(
         Some(_) => vec![0.0; state_block],
         None => Vec::new(),
     };
-    let mut bias = vec![0.0; width];
-    let chunks = shape.team_size(C::GATES);
+    let threads = shape.team_size(C::GATES);
+    let plain = weights.norm.is_none() && !shape.projected && weights.mask.is_none();
+    let split = match split {
+        Some(Split::Rows(_)) if !plain => Split::Units,
+        Some(split) => split,
+        None => Split::of(shape, threads, plain),
+    };
+    let chunks = split.chunks(shape, threads);
+    // The bias gradient: one for all chunks (each its own units' columns), or one per chunk of
+    // a row split, added up in order afterwards.
+    let bias_blocks = match split {
+        Split::Units => 1,
+        Split::Rows(_) => chunks,
+    };
+    let mut bias = vec![0.0; bias_blocks * width];
     // Under layer norm: the gradient of the raw hidden parts, and each chunk's sums.
     let (mut d_raw, mut sums) = match weights.norm {
         Some(_) => (
@@ -200,13 +218,17 @@ pub(crate) fn backward<C: Cell>(
             (true, true) => &[Phase::Gather, Phase::Project, Phase::NormRows, Phase::Recur],
             (false, true) => &[Phase::NormRows, Phase::Recur],
         };
-        team::run(chunks, phases.len() * steps, chunks, |phase, chunk| {
-            let i = phase / phases.len();
+        let step = |i: usize, phase: Phase, chunk: usize| {
             let t = order[i];
             let (gh, next) = (gh[i % 2], gh[(i + 1) % 2]);
-            let columns = StepWeights::columns(state, chunk, chunks);
+            let part = split.part(shape, chunk, chunks);
+            // The state's columns of this chunk's rows that the gather and `W_hh` write.
+            let (rows, columns) = match split {
+                Split::Units => (0..batch, StepWeights::columns(state, chunk, chunks)),
+                Split::Rows(_) => (part.rows.clone(), 0..state),
+            };
             let now = t * state_block;
-            match phases[phase % phases.len()] {
+            match phase {
                 Phase::Gather => {
                     for b in 0..batch {
                         let mine = b * state + columns.start..b * state + columns.end;
@@ -228,7 +250,7 @@ pub(crate) fn backward<C: Cell>(
                     }
                 }
                 Phase::Rows => {
-                    let units = StepWeights::columns(hidden, chunk, chunks);
+                    let units = part.units.clone();
                     if let Some(rt) = &rt {
                         // SAFETY: every chunk completed the gradient reaching `h_t` in the
                         // previous phase; this chunk's units of `gm` are its own.
@@ -241,6 +263,7 @@ pub(crate) fn backward<C: Cell>(
                         cell,
                         shape,
                         t,
+                        rows: part.rows,
                         units,
                         saved,
                         grads,
@@ -249,7 +272,8 @@ pub(crate) fn backward<C: Cell>(
                         next,
                         d_hidden,
                         d_input,
-                        bias,
+                        bias: bias
+                            .part((chunk % bias_blocks) * width..(chunk % bias_blocks + 1) * width),
                     }
                     .run(isa);
                 }
@@ -293,15 +317,15 @@ pub(crate) fn backward<C: Cell>(
                     // previous phase and nobody writes it again; the columns of this chunk's
                     // in `next`, `gh` and `through` are this chunk's.
                     unsafe {
-                        let d = recurring.get(t * batch * width..(t + 1) * batch * width);
+                        let at = t * batch * width;
+                        let d = recurring.get(at + rows.start * width..at + rows.end * width);
+                        let (m, to) = (rows.len(), rows.start * state);
                         match weights.mask {
-                            None => {
-                                wt.product(next.rows(0, state), batch, d, start, columns.clone())
-                            }
+                            None => wt.product(next.rows(to, state), m, d, start, columns.clone()),
                             Some(mask) => {
-                                let to = through.rows(0, state);
-                                wt.product(to, batch, d, Start::Zero, columns.clone());
-                                for b in 0..batch {
+                                let into = through.rows(to, state);
+                                wt.product(into, m, d, Start::Zero, columns.clone());
+                                for b in rows.clone() {
                                     let mine = b * state + columns.start..b * state + columns.end;
                                     let (next, through) =
                                         (next.get_mut(mine.clone()), through.get(mine.clone()));
@@ -312,15 +336,38 @@ pub(crate) fn backward<C: Cell>(
                                 }
                             }
                         }
-                        for b in (0..batch).filter(|&b| !shape.is_valid(saved.valid, t, b)) {
+                        for b in rows.filter(|&b| !shape.is_valid(saved.valid, t, b)) {
                             let mine = b * state + columns.start..b * state + columns.end;
                             next.get_mut(mine.clone()).copy_from_slice(gh.get(mine));
                         }
                     }
                 }
             }
-        });
+        };
+        match split {
+            Split::Units => team::run(threads, phases.len() * steps, chunks, |phase, chunk| {
+                step(phase / phases.len(), phases[phase % phases.len()], chunk)
+            }),
+            // Each chunk runs its sequences back through every step.
+            Split::Rows(_) => team::run(threads, 1, chunks, |_, chunk| {
+                for i in 0..steps {
+                    for &phase in phases {
+                        step(i, phase, chunk)
+                    }
+                }
+            }),
+        }
     }
+    // A row split's bias gradients, one per chunk, added up in order.
+    let mut bias = match bias_blocks {
+        1 => bias,
+        _ => bias
+            .chunks_exact(width)
+            .fold(vec![0.0; width], |mut sum, part| {
+                add_assign(&mut sum, part);
+                sum
+            }),
+    };
     // SAFETY: the scan wrote every element (each row of each step: the cell's row, or zero;
     // the gradient reaching each state, or zero).
     let (d_hidden, d_input, reaching, d_raw) = unsafe {

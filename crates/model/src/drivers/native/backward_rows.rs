@@ -16,6 +16,8 @@ pub(crate) struct BackwardRows<'a, C> {
     pub cell: C,
     pub shape: &'a Shape,
     pub t: usize,
+    /// The sequences and hidden units this chunk computes.
+    pub rows: Range<usize>,
     pub units: Range<usize>,
     pub saved: &'a Saved<'a>,
     /// The incoming gradient (laid out as `ScanLayout` says).
@@ -35,14 +37,17 @@ impl<C: Cell> BackwardRows<'_, C> {
     pub fn run(self, isa: Isa) {
         let (cell, shape, t, units, saved) =
             (self.cell, self.shape, self.t, self.units, self.saved);
+        let rows = self.rows;
         let [gc, next_c] = self.gc;
         let (gh, next, d_hidden, d_input) = (self.gh, self.next, self.d_hidden, self.d_input);
         let (block, batch, hidden) = (shape.block(), shape.batch, shape.hidden);
         let (width, kept_width) = (C::GATES * hidden, C::TAPE * hidden);
-        let (rows, n) = match merged_rows::<C>(shape, &units, saved.valid.is_some()) {
-            true => (1, batch * hidden),
-            false => (batch, units.len()),
+        // Merged, the chunk's rows go to the cell as one row (the first one's index).
+        let (count, n) = match merged_rows::<C>(shape, &units, saved.valid.is_some()) {
+            true => (1, rows.len() * hidden),
+            false => (rows.len(), units.len()),
         };
+        let merged = n / units.len().max(1);
         let state_block = shape.state_block();
         let (h_prev, c_prev) = match shape.previous(t) {
             Some(p) => (
@@ -55,7 +60,7 @@ impl<C: Cell> BackwardRows<'_, C> {
             ),
             None => (saved.h0, saved.c0),
         };
-        for b in 0..rows {
+        for b in (rows.start..).take(count) {
             let mine = b * hidden + units.start..b * hidden + units.start + n;
             let now = t * block + mine.start..t * block + mine.end;
             let at = t * batch * width + b * width + units.start;
@@ -126,7 +131,7 @@ impl<C: Cell> BackwardRows<'_, C> {
                     bias: self.bias,
                     units: units.clone(),
                     hidden,
-                    rows: batch / rows,
+                    rows: merged,
                 });
             }
         }

@@ -391,15 +391,29 @@ impl Backward {
 
     /// BPTT for `grad`, the gradient of the forward pass's output.
     pub fn run(self, grad: Tensor<1>, wanted: Wanted) -> ScanGrads {
-        self.run_with(Isa::best(), grad, wanted)
+        self.run_with(Isa::best(), grad, wanted, None)
     }
 
-    /// [`Self::run`] with the row kernels compiled for `isa`.
-    fn run_with(self, isa: Isa, grad: Tensor<1>, wanted: Wanted) -> ScanGrads {
-        with_cell!(self.spec.cell, cell: C => self.run_cell(cell, isa, grad, wanted))
+    /// [`Self::run`] with the row kernels compiled for `isa`, split as `split` says (`None`:
+    /// as [`forward::Split::of`] chooses).
+    fn run_with(
+        self,
+        isa: Isa,
+        grad: Tensor<1>,
+        wanted: Wanted,
+        split: Option<forward::Split>,
+    ) -> ScanGrads {
+        with_cell!(self.spec.cell, cell: C => self.run_cell(cell, isa, grad, wanted, split))
     }
 
-    fn run_cell<C: Cell>(&self, cell: C, isa: Isa, grad: Tensor<1>, wanted: Wanted) -> ScanGrads {
+    fn run_cell<C: Cell>(
+        &self,
+        cell: C,
+        isa: Isa,
+        grad: Tensor<1>,
+        wanted: Wanted,
+        split: Option<forward::Split>,
+    ) -> ScanGrads {
         let (steps, batch, hidden, state) = (
             self.shape.steps,
             self.shape.batch,
@@ -440,7 +454,8 @@ impl Backward {
             mask: self.mask.as_ref().map(Memory::values),
             norm: self.norm.as_ref().map(NormMemory::values),
         };
-        let out = backward::backward(cell, isa, &self.shape, &saved, &weights, incoming, wanted);
+        let shape = &self.shape;
+        let out = backward::backward(cell, isa, shape, &saved, &weights, incoming, wanted, split);
         let parts = [steps, batch, width];
         let xp = if C::SEPARATE_INPUT {
             tensor(out.d_input, parts)

@@ -141,6 +141,16 @@ impl Shared {
         }
     }
 
+    /// The elements in `range`, as a handle of their own (the same discipline applies).
+    pub fn part(&self, range: Range<usize>) -> Self {
+        assert!(range.start <= range.end && range.end <= self.len);
+        Self {
+            // SAFETY: inside the slice (checked).
+            ptr: unsafe { self.ptr.add(range.start) },
+            len: range.len(),
+        }
+    }
+
     /// A product's destination: rows `row_stride` apart from element `offset` on.
     #[inline]
     pub fn rows(&self, offset: usize, row_stride: usize) -> Destination {

@@ -264,9 +264,10 @@ fn check(cell: CellKind, case: Case, reverse: bool, padded: bool, masked: bool, 
             three(out),
             three(expected.clone()),
         );
-        let grads = Backward::of(&record(tape))
-            .unwrap()
-            .run_with(isa, grad.clone(), wanted);
+        let grads =
+            Backward::of(&record(tape))
+                .unwrap()
+                .run_with(isa, grad.clone(), wanted, Some(split));
         let pairs = listed(grads).into_iter().zip(expected_grads.clone());
         for ((name, got), (_, want)) in pairs {
             match (got, want) {
