@@ -169,13 +169,8 @@ pub(crate) fn backward<C: Cell>(
         Some(_) => vec![0.0; state_block],
         None => Vec::new(),
     };
-    let threads = shape.team_size(C::GATES);
     let plain = weights.norm.is_none() && !shape.projected && weights.mask.is_none();
-    let split = match split {
-        Some(Split::Rows(_)) if !plain => Split::Units,
-        Some(split) => split,
-        None => Split::of(shape, threads, plain),
-    };
+    let (split, threads) = Split::choose(shape, C::GATES, plain, split);
     let chunks = split.chunks(shape, threads);
     // The bias gradient: one for all chunks (each its own units' columns), or one per chunk of
     // a row split, added up in order afterwards.

@@ -395,7 +395,7 @@ impl Backward {
     }
 
     /// [`Self::run`] with the row kernels compiled for `isa`, split as `split` says (`None`:
-    /// as [`forward::Split::of`] chooses).
+    /// as [`forward::Split::choose`] chooses).
     fn run_with(
         self,
         isa: Isa,
