@@ -1,7 +1,8 @@
 //! Splitting a scan over threads: the scan is a sequence of phases (a step, or half a step of
-//! the backward pass), each cut into chunks (ranges of hidden units). Threads claim chunks in
-//! order and a chunk starts only once the previous phase is complete, so a step waits for the
-//! whole previous state while the threads never wait for rayon to schedule anything.
+//! the backward pass), each cut into chunks (ranges of hidden units), or one phase cut into
+//! chunks of whole sequences (`forward.rs`'s `Split`). Threads claim chunks in order and a
+//! chunk starts only once the previous phase is complete, so a step waits for the whole
+//! previous state while the threads never wait for rayon to schedule anything.
 //!
 //! A step on `medium` takes ~20 µs: asking rayon to run each step's halves (twice per step, for
 //! the product and the activation) cost more than the split saved. Here rayon starts the
