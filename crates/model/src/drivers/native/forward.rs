@@ -98,16 +98,20 @@ pub(crate) fn forward<C: Cell>(
     let mut parts = vec![0.0; batch * width];
     let parts = Shared::new(&mut parts);
     let order: Vec<usize> = shape.order().collect();
-    let plain = inputs.norm.is_none() && !shape.projected && inputs.mask.is_none();
+    let plain = inputs.norm.is_none() && !shape.projected;
     let (split, threads) = Split::choose(shape, C::GATES, plain, split);
     let chunks = split.chunks(shape, threads);
     let mut scratch = Vec::new();
     let input = StepInput::new::<C>(inputs.xp, shape, split, chunks, isa, &mut scratch);
-    // With recurrent dropout each chunk masks the whole previous state into a buffer of its own
-    // before its products (`B·P` multiplications, against the products' `B·P·GATES·H`).
+    // With recurrent dropout each chunk masks the previous state of its rows into a buffer of
+    // its own before its products (`B·P` multiplications, against the products' `B·P·GATES·H`).
     let state_block = shape.state_block();
+    let chunk_rows = match split {
+        Split::Units => batch,
+        Split::Rows(rows) => rows,
+    };
     let mut masked = match inputs.mask {
-        Some(_) => vec![0.0; chunks * state_block],
+        Some(_) => vec![0.0; chunks * chunk_rows * state],
         None => Vec::new(),
     };
     let masked = Shared::new(&mut masked);
@@ -175,8 +179,9 @@ pub(crate) fn forward<C: Cell>(
             None => h_prev,
             // SAFETY: chunk `chunk`'s block of `masked` is its own during this phase.
             Some(mask) => unsafe {
-                let own = masked.get_mut(chunk * state_block..(chunk + 1) * state_block);
-                multiply(own, h_prev, mask);
+                let at = chunk * chunk_rows * state;
+                let own = masked.get_mut(at..at + rows.len() * state);
+                multiply(own, h_prev, &mask[rows.start * state..rows.end * state]);
                 &*own
             },
         };
@@ -237,8 +242,8 @@ pub(crate) enum Split {
     /// state, so a step starts once the previous one is complete.
     Units,
     /// The batch cut into chunks of this many sequences, each chunk running its sequences
-    /// through the whole scan: nothing waits between steps. Only where the rows of a step are
-    /// independent: without layer norm, a projection or recurrent dropout.
+    /// through the whole scan: nothing waits between steps. Not under layer norm or a
+    /// projection (whose phases are cut by hidden units and state columns).
     Rows(usize),
 }
 
@@ -255,7 +260,7 @@ impl Split {
     const MIN_ROWS: usize = 8;
     const MAX_ROWS: usize = 64;
 
-    /// The split of a scan (`plain`: no layer norm, projection or recurrent dropout) and how
+    /// The split of a scan (`plain`: neither layer norm nor a projection) and how
     /// many threads run it (a team where each step is worth it); `forced` in place of the
     /// choice (a row split only where plain). By sequences where the batch gives two chunks per
     /// thread, else by hidden units. (Scans whose steps are too small for a team stay on one
