@@ -169,7 +169,7 @@ pub(crate) fn backward<C: Cell>(
         Some(_) => vec![0.0; state_block],
         None => Vec::new(),
     };
-    let plain = weights.norm.is_none() && !shape.projected;
+    let plain = !shape.projected;
     let (split, threads) = Split::choose(shape, C::GATES, plain, split);
     let chunks = split.chunks(shape, threads);
     // The bias gradient: one for all chunks (each its own units' columns), or one per chunk of
@@ -287,7 +287,10 @@ pub(crate) fn backward<C: Cell>(
                         cell,
                         shape,
                         t,
-                        rows: norm::rows_of(batch, chunk, chunks),
+                        rows: match split {
+                            Split::Units => norm::rows_of(batch, chunk, chunks),
+                            Split::Rows(_) => part.rows.clone(),
+                        },
                         saved,
                         norm: weights.norm.expect("under layer norm"),
                         grads,

@@ -2,11 +2,11 @@
 //! one product against `W_hh` packed once per scan (`packed.rs`), starting from the step's input
 //! part plus bias (computed before the scan, or in the step: `input_part.rs`), then one
 //! vectorised pass over the rows ([`Cell::forward_row`]). A team of threads (`team.rs`) shares
-//! the work ([`Split`]): where a step's rows are independent and the batch is large enough,
-//! each thread runs chunks of whole sequences through every step, so that no thread waits for
-//! another between steps (on `medium`, two threads: Elman inference +20 %, LSTM +12 %);
-//! otherwise each step is cut by hidden units, every thread on its own units' columns of every
-//! gate. A projected scan has a second phase per step: the product of the cell's output with
+//! the work ([`Split`]): the rows of a step are independent, so where the batch is large
+//! enough (and there is no projection) each thread runs chunks of whole sequences through every
+//! step, and no thread waits for another between steps (on `medium`, two threads: Elman
+//! inference +20 %, LSTM +12 %); otherwise each step is cut by hidden units, every thread on
+//! its own units' columns of every gate. A projected scan has a second phase per step: the product of the cell's output with
 //! `W_hrᵀ`, every thread on its own columns of the state. Under layer norm the products write
 //! the raw hidden part and the rows follow in a phase of their own (`norm.rs`).
 //!
@@ -98,7 +98,7 @@ pub(crate) fn forward<C: Cell>(
     let mut parts = vec![0.0; batch * width];
     let parts = Shared::new(&mut parts);
     let order: Vec<usize> = shape.order().collect();
-    let plain = inputs.norm.is_none() && !shape.projected;
+    let plain = !shape.projected;
     let (split, threads) = Split::choose(shape, C::GATES, plain, split);
     let chunks = split.chunks(shape, threads);
     let mut scratch = Vec::new();
@@ -152,15 +152,23 @@ pub(crate) fn forward<C: Cell>(
                 let StepInput::Projected(xp) = input else {
                     unreachable!("layer norm's input part is projected before the scan")
                 };
+                // The part's rows of the step (all of them under a unit split), each
+                // chunk normalising its share of them (its own rows under a row split).
+                let own = rows.start * width..rows.end * width;
                 norm::ForwardRows {
                     cell,
                     shape,
                     t,
-                    rows: norm::rows_of(batch, chunk, chunks),
-                    x: &xp[t * batch * width..(t + 1) * batch * width],
-                    // SAFETY: every chunk completed its columns of the raw part in the
-                    // previous phase; nobody writes them now.
-                    raw: unsafe { out.raw.get(raw_at..raw_at + batch * width) },
+                    rows: match split {
+                        Split::Units => norm::rows_of(batch, chunk, chunks),
+                        Split::Rows(_) => rows.clone(),
+                    },
+                    first: rows.start,
+                    x: &xp[t * batch * width + own.start..t * batch * width + own.end],
+                    // SAFETY: every chunk completed its columns of these rows of the raw part
+                    // in the previous phase (or this chunk did, under a row split); nobody
+                    // writes them now.
+                    raw: unsafe { out.raw.get(raw_at + own.start..raw_at + own.end) },
                     bias: inputs.bias,
                     norm,
                     parts,
@@ -189,8 +197,10 @@ pub(crate) fn forward<C: Cell>(
             for (g, w) in w.iter().enumerate() {
                 // SAFETY: gate `g`'s columns of this chunk's units in the raw part are its own.
                 unsafe {
-                    let to = out.raw.rows(raw_at + g * hidden, width);
-                    w.product(to, batch, entering, Start::Zero, units.clone())
+                    let to = out
+                        .raw
+                        .rows(raw_at + rows.start * width + g * hidden, width);
+                    w.product(to, rows.len(), entering, Start::Zero, units.clone())
                 };
             }
             return;
@@ -229,7 +239,9 @@ pub(crate) fn forward<C: Cell>(
         // Each chunk runs its sequences through every step (one phase a step).
         Split::Rows(_) => team::run(threads, 1, chunks, |_, chunk| {
             for &t in &order {
-                step(t, 0, chunk)
+                for phase in 0..phases {
+                    step(t, phase, chunk)
+                }
             }
         }),
     }
@@ -242,8 +254,8 @@ pub(crate) enum Split {
     /// state, so a step starts once the previous one is complete.
     Units,
     /// The batch cut into chunks of this many sequences, each chunk running its sequences
-    /// through the whole scan: nothing waits between steps. Not under layer norm or a
-    /// projection (whose phases are cut by hidden units and state columns).
+    /// through the whole scan: nothing waits between steps. Not under a projection (whose
+    /// phases are cut by hidden units and state columns).
     Rows(usize),
 }
 
@@ -260,7 +272,7 @@ impl Split {
     const MIN_ROWS: usize = 8;
     const MAX_ROWS: usize = 64;
 
-    /// The split of a scan (`plain`: neither layer norm nor a projection) and how
+    /// The split of a scan (`plain`: no projection) and how
     /// many threads run it (a team where each step is worth it); `forced` in place of the
     /// choice (a row split only where plain). By sequences where the batch gives two chunks per
     /// thread, else by hidden units. (Scans whose steps are too small for a team stay on one

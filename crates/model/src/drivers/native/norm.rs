@@ -62,7 +62,10 @@ pub(crate) struct ForwardRows<'a, C> {
     pub shape: &'a Shape,
     pub t: usize,
     pub rows: Range<usize>,
-    /// The step's input part `[B, GATES·H]`, its raw hidden part (the same) and the bias.
+    /// The batch row that `x`, `raw`, `h_prev` and `c_prev` start at.
+    pub first: usize,
+    /// The step's input part from row `first` on (`[·, GATES·H]`), its raw hidden part (the
+    /// same) and the bias.
     pub x: &'a [f32],
     pub raw: &'a [f32],
     pub bias: &'a [f32],
@@ -81,8 +84,9 @@ impl<C: Cell> ForwardRows<'_, C> {
         let (batch, hidden) = (shape.batch, shape.hidden);
         let (width, kept_width) = (C::GATES * hidden, C::TAPE * hidden);
         for b in self.rows.clone() {
-            let mine = b * hidden..(b + 1) * hidden;
-            let now = t * shape.block() + mine.start..t * shape.block() + mine.end;
+            let local = b - self.first;
+            let mine = local * hidden..(local + 1) * hidden;
+            let now = t * shape.block() + b * hidden..t * shape.block() + (b + 1) * hidden;
             // Without the tape kept, each row has its own scratch row of one step's.
             let kept_row = if out.keep { t * batch + b } else { b } * kept_width;
             // SAFETY: row `b` of step `t` is this chunk's alone in this phase, in the states
@@ -91,7 +95,7 @@ impl<C: Cell> ForwardRows<'_, C> {
             unsafe {
                 let h = match shape.projected {
                     true => {
-                        let at = out.unprojected_at(shape, t) + mine.start;
+                        let at = out.unprojected_at(shape, t) + b * hidden;
                         out.unprojected.uninit_mut(at..at + hidden)
                     }
                     false => out.states.uninit_mut(now.clone()),
@@ -110,14 +114,14 @@ impl<C: Cell> ForwardRows<'_, C> {
                     tape.zero();
                     continue;
                 }
-                let row = b * width..(b + 1) * width;
+                let row = local * width..(local + 1) * width;
                 isa.run(NormedForwardRow {
                     cell: self.cell,
                     raw: &self.raw[row.clone()],
-                    x: &self.x[row.clone()],
+                    x: &self.x[row],
                     bias: self.bias,
                     norm: self.norm,
-                    parts: self.parts.get_mut(row),
+                    parts: self.parts.get_mut(b * width..(b + 1) * width),
                     hidden,
                     h_prev: match shape.projected {
                         true => &[],
