@@ -10,7 +10,7 @@
 //! Layouts as in `forward.rs`.
 
 use super::backward_rows;
-use super::forward::Split;
+use super::forward::{Part, Split};
 use super::matmul::{Product, View, matmul, transposed};
 use super::memory::{add_assign, filled, multiply, multiply_add, unfilled};
 use super::norm::{self, NormValues};
@@ -169,8 +169,7 @@ pub(crate) fn backward<C: Cell>(
         Some(_) => vec![0.0; state_block],
         None => Vec::new(),
     };
-    let plain = !shape.projected;
-    let (split, threads) = Split::choose(shape, C::GATES, plain, split);
+    let (split, threads) = Split::choose(shape, C::GATES, split);
     let chunks = split.chunks(shape, threads);
     // The bias gradient: one for all chunks (each its own units' columns), or one per chunk of
     // a row split, added up in order afterwards.
@@ -223,9 +222,19 @@ pub(crate) fn backward<C: Cell>(
                 Split::Rows(_) => (part.rows.clone(), 0..state),
             };
             let now = t * state_block;
+            // Projected: `W_hr` carries the gradient reaching `h_t` of the part's rows to its
+            // units of `m_t`.
+            // SAFETY: called where the gradient reaching `h_t` of these rows is complete and
+            // nobody writes it, and the part of `gm` is the calling chunk's.
+            let to_output = |rt: &StepWeights, part: &Part| unsafe {
+                let rows = &part.rows;
+                let g = reaching.get(now + rows.start * state..now + rows.end * state);
+                let to = gm.rows(rows.start * hidden, hidden);
+                rt.product(to, rows.len(), g, Start::Zero, part.units.clone());
+            };
             match phase {
                 Phase::Gather => {
-                    for b in 0..batch {
+                    for b in rows.clone() {
                         let mine = b * state + columns.start..b * state + columns.end;
                         let real = shape.is_valid(saved.valid, t, b);
                         // SAFETY: this chunk's columns of row `b`, in the gradient reaching
@@ -247,12 +256,9 @@ pub(crate) fn backward<C: Cell>(
                 Phase::Rows => {
                     let units = part.units.clone();
                     if let Some(rt) = &rt {
-                        // SAFETY: every chunk completed the gradient reaching `h_t` in the
-                        // previous phase; this chunk's units of `gm` are its own.
-                        unsafe {
-                            let g = reaching.get(now..now + state_block);
-                            rt.product(gm.rows(0, hidden), batch, g, Start::Zero, units.clone());
-                        }
+                        // Every chunk completed the gradient reaching `h_t` in the previous
+                        // phase (or this chunk did, for its rows); its part of `gm` is its own.
+                        to_output(rt, &part);
                     }
                     backward_rows::BackwardRows {
                         cell,
@@ -273,13 +279,9 @@ pub(crate) fn backward<C: Cell>(
                     .run(isa);
                 }
                 Phase::Project => {
-                    let units = StepWeights::columns(hidden, chunk, chunks);
                     let rt = rt.as_ref().expect("projected");
-                    // SAFETY: as in `Phase::Rows`.
-                    unsafe {
-                        let g = reaching.get(now..now + state_block);
-                        rt.product(gm.rows(0, hidden), batch, g, Start::Zero, units);
-                    }
+                    // As in `Phase::Rows`.
+                    to_output(rt, &part);
                 }
                 Phase::NormRows => {
                     let sums_len = norm::sums_len(C::GATES, hidden);

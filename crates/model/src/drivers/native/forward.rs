@@ -3,7 +3,7 @@
 //! part plus bias (computed before the scan, or in the step: `input_part.rs`), then one
 //! vectorised pass over the rows ([`Cell::forward_row`]). A team of threads (`team.rs`) shares
 //! the work ([`Split`]): the rows of a step are independent, so where the batch is large
-//! enough (and there is no projection) each thread runs chunks of whole sequences through every
+//! enough each thread runs chunks of whole sequences through every
 //! step, and no thread waits for another between steps (on `medium`, two threads: Elman
 //! inference +20 %, LSTM +12 %); otherwise each step is cut by hidden units, every thread on
 //! its own units' columns of every gate. A projected scan has a second phase per step: the product of the cell's output with
@@ -98,8 +98,7 @@ pub(crate) fn forward<C: Cell>(
     let mut parts = vec![0.0; batch * width];
     let parts = Shared::new(&mut parts);
     let order: Vec<usize> = shape.order().collect();
-    let plain = !shape.projected;
-    let (split, threads) = Split::choose(shape, C::GATES, plain, split);
+    let (split, threads) = Split::choose(shape, C::GATES, split);
     let chunks = split.chunks(shape, threads);
     let mut scratch = Vec::new();
     let input = StepInput::new::<C>(inputs.xp, shape, split, chunks, isa, &mut scratch);
@@ -144,8 +143,19 @@ pub(crate) fn forward<C: Cell>(
         let raw_at = out.raw_at(shape, t, width);
         match (&projection, inputs.norm, phase) {
             (Some(projection), _, p) if p == normed + 1 => {
-                let columns = StepWeights::columns(state, chunk, chunks);
-                project(projection, shape, t, columns, h_prev, &out, inputs.valid);
+                let columns = match split {
+                    Split::Units => StepWeights::columns(state, chunk, chunks),
+                    Split::Rows(_) => 0..state,
+                };
+                project(
+                    projection,
+                    shape,
+                    t,
+                    (&rows, columns),
+                    h_prev,
+                    &out,
+                    inputs.valid,
+                );
                 return;
             }
             (_, Some(norm), 1) => {
@@ -254,8 +264,7 @@ pub(crate) enum Split {
     /// state, so a step starts once the previous one is complete.
     Units,
     /// The batch cut into chunks of this many sequences, each chunk running its sequences
-    /// through the whole scan: nothing waits between steps. Not under a projection (whose
-    /// phases are cut by hidden units and state columns).
+    /// through the whole scan: nothing waits between steps.
     Rows(usize),
 }
 
@@ -272,31 +281,21 @@ impl Split {
     const MIN_ROWS: usize = 8;
     const MAX_ROWS: usize = 64;
 
-    /// The split of a scan (`plain`: no projection) and how
-    /// many threads run it (a team where each step is worth it); `forced` in place of the
-    /// choice (a row split only where plain). By sequences where the batch gives two chunks per
+    /// The split of a scan and how many threads run it (a team where each step is worth it);
+    /// `forced` in place of the choice. By sequences where the batch gives two chunks per
     /// thread, else by hidden units. (Scans whose steps are too small for a team stay on one
     /// thread even split by sequences: waking a second thread cost more than it saved on
     /// `healthcare`, LSTM inference 232,000 → 118,000 seq/s.)
-    pub fn choose(
-        shape: &Shape,
-        gates: usize,
-        plain: bool,
-        forced: Option<Split>,
-    ) -> (Split, usize) {
+    pub fn choose(shape: &Shape, gates: usize, forced: Option<Split>) -> (Split, usize) {
         let threads = shape.team_size(gates);
-        let split = match forced {
-            Some(Split::Rows(_)) if !plain => Split::Units,
-            Some(split) => split,
-            None => {
-                let rows = (shape.batch / (2 * threads)).clamp(Self::MIN_ROWS, Self::MAX_ROWS);
-                let rows = rows.next_multiple_of(Self::MIN_ROWS);
-                match plain && threads > 1 && shape.batch.div_ceil(rows) >= 2 * threads {
-                    true => Split::Rows(rows),
-                    false => Split::Units,
-                }
+        let split = forced.unwrap_or_else(|| {
+            let rows = (shape.batch / (2 * threads)).clamp(Self::MIN_ROWS, Self::MAX_ROWS);
+            let rows = rows.next_multiple_of(Self::MIN_ROWS);
+            match threads > 1 && shape.batch.div_ceil(rows) >= 2 * threads {
+                true => Split::Rows(rows),
+                false => Split::Units,
             }
-        };
+        });
         (split, threads)
     }
 
@@ -343,30 +342,35 @@ unsafe fn cell_rows_at<'a, C: Cell>(
     }
 }
 
-/// One thread's `columns` of a projected step's state: `h_t = m_t·W_hrᵀ`, with the previous
-/// state carried on padded rows.
+/// One chunk's `rows` and state `columns` of a projected step's state: `h_t = m_t·W_hrᵀ`,
+/// with the previous state (`h_prev`, from the first of `rows` on) carried on padded rows.
 fn project(
     projection: &StepWeights,
     shape: &Shape,
     t: usize,
-    columns: Range<usize>,
+    (rows, columns): (&Range<usize>, Range<usize>),
     h_prev: &[f32],
     out: &Outputs,
     valid: Option<&[f32]>,
 ) {
-    let (batch, state) = (shape.batch, shape.state);
+    let (state, hidden) = (shape.state, shape.hidden);
     let m_at = out.unprojected_at(shape, t);
     let now = t * shape.state_block();
-    // SAFETY: every chunk completed its units of `m_t` in the previous phase, and nobody
-    // writes them now; this chunk's columns of `h_t` are its own.
+    // SAFETY: every chunk completed its units of these rows of `m_t` in the previous phase (or
+    // this chunk did, under a row split), and nobody writes them now; this chunk's part of
+    // `h_t` is its own.
     unsafe {
-        let m = out.unprojected.get(m_at..m_at + shape.block());
-        let h = out.states.rows(now, state);
-        projection.product(h, batch, m, Start::Zero, columns.clone());
-        for b in (0..batch).filter(|&b| !shape.is_valid(valid, t, b)) {
-            let mine = b * state + columns.start..b * state + columns.end;
-            let h = out.states.uninit_mut(now + mine.start..now + mine.end);
-            write(h, &h_prev[mine]);
+        let m = out
+            .unprojected
+            .get(m_at + rows.start * hidden..m_at + rows.end * hidden);
+        let h = out.states.rows(now + rows.start * state, state);
+        projection.product(h, rows.len(), m, Start::Zero, columns.clone());
+        for b in rows.clone().filter(|&b| !shape.is_valid(valid, t, b)) {
+            let local = (b - rows.start) * state;
+            let h = out
+                .states
+                .uninit_mut(now + b * state + columns.start..now + b * state + columns.end);
+            write(h, &h_prev[local + columns.start..local + columns.end]);
         }
     }
 }

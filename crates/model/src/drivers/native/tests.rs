@@ -234,8 +234,7 @@ fn check(cell: CellKind, case: Case, reverse: bool, padded: bool, masked: bool, 
         });
         assert!(super::forward(&spec, &parts[1], false).is_some());
     }
-    // Every split (a row split where the rows are independent; `Split::Rows(8)` elsewhere
-    // runs as `Split::Units`), tape kept and not.
+    // Both splits, the tape kept and not.
     let splits = [Split::Units, Split::Rows(8)];
     let runs = parts.iter().flat_map(|inputs| {
         let isas = Isa::available();
