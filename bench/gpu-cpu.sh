@@ -2,8 +2,8 @@
 # The GPU machine's host CPU (an Intel Xeon in the sessions so far), two cores pinned, as the
 # second CPU of issue #17: burn-rnn on flex (`.gpu-bin/bench`, and `.gpu-bin/bench-before` when
 # carried: the same bench built from an earlier commit) interleaved with PyTorch, 2 threads, in
-# rounds; then one thread each for LSTM `medium`, and `.gpu-bin/probe_infer` when carried (a
-# diagnostic build). Log: $OUT/cpu.txt; JSON: $OUT/cpu.tar. Run with timeout_s 560.
+# rounds; then one thread each for LSTM `medium`. Log: $OUT/cpu.txt; JSON: $OUT/cpu.tar. Run
+# with timeout_s 560.
 source "$(dirname "$0")/gpu-common.sh"
 gpu_start cpu
 grep -o -w -E 'avx512f|avx512vl|avx512_bf16|amx_tile' /proc/cpuinfo | sort -u | tr '\n' ' '; echo
@@ -35,13 +35,5 @@ RAYON_NUM_THREADS=1 timeout 30 taskset -c 0 /tmp/gpu-bin/bench --device flex --c
   --workload medium --skip-burn-nn --json "$results/ours_1thread.json" | grep -v '^wrote'
 timeout 30 taskset -c 0 python3 .gpu-bin/pytorch_bench.py --threads 1 --cell lstm \
   --workload medium --json "$results/torch_1thread.json"
-if [ -x /tmp/gpu-bin/probe_infer ]; then
-  step "probe: the step's product kernel alone, then LSTM medium inference with the team's waits"
-  timeout 20 taskset -c 0 /tmp/gpu-bin/probe_infer
-  RAYON_NUM_THREADS=1 timeout 20 taskset -c 0 /tmp/gpu-bin/probe_infer 1 64 100
-  RAYON_NUM_THREADS=1 timeout 20 taskset -c 0 /tmp/gpu-bin/probe_infer 2 64 100
-  timeout 20 $pin /tmp/gpu-bin/probe_infer 1 64 100
-  timeout 20 $pin /tmp/gpu-bin/probe_infer 2 64 100
-fi
 keep
 gpu_end

@@ -4,20 +4,20 @@
 //! A projected scan first gathers the gradient reaching each `h_t` and multiplies it by `W_hr`
 //! for the cell's output (one more phase per step); `∂W_hr` is one product afterwards.
 //! Under layer norm the rows are split by sequences (`norm.rs`) and `W_hh` multiplies the
-//! gradient of the raw hidden part. Split as the forward pass is (`forward.rs`'s `Split`): by
+//! gradient of the raw hidden part. Split as the forward pass is (`split.rs`): by
 //! sequences, each chunk running its own back through every step (each with a bias gradient
 //! of its own, added up in order afterwards), or each step by hidden units and state columns.
 //! Layouts as in `forward.rs`.
 
 use super::backward_rows;
-use super::forward::{Part, Split};
 use super::matmul::{Product, View, matmul, transposed};
 use super::memory::{add_assign, filled, multiply, multiply_add, unfilled};
 use super::norm::{self, NormValues};
 use super::packed::{Start, StepWeights};
 use super::simd::Isa;
+use super::split::{Part, Split};
 use super::steps::{Shape, hidden_weight_gradient};
-use super::team::{self, Shared};
+use super::team::Shared;
 use crate::cells::Cell;
 use crate::drivers::scan::Wanted;
 
@@ -217,10 +217,7 @@ pub(crate) fn backward<C: Cell>(
             let (gh, next) = (gh[i % 2], gh[(i + 1) % 2]);
             let part = split.part(shape, chunk, chunks);
             // The state's columns of this chunk's rows that the gather and `W_hh` write.
-            let (rows, columns) = match split {
-                Split::Units => (0..batch, StepWeights::columns(state, chunk, chunks)),
-                Split::Rows(_) => (part.rows.clone(), 0..state),
-            };
+            let (rows, columns) = (part.rows.clone(), part.columns.clone());
             let now = t * state_block;
             // Projected: `W_hr` carries the gradient reaching `h_t` of the part's rows to its
             // units of `m_t`.
@@ -289,10 +286,7 @@ pub(crate) fn backward<C: Cell>(
                         cell,
                         shape,
                         t,
-                        rows: match split {
-                            Split::Units => norm::rows_of(batch, chunk, chunks),
-                            Split::Rows(_) => part.rows.clone(),
-                        },
+                        rows: part.whole_rows.clone(),
                         saved,
                         norm: weights.norm.expect("under layer norm"),
                         grads,
@@ -344,19 +338,9 @@ pub(crate) fn backward<C: Cell>(
                 }
             }
         };
-        match split {
-            Split::Units => team::run(threads, phases.len() * steps, chunks, |phase, chunk| {
-                step(phase / phases.len(), phases[phase % phases.len()], chunk)
-            }),
-            // Each chunk runs its sequences back through every step.
-            Split::Rows(_) => team::run(threads, 1, chunks, |_, chunk| {
-                for i in 0..steps {
-                    for &phase in phases {
-                        step(i, phase, chunk)
-                    }
-                }
-            }),
-        }
+        split.run((threads, chunks), steps, phases.len(), |i, phase, chunk| {
+            step(i, phases[phase], chunk)
+        });
     }
     // A row split's bias gradients, one per chunk, added up in order.
     let mut bias = match bias_blocks {

@@ -3,12 +3,12 @@
 //! part plus bias (computed before the scan, or in the step: `input_part.rs`), then one
 //! vectorised pass over the rows ([`Cell::forward_row`]). A team of threads (`team.rs`) shares
 //! the work ([`Split`]): the rows of a step are independent, so where the batch is large
-//! enough each thread runs chunks of whole sequences through every
-//! step, and no thread waits for another between steps (on `medium`, two threads: Elman
-//! inference +20 %, LSTM +12 %); otherwise each step is cut by hidden units, every thread on
-//! its own units' columns of every gate. A projected scan has a second phase per step: the product of the cell's output with
-//! `W_hrᵀ`, every thread on its own columns of the state. Under layer norm the products write
-//! the raw hidden part and the rows follow in a phase of their own (`norm.rs`).
+//! enough each thread runs chunks of whole sequences through every step, and no thread waits
+//! for another between steps (on `medium`, two threads: Elman inference +20 %, LSTM +12 %);
+//! otherwise each step is cut by hidden units, every thread on its own units' columns of every
+//! gate. A projected scan has a second phase per step: the product of the cell's output with
+//! `W_hrᵀ`, on the chunk's columns of the state. Under layer norm the products write the raw
+//! hidden part and the rows follow in a phase of their own (`norm.rs`).
 //!
 //! Layouts are row-major and time-major: `xp` is `[T, B, GATES·H]`, `states` `[T, B, P]`,
 //! `cells` `[T, B, H]`, `kept` `[T, B, TAPE·H]`, `w` `[P, GATES·H]` (`W_hhᵀ`), `bias`
@@ -24,8 +24,9 @@ use super::memory::{multiply, write};
 use super::norm::{self, NormValues};
 use super::packed::{Start, StepWeights};
 use super::simd::{Isa, Vectorised};
+use super::split::{Part, Split};
 use super::steps::{Shape, merged_rows};
-use super::team::{self, Shared};
+use super::team::Shared;
 use crate::cells::{Blocks, Cell, ForwardRow};
 
 /// What a scan reads: its inputs, and the masks.
@@ -143,19 +144,7 @@ pub(crate) fn forward<C: Cell>(
         let raw_at = out.raw_at(shape, t, width);
         match (&projection, inputs.norm, phase) {
             (Some(projection), _, p) if p == normed + 1 => {
-                let columns = match split {
-                    Split::Units => StepWeights::columns(state, chunk, chunks),
-                    Split::Rows(_) => 0..state,
-                };
-                project(
-                    projection,
-                    shape,
-                    t,
-                    (&rows, columns),
-                    h_prev,
-                    &out,
-                    inputs.valid,
-                );
+                project(projection, shape, t, &part, h_prev, &out, inputs.valid);
                 return;
             }
             (_, Some(norm), 1) => {
@@ -169,10 +158,7 @@ pub(crate) fn forward<C: Cell>(
                     cell,
                     shape,
                     t,
-                    rows: match split {
-                        Split::Units => norm::rows_of(batch, chunk, chunks),
-                        Split::Rows(_) => rows.clone(),
-                    },
+                    rows: part.whole_rows.clone(),
                     first: rows.start,
                     x: &xp[t * batch * width + own.start..t * batch * width + own.end],
                     // SAFETY: every chunk completed its columns of these rows of the raw part
@@ -242,84 +228,9 @@ pub(crate) fn forward<C: Cell>(
             },
         });
     };
-    match split {
-        Split::Units => team::run(threads, phases * shape.steps, chunks, |phase, chunk| {
-            step(order[phase / phases], phase % phases, chunk)
-        }),
-        // Each chunk runs its sequences through every step (one phase a step).
-        Split::Rows(_) => team::run(threads, 1, chunks, |_, chunk| {
-            for &t in &order {
-                for phase in 0..phases {
-                    step(t, phase, chunk)
-                }
-            }
-        }),
-    }
-}
-
-/// How a scan's work is cut into chunks for the threads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Split {
-    /// Every step cut by hidden units (whole panels): each chunk reads the whole previous
-    /// state, so a step starts once the previous one is complete.
-    Units,
-    /// The batch cut into chunks of this many sequences, each chunk running its sequences
-    /// through the whole scan: nothing waits between steps.
-    Rows(usize),
-}
-
-/// The sequences and hidden units one chunk computes at each step.
-#[derive(Clone, Debug)]
-pub(crate) struct Part {
-    pub rows: Range<usize>,
-    pub units: Range<usize>,
-}
-
-impl Split {
-    /// Sequences per chunk of the row split: two chunks per thread or more (whoever is done
-    /// first takes the next), at least one kernel tile of rows (8), at most 64.
-    const MIN_ROWS: usize = 8;
-    const MAX_ROWS: usize = 64;
-
-    /// The split of a scan and how many threads run it (a team where each step is worth it);
-    /// `forced` in place of the choice. By sequences where the batch gives two chunks per
-    /// thread, else by hidden units. (Scans whose steps are too small for a team stay on one
-    /// thread even split by sequences: waking a second thread cost more than it saved on
-    /// `healthcare`, LSTM inference 232,000 → 118,000 seq/s.)
-    pub fn choose(shape: &Shape, gates: usize, forced: Option<Split>) -> (Split, usize) {
-        let threads = shape.team_size(gates);
-        let split = forced.unwrap_or_else(|| {
-            let rows = (shape.batch / (2 * threads)).clamp(Self::MIN_ROWS, Self::MAX_ROWS);
-            let rows = rows.next_multiple_of(Self::MIN_ROWS);
-            match threads > 1 && shape.batch.div_ceil(rows) >= 2 * threads {
-                true => Split::Rows(rows),
-                false => Split::Units,
-            }
-        });
-        (split, threads)
-    }
-
-    /// How many chunks the scan is cut into.
-    pub fn chunks(self, shape: &Shape, threads: usize) -> usize {
-        match self {
-            Split::Units => threads,
-            Split::Rows(rows) => shape.batch.div_ceil(rows),
-        }
-    }
-
-    /// Chunk `chunk`'s part of every step.
-    pub fn part(self, shape: &Shape, chunk: usize, chunks: usize) -> Part {
-        match self {
-            Split::Units => Part {
-                rows: 0..shape.batch,
-                units: StepWeights::columns(shape.hidden, chunk, chunks),
-            },
-            Split::Rows(rows) => Part {
-                rows: chunk * rows..((chunk + 1) * rows).min(shape.batch),
-                units: 0..shape.hidden,
-            },
-        }
-    }
+    split.run((threads, chunks), shape.steps, phases, |i, phase, chunk| {
+        step(order[i], phase, chunk)
+    });
 }
 
 /// Rows `rows` of block `t` (`[B, H]`) of the written cell states `[T, B, H]`, or nothing for
@@ -342,18 +253,20 @@ unsafe fn cell_rows_at<'a, C: Cell>(
     }
 }
 
-/// One chunk's `rows` and state `columns` of a projected step's state: `h_t = m_t·W_hrᵀ`,
-/// with the previous state (`h_prev`, from the first of `rows` on) carried on padded rows.
+/// One chunk's `part` (its rows' state columns) of a projected step's state:
+/// `h_t = m_t·W_hrᵀ`, with the previous state (`h_prev`, from the part's first row on) carried
+/// on padded rows.
 fn project(
     projection: &StepWeights,
     shape: &Shape,
     t: usize,
-    (rows, columns): (&Range<usize>, Range<usize>),
+    part: &Part,
     h_prev: &[f32],
     out: &Outputs,
     valid: Option<&[f32]>,
 ) {
     let (state, hidden) = (shape.state, shape.hidden);
+    let (rows, columns) = (&part.rows, &part.columns);
     let m_at = out.unprojected_at(shape, t);
     let now = t * shape.state_block();
     // SAFETY: every chunk completed its units of these rows of `m_t` in the previous phase (or
@@ -400,7 +313,7 @@ impl<C: Cell> Vectorised for ForwardRows<'_, C> {
     #[inline(always)]
     fn run(self) {
         let (cell, shape, t, out) = (self.cell, self.shape, self.t, self.out);
-        let Part { rows, units } = self.part;
+        let Part { rows, units, .. } = self.part;
         let (batch, hidden) = (shape.batch, shape.hidden);
         let (width, kept_width) = (C::GATES * hidden, C::TAPE * hidden);
         // Without keeping the tape, every row writes it to its chunk's one-row scratch (each

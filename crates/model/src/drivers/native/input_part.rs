@@ -6,9 +6,9 @@
 
 use std::ops::Range;
 
-use super::forward::{Part, Split};
 use super::packed::{Destination, Start, StepWeights};
 use super::simd::Isa;
+use super::split::{Part, Split};
 use super::steps::Shape;
 use super::team::Shared;
 use crate::cells::Cell;

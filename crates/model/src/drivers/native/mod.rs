@@ -21,6 +21,7 @@ mod memory;
 mod norm;
 mod packed;
 mod simd;
+mod split;
 mod steps;
 mod team;
 #[cfg(test)]
@@ -215,7 +216,7 @@ fn forward_cell<C: Cell>(
     shape: &Shape,
     memory: &InputMemory,
     keep_tape: bool,
-    split: Option<forward::Split>,
+    split: Option<split::Split>,
 ) -> (Tensor<1>, ScanTape) {
     let (steps, batch, hidden, state) = (shape.steps, shape.batch, shape.hidden, shape.state);
     let (block, state_block) = (shape.block(), shape.state_block());
@@ -395,13 +396,13 @@ impl Backward {
     }
 
     /// [`Self::run`] with the row kernels compiled for `isa`, split as `split` says (`None`:
-    /// as [`forward::Split::choose`] chooses).
+    /// as [`split::Split::choose`] chooses).
     fn run_with(
         self,
         isa: Isa,
         grad: Tensor<1>,
         wanted: Wanted,
-        split: Option<forward::Split>,
+        split: Option<split::Split>,
     ) -> ScanGrads {
         with_cell!(self.spec.cell, cell: C => self.run_cell(cell, isa, grad, wanted, split))
     }
@@ -412,7 +413,7 @@ impl Backward {
         isa: Isa,
         grad: Tensor<1>,
         wanted: Wanted,
-        split: Option<forward::Split>,
+        split: Option<split::Split>,
     ) -> ScanGrads {
         let (steps, batch, hidden, state) = (
             self.shape.steps,

@@ -1,6 +1,6 @@
 //! Splitting a scan over threads: the scan is a sequence of phases (a step, or half a step of
 //! the backward pass), each cut into chunks (ranges of hidden units), or one phase cut into
-//! chunks of whole sequences (`forward.rs`'s `Split`). Threads claim chunks in order and a
+//! chunks of whole sequences (`split.rs`). Threads claim chunks in order and a
 //! chunk starts only once the previous phase is complete, so a step waits for the whole
 //! previous state while the threads never wait for rayon to schedule anything.
 //!

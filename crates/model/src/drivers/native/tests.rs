@@ -4,8 +4,8 @@
 
 use burn::tensor::{Device, Tensor, TensorData};
 
-use super::forward::Split;
 use super::simd::Isa;
+use super::split::Split;
 use super::{Backward, InputMemory, forward_cell};
 use crate::cells::{CellKind, StateNorm, with_cell};
 use crate::drivers::scan::{
