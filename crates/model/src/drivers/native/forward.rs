@@ -201,15 +201,14 @@ pub(crate) fn forward<C: Cell>(
             }
             return;
         }
-        // SAFETY (both): a chunk runs on one thread at a time, on its own part of the step.
+        // SAFETY: a chunk runs on one thread at a time, on its own part of the step.
         let x = unsafe { input.separate::<C>(shape, t, chunk, &part) };
         for (g, w) in w.iter().enumerate() {
             let own = parts.rows(rows.start * width + g * hidden, width);
             let bias = &inputs.bias[g * hidden..];
-            unsafe {
-                let start = input.start::<C>(own, shape, t, g, bias, &part);
-                w.product(own, rows.len(), entering, start, units.clone())
-            };
+            let start = input.start::<C>(shape, t, g, bias, &part);
+            // SAFETY: this chunk's part of the step's parts is its own.
+            unsafe { w.product(own, rows.len(), entering, start, units.clone()) };
         }
         isa.run(ForwardRows {
             cell,

@@ -51,6 +51,15 @@ pub(crate) enum Start<'a> {
         columns: usize,
         bias: Option<&'a [f32]>,
     },
+    /// `bias` (one value per column) plus a second product `a · weights` (`a` row-major,
+    /// `weights.k` floats per row; `weights` as wide as the product's): both products
+    /// accumulate in one pass over the destination (a step's deferred input part and its
+    /// product with `W_hh`).
+    Product {
+        a: &'a [f32],
+        weights: &'a StepWeights,
+        bias: &'a [f32],
+    },
 }
 
 /// The destination of a product: row-major memory with `row_stride` between rows and `len`
@@ -165,6 +174,15 @@ impl StepWeights {
                 assert!(bias.is_none_or(|b| b.len() >= columns.end));
             }
             Start::Bias(bias) => assert!(bias.len() >= columns.end),
+            Start::Product { a, weights, bias } => {
+                assert!(weights.n == self.n && weights.packed == self.packed);
+                assert!(
+                    a.len() >= m * weights.k,
+                    "second lhs smaller than {m}×{}",
+                    weights.k
+                );
+                assert!(bias.len() >= columns.end);
+            }
             Start::Zero | Start::Destination => {}
         }
         let checked = Checked {
@@ -193,6 +211,32 @@ impl StepWeights {
             start,
             columns,
         } = checked;
+        if let Start::Product {
+            a: first,
+            weights,
+            bias,
+        } = start
+        {
+            let first = Checked {
+                dst,
+                m,
+                a: first,
+                start: Start::Bias(bias),
+                columns: columns.clone(),
+            };
+            // SAFETY: the caller's checked arguments; then the destination holds the start.
+            unsafe { weights.product_with_gemm(first) };
+            let start = Start::Destination;
+            return unsafe {
+                self.product_with_gemm(Checked {
+                    dst,
+                    m,
+                    a,
+                    start,
+                    columns,
+                })
+            };
+        }
         let (k, width) = (self.k, columns.len());
         // Written through the pointer, never read unless `Start::Destination`: the destination
         // may be memory nothing has written yet.
@@ -204,6 +248,7 @@ impl StepWeights {
                     Start::Zero => 0.0,
                     Start::Destination => continue,
                     Start::Bias(bias) => bias[column],
+                    Start::Product { .. } => unreachable!("handled above"),
                     Start::Rows {
                         values,
                         columns: stride,
@@ -233,151 +278,7 @@ impl StepWeights {
 }
 
 #[cfg(target_arch = "x86_64")]
-mod avx512 {
-    use std::arch::x86_64::*;
-
-    use super::{Checked, PANEL, ROWS, Start, StepWeights};
-
-    /// The product over whole panels, each panel over blocks of [`ROWS`] rows.
-    ///
-    /// # Safety
-    /// As [`StepWeights::product`], with sizes checked and AVX-512 present.
-    pub(super) unsafe fn product(weights: &StepWeights, checked: Checked) {
-        let Checked {
-            dst,
-            m,
-            a,
-            start,
-            columns,
-        } = checked;
-        let k = weights.k;
-        for first in columns.clone().step_by(PANEL) {
-            let width = PANEL.min(columns.end - first);
-            let masks = masks(width);
-            let panel = weights.data[first / PANEL * k * PANEL..].as_ptr();
-            let mut row = 0;
-            while row < m {
-                let rows = ROWS.min(m - row);
-                // SAFETY: the tile's rows and columns are inside the checked sizes.
-                let tile = unsafe {
-                    Tile {
-                        k,
-                        a: a.as_ptr().add(row * k),
-                        lda: k,
-                        panel,
-                        start: match start {
-                            Start::Zero | Start::Bias(_) => Origin::Zero,
-                            Start::Destination => Origin::Matrix(
-                                dst.ptr.add(row * dst.row_stride + first).cast_const(),
-                                dst.row_stride,
-                            ),
-                            Start::Rows {
-                                values, columns, ..
-                            } => {
-                                Origin::Matrix(values.as_ptr().add(row * columns + first), columns)
-                            }
-                        },
-                        bias: match start {
-                            Start::Rows { bias: Some(b), .. } | Start::Bias(b) => {
-                                b.as_ptr().add(first)
-                            }
-                            _ => std::ptr::null(),
-                        },
-                        dst: dst.ptr.add(row * dst.row_stride + first),
-                        ldc: dst.row_stride,
-                        masks,
-                    }
-                };
-                // SAFETY: AVX-512 is present; the tile addresses checked memory.
-                unsafe {
-                    match rows {
-                        8 => tile.run::<8>(),
-                        7 => tile.run::<7>(),
-                        6 => tile.run::<6>(),
-                        5 => tile.run::<5>(),
-                        4 => tile.run::<4>(),
-                        3 => tile.run::<3>(),
-                        2 => tile.run::<2>(),
-                        _ => tile.run::<1>(),
-                    }
-                }
-                row += rows;
-            }
-        }
-    }
-
-    /// The lane masks of a panel's two registers for its first `width` columns.
-    fn masks(width: usize) -> [__mmask16; 2] {
-        let lanes = |n: usize| if n >= 16 { 0xffff } else { (1u16 << n) - 1 };
-        [lanes(width), lanes(width.saturating_sub(16))]
-    }
-
-    /// What a tile's accumulators start from.
-    #[derive(Clone, Copy)]
-    enum Origin {
-        Zero,
-        /// A matrix with this row stride (the destination itself, or the step's projection).
-        Matrix(*const f32, usize),
-    }
-
-    /// `MR` rows × [`PANEL`] columns of the product.
-    struct Tile {
-        k: usize,
-        a: *const f32,
-        lda: usize,
-        panel: *const f32,
-        start: Origin,
-        bias: *const f32,
-        dst: *mut f32,
-        ldc: usize,
-        masks: [__mmask16; 2],
-    }
-
-    impl Tile {
-        /// # Safety
-        /// AVX-512 present; `MR` rows of `a`, the start and `dst` readable/writable.
-        #[target_feature(enable = "avx512f")]
-        unsafe fn run<const MR: usize>(&self) {
-            // SAFETY: the pointers address the tile, as the caller guarantees; masked lanes are
-            // neither read nor written.
-            unsafe {
-                let [m0, m1] = self.masks;
-                let mut acc = [[_mm512_setzero_ps(); 2]; MR];
-                if let Origin::Matrix(from, stride) = self.start {
-                    for (i, acc) in acc.iter_mut().enumerate() {
-                        let row = from.add(i * stride);
-                        acc[0] = _mm512_maskz_loadu_ps(m0, row);
-                        acc[1] = _mm512_maskz_loadu_ps(m1, row.add(16));
-                    }
-                }
-                if !self.bias.is_null() {
-                    let b0 = _mm512_maskz_loadu_ps(m0, self.bias);
-                    let b1 = _mm512_maskz_loadu_ps(m1, self.bias.add(16));
-                    for acc in acc.iter_mut() {
-                        acc[0] = _mm512_add_ps(acc[0], b0);
-                        acc[1] = _mm512_add_ps(acc[1], b1);
-                    }
-                }
-                let mut b = self.panel;
-                for p in 0..self.k {
-                    let b0 = _mm512_loadu_ps(b);
-                    let b1 = _mm512_loadu_ps(b.add(16));
-                    for (i, acc) in acc.iter_mut().enumerate() {
-                        let a = _mm512_set1_ps(*self.a.add(i * self.lda + p));
-                        acc[0] = _mm512_fmadd_ps(a, b0, acc[0]);
-                        acc[1] = _mm512_fmadd_ps(a, b1, acc[1]);
-                    }
-                    b = b.add(PANEL);
-                }
-                for (i, acc) in acc.iter().enumerate() {
-                    let row = self.dst.add(i * self.ldc);
-                    _mm512_mask_storeu_ps(row, m0, acc[0]);
-                    _mm512_mask_storeu_ps(row.add(16), m1, acc[1]);
-                }
-            }
-        }
-    }
-}
+mod avx512;
 
 #[cfg(test)]
 mod tests {
@@ -396,6 +297,14 @@ mod tests {
                 let weights = StepWeights::with_kernel(&w, k, n, 0, n, packed);
                 let product =
                     |i: usize, j: usize| (0..k).map(|p| a[i * k + p] * w[p * n + j]).sum::<f32>();
+                // A second product, of another depth, for `Start::Product`.
+                let k2 = k + 3;
+                let a2: Vec<f32> = (0..m * k2).map(|i| ((i * 3) % 5) as f32 - 2.0).collect();
+                let w2: Vec<f32> = (0..k2 * n).map(|i| ((i * 7) % 9) as f32 - 4.0).collect();
+                let second = StepWeights::with_kernel(&w2, k2, n, 0, n, packed);
+                let product2 = |i: usize, j: usize| {
+                    (0..k2).map(|p| a2[i * k2 + p] * w2[p * n + j]).sum::<f32>()
+                };
                 for chunks in [1, 2, 3] {
                     let starts = [
                         (Start::Zero, 0),
@@ -417,6 +326,14 @@ mod tests {
                             3,
                         ),
                         (Start::Bias(&bias), 4),
+                        (
+                            Start::Product {
+                                a: &a2,
+                                weights: &second,
+                                bias: &bias,
+                            },
+                            5,
+                        ),
                     ];
                     for (start, kind) in starts {
                         let mut c: Vec<f32> = (0..m * n).map(|i| i as f32).collect();
@@ -433,7 +350,8 @@ mod tests {
                                     1 => (i * n + j) as f32,
                                     2 => x[i * n + j],
                                     3 => x[i * n + j] + bias[j],
-                                    _ => bias[j],
+                                    4 => bias[j],
+                                    _ => bias[j] + product2(i, j),
                                 };
                                 let expected = from + product(i, j);
                                 assert_eq!(
