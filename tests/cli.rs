@@ -1,9 +1,11 @@
 //! The `burn-rnn` command line end to end: inspect, train, evaluate and predict on small CSV
 //! files for classification (string labels, long format, variable lengths), regression (wide
 //! format) and forecasting (many series), every task on disk as in memory (`on_disk`), a
-//! config reloaded with `--config`, and a clear error — never a panic — for each flag's bad
-//! values.
+//! config reloaded with `--config`, inference in bf16 (`bf16`), and a clear error — never a
+//! panic — for each flag's bad values.
 
+#[path = "cli/bf16.rs"]
+mod bf16;
 #[path = "cli/on_disk.rs"]
 mod on_disk;
 

@@ -47,7 +47,10 @@ pub use cells::{CellKind, ElmanActivation};
 pub use drivers::remote_scans_sent;
 #[cfg(feature = "remote-server")]
 pub use drivers::with_scan_ops;
-pub use drivers::{gpu_kernel_launches, set_gpu_kernels};
+pub use drivers::{
+    InferencePrecision, gpu_kernel_launches, inference_precision, set_gpu_kernels,
+    set_inference_precision,
+};
 pub use error::{ModelError, Result};
 pub use head::{SequenceModel, SequenceModelConfig};
 pub use import::TensorFile;

@@ -11,7 +11,7 @@ use burn_rnn::train::{
 };
 use clap::Args;
 
-use crate::args::{ColumnArgs, DeviceArg, ModelArgs, RunArg, TrainingArgs};
+use crate::args::{ColumnArgs, DeviceArg, ModelArgs, PrecisionArg, RunArg, TrainingArgs};
 
 /// `burn-rnn inspect`.
 #[derive(Args, Debug)]
@@ -94,6 +94,8 @@ pub struct EvaluateArgs {
     pub storage: ReadArgs,
     #[command(flatten)]
     pub device: DeviceArg,
+    #[command(flatten)]
+    pub precision: PrecisionArg,
 }
 
 /// How `evaluate` and `predict` read their file.
@@ -136,6 +138,8 @@ pub struct PredictArgs {
     pub storage: ReadArgs,
     #[command(flatten)]
     pub device: DeviceArg,
+    #[command(flatten)]
+    pub precision: PrecisionArg,
 }
 
 /// Prints what `train` would infer.
@@ -242,6 +246,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
 /// Scores a run on a file and writes metrics.json and a plot.
 pub fn evaluate(args: &EvaluateArgs) -> Result<()> {
     let device = device(&args.device)?;
+    args.precision.apply(&args.device)?;
     let options = EvaluateOptions {
         out: args.out.clone(),
         season: args.season.map(|s| s as usize),
@@ -263,6 +268,7 @@ pub fn evaluate(args: &EvaluateArgs) -> Result<()> {
 /// Prints (or writes) the predictions as CSV, each record as it is made.
 pub fn predict(args: &PredictArgs) -> Result<()> {
     let device = device(&args.device)?;
+    args.precision.apply(&args.device)?;
     let options = PredictOptions {
         id: args.id_column.clone(),
         time: args.time_column.clone(),

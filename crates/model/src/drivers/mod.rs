@@ -34,6 +34,7 @@ use crate::cells::{StateNorm, TensorState, normalize};
 pub(crate) use fused::Fused;
 #[cfg(feature = "cubecl")]
 pub use gpu::{gpu_kernel_launches, set_gpu_kernels};
+pub use native::{InferencePrecision, inference_precision, set_inference_precision};
 #[cfg(feature = "remote")]
 pub use remote::remote_scans_sent;
 #[cfg(feature = "remote-server")]

@@ -23,6 +23,7 @@ use super::input_part::StepInput;
 use super::memory::{multiply, write};
 use super::norm::{self, NormValues};
 use super::packed::{Start, StepWeights};
+use super::precision::bf16_products;
 use super::simd::{Isa, Vectorised};
 use super::split::{Part, Split};
 use super::steps::{Shape, merged_rows};
@@ -91,10 +92,18 @@ pub(crate) fn forward<C: Cell>(
 ) {
     let (batch, hidden, state) = (shape.batch, shape.hidden, shape.state);
     let width = C::GATES * hidden;
-    let w = StepWeights::gates(inputs.w, state, C::GATES, hidden, isa);
+    // In bf16 at inference when this thread asks for it (`precision.rs`): every product. Not
+    // under layer norm, which normalises the hidden part and with it bf16's rounding (4e-2
+    // from `f32` on the states in `tests/model/precision.rs`, against 4e-3 without).
+    let bf16 = inputs.norm.is_none() && bf16_products(out.keep, isa);
+    let pack = |w: StepWeights| if bf16 { w.in_bf16() } else { w };
+    let w: Vec<_> = StepWeights::gates(inputs.w, state, C::GATES, hidden, isa)
+        .into_iter()
+        .map(pack)
+        .collect();
     let projection = inputs
         .projection
-        .map(|r| StepWeights::block(r, hidden, state, 0, state, isa));
+        .map(|r| pack(StepWeights::block(r, hidden, state, 0, state, isa)));
     // The step's parts, `[B, GATES·H]`: each chunk writes and reads its own part of them.
     let mut parts = vec![0.0; batch * width];
     let parts = Shared::new(&mut parts);
@@ -102,7 +111,7 @@ pub(crate) fn forward<C: Cell>(
     let (split, threads) = Split::choose(shape, C::GATES, split);
     let chunks = split.chunks(shape, threads);
     let mut scratch = Vec::new();
-    let input = StepInput::new::<C>(inputs.xp, shape, split, chunks, isa, &mut scratch);
+    let input = StepInput::new::<C>(inputs.xp, shape, (split, chunks), pack, isa, &mut scratch);
     // With recurrent dropout each chunk masks the previous state of its rows into a buffer of
     // its own before its products (`B·P` multiplications, against the products' `B·P·GATES·H`).
     let state_block = shape.state_block();

@@ -60,12 +60,12 @@ impl Deferred<'_> {
 
 impl<'a> StepInput<'a> {
     /// `part` for a scan of `shape` split into `chunks` by `split`, with `scratch` to own the
-    /// scratch.
+    /// scratch; a deferred part's packed weights go through `pack` (the scan's precision).
     pub fn new<C: Cell>(
         part: InputPart<'a>,
         shape: &Shape,
-        split: Split,
-        chunks: usize,
+        (split, chunks): (Split, usize),
+        pack: impl Fn(StepWeights) -> StepWeights,
         isa: Isa,
         scratch: &'a mut Vec<f32>,
     ) -> Self {
@@ -82,7 +82,10 @@ impl<'a> StepInput<'a> {
                 StepInput::Deferred(Deferred {
                     x,
                     d_in,
-                    w: StepWeights::gates(w, d_in, C::GATES, hidden, isa),
+                    w: StepWeights::gates(w, d_in, C::GATES, hidden, isa)
+                        .into_iter()
+                        .map(pack)
+                        .collect(),
                     bias,
                     scratch: Shared::new(scratch),
                     per_chunk,

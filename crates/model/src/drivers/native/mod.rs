@@ -20,6 +20,7 @@ mod matmul;
 mod memory;
 mod norm;
 mod packed;
+mod precision;
 mod simd;
 mod split;
 mod steps;
@@ -28,6 +29,8 @@ mod team;
 mod tests;
 
 use std::mem::MaybeUninit;
+
+pub use precision::{InferencePrecision, inference_precision, set_inference_precision};
 
 use burn::backend::Flex;
 use burn::tensor::Tensor;

@@ -24,6 +24,10 @@ pub(crate) struct StepWeights {
     /// AVX-512: the panels; otherwise the row-major matrix for `gemm`.
     data: Vec<f32>,
     packed: bool,
+    /// In bf16 ([`StepWeights::in_bf16`]): the panels as `K/2` rows of [`PANEL`] pairs of
+    /// bf16 (rows `2r` and `2r + 1` of `W`, the low half first), for AVX512-BF16's pair
+    /// products; empty in f32.
+    pairs: Vec<u32>,
 }
 
 /// The arguments of [`StepWeights::product`], their sizes checked.
@@ -119,6 +123,7 @@ impl StepWeights {
                 n,
                 data: (0..k).flat_map(|r| row(r).iter().copied()).collect(),
                 packed,
+                pairs: Vec::new(),
             };
         }
         let panels = n.div_ceil(PANEL);
@@ -130,7 +135,41 @@ impl StepWeights {
                 out[..width].copy_from_slice(&row(r)[first..first + width]);
             }
         }
-        Self { k, n, data, packed }
+        Self {
+            k,
+            n,
+            data,
+            packed,
+            pairs: Vec::new(),
+        }
+    }
+
+    /// The same weight rounded to bf16 (to nearest, ties to even), so that its products take
+    /// half the instructions: each multiplies pairs of bf16 (its `a` rounded too, a row at a
+    /// time) and accumulates in `f32`. Only for the AVX-512 panels, on a CPU with AVX512-BF16
+    /// (`Isa::has_avx512_bf16`).
+    pub fn in_bf16(self) -> Self {
+        assert!(self.packed, "bf16 products need the AVX-512 panels");
+        let (k, pairs) = (self.k, self.k.div_ceil(2));
+        let mut packed = Vec::with_capacity(self.data.len() / (k * PANEL) * pairs * PANEL);
+        for panel in self.data.chunks_exact(k * PANEL) {
+            for r in 0..pairs {
+                let high = |c: usize| match 2 * r + 1 < k {
+                    true => bf16(panel[(2 * r + 1) * PANEL + c]),
+                    false => 0,
+                };
+                packed.extend(
+                    (0..PANEL).map(|c| {
+                        u32::from(bf16(panel[2 * r * PANEL + c])) | u32::from(high(c)) << 16
+                    }),
+                );
+            }
+        }
+        Self {
+            data: Vec::new(),
+            pairs: packed,
+            ..self
+        }
     }
 
     /// The columns of `0..n` for chunk `index` of `count`: whole panels, as even as possible.
@@ -176,6 +215,7 @@ impl StepWeights {
             Start::Bias(bias) => assert!(bias.len() >= columns.end),
             Start::Product { a, weights, bias } => {
                 assert!(weights.n == self.n && weights.packed == self.packed);
+                assert!(weights.pairs.is_empty() == self.pairs.is_empty());
                 assert!(
                     a.len() >= m * weights.k,
                     "second lhs smaller than {m}×{}",
@@ -277,6 +317,15 @@ impl StepWeights {
     }
 }
 
+/// The bf16 bits of `x`, rounded to nearest with ties to even (as `vcvtne2ps2bf16` rounds).
+pub(crate) fn bf16(x: f32) -> u16 {
+    let bits = x.to_bits();
+    if x.is_nan() {
+        return (bits >> 16) as u16 | 0x40;
+    }
+    (bits.wrapping_add(0x7fff + ((bits >> 16) & 1)) >> 16) as u16
+}
+
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 
@@ -284,24 +333,32 @@ mod avx512;
 mod tests {
     use super::*;
 
-    /// Every start, ragged sizes (partial panels and row blocks) and column ranges, on both the
-    /// packed kernel (when the CPU has it) and the `gemm` fallback, against the definition.
+    /// Every start, ragged sizes (partial panels and row blocks, odd depths) and column ranges,
+    /// on the `gemm` fallback and the packed kernel in `f32` and in bf16 (when the CPU has
+    /// them), against the definition. The values are small integers, exact in bf16.
     #[test]
     fn products_match_the_definition() {
-        for packed in [false, Isa::best().has_avx512()] {
+        let isa = Isa::best();
+        let kernels = [
+            (false, false),
+            (isa.has_avx512(), false),
+            (isa.has_avx512(), isa.has_avx512_bf16()),
+        ];
+        for (packed, bf16) in kernels {
+            let pack = |w: StepWeights| if bf16 { w.in_bf16() } else { w };
             for (m, k, n) in [(1, 1, 1), (13, 7, 70), (8, 33, 64), (21, 64, 100)] {
                 let a: Vec<f32> = (0..m * k).map(|i| ((i * 7) % 13) as f32 - 6.0).collect();
                 let w: Vec<f32> = (0..k * n).map(|i| ((i * 5) % 11) as f32 - 5.0).collect();
                 let x: Vec<f32> = (0..m * n).map(|i| ((i * 3) % 7) as f32).collect();
                 let bias: Vec<f32> = (0..n).map(|j| j as f32 * 0.5).collect();
-                let weights = StepWeights::with_kernel(&w, k, n, 0, n, packed);
+                let weights = pack(StepWeights::with_kernel(&w, k, n, 0, n, packed));
                 let product =
                     |i: usize, j: usize| (0..k).map(|p| a[i * k + p] * w[p * n + j]).sum::<f32>();
                 // A second product, of another depth, for `Start::Product`.
                 let k2 = k + 3;
                 let a2: Vec<f32> = (0..m * k2).map(|i| ((i * 3) % 5) as f32 - 2.0).collect();
                 let w2: Vec<f32> = (0..k2 * n).map(|i| ((i * 7) % 9) as f32 - 4.0).collect();
-                let second = StepWeights::with_kernel(&w2, k2, n, 0, n, packed);
+                let second = pack(StepWeights::with_kernel(&w2, k2, n, 0, n, packed));
                 let product2 = |i: usize, j: usize| {
                     (0..k2).map(|p| a2[i * k2 + p] * w2[p * n + j]).sum::<f32>()
                 };
@@ -357,12 +414,49 @@ mod tests {
                                 assert_eq!(
                                     c[i * n + j],
                                     expected,
-                                    "({i}, {j}) of {m}×{k}×{n}, start {kind}, packed {packed}"
+                                    "({i}, {j}) of {m}×{k}×{n}, start {kind}, packed {packed}, \
+                                     bf16 {bf16}"
                                 );
                             }
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// bf16 rounding: to nearest, ties to even, the `vcvtne2ps2bf16` way; a bf16 product rounds
+    /// both sides (so its error against `f32` is that of the rounding, not more).
+    #[test]
+    fn bf16_rounds_to_nearest_even() {
+        let bits = |x: f32| bf16(x);
+        assert_eq!(bits(1.0), 0x3f80);
+        assert_eq!(bits(f32::from_bits(0x3f80_8000)), 0x3f80); // a tie, to the even 0x3f80
+        assert_eq!(bits(f32::from_bits(0x3f81_8000)), 0x3f82); // a tie, to the even 0x3f82
+        assert_eq!(bits(f32::from_bits(0x3f80_8001)), 0x3f81);
+        assert_eq!(bits(-2.0), 0xc000);
+        assert!(f32::from_bits(u32::from(bits(f32::NAN)) << 16).is_nan());
+        if !Isa::best().has_avx512_bf16() {
+            return;
+        }
+        let (m, k, n) = (3, 5, 40);
+        let a: Vec<f32> = (0..m * k).map(|i| 1.0 + i as f32 / 97.0).collect();
+        let w: Vec<f32> = (0..k * n).map(|i| 0.5 - i as f32 / 389.0).collect();
+        let round = |x: f32| f32::from_bits(u32::from(bf16(x)) << 16);
+        let weights = StepWeights::with_kernel(&w, k, n, 0, n, true).in_bf16();
+        let mut c = vec![0.0; m * n];
+        // SAFETY: c is m×n, apart from a.
+        unsafe { weights.product(Destination::of(&mut c, n), m, &a, Start::Zero, 0..n) };
+        for i in 0..m {
+            for j in 0..n {
+                let rounded: f64 = (0..k)
+                    .map(|p| round(a[i * k + p]) as f64 * round(w[p * n + j]) as f64)
+                    .sum();
+                let exact: f64 = (0..k)
+                    .map(|p| a[i * k + p] as f64 * w[p * n + j] as f64)
+                    .sum();
+                assert!((c[i * n + j] as f64 - rounded).abs() < 1e-5, "({i}, {j})");
+                assert!((c[i * n + j] as f64 - exact).abs() < 2e-2, "({i}, {j})");
             }
         }
     }

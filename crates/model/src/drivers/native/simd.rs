@@ -50,6 +50,7 @@ fn detected(feature: &str) -> bool {
             "avx512vl" => std::is_x86_feature_detected!("avx512vl"),
             "avx2" => std::is_x86_feature_detected!("avx2"),
             "fma" => std::is_x86_feature_detected!("fma"),
+            "avx512bf16" => std::is_x86_feature_detected!("avx512bf16"),
             _ => false,
         }
     }
@@ -89,6 +90,11 @@ impl Isa {
     /// Whether AVX-512F is there (the packed product kernel's one requirement).
     pub fn has_avx512(self) -> bool {
         self.0 == Level::Avx512
+    }
+
+    /// Whether AVX512-BF16 is there too (the bf16 products of `StepWeights::in_bf16`).
+    pub fn has_avx512_bf16(self) -> bool {
+        self.has_avx512() && detected("avx512bf16")
     }
 
     /// Runs `kernel` compiled for this instruction set.

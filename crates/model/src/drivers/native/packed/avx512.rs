@@ -1,44 +1,96 @@
 //! The AVX-512 kernel of [`StepWeights::product`]: tiles of up to [`ROWS`] rows × one panel,
-//! their accumulators in registers from the start to the one store.
+//! their accumulators in registers from the start to the one store. In `f32` each step of a
+//! tile is a fused multiply-add per register; in bf16 ([`StepWeights::in_bf16`]) a pair
+//! product (`vdpbf16ps`) per register covers two rows of the weight at once.
 
 use std::arch::x86_64::*;
+use std::cell::RefCell;
 
 use super::{Checked, PANEL, ROWS, Start, StepWeights};
 
 /// The product over whole panels, each panel over blocks of [`ROWS`] rows.
 ///
 /// # Safety
-/// As [`StepWeights::product`], with sizes checked and AVX-512 present.
+/// As [`StepWeights::product`], with sizes checked and AVX-512 present (and AVX512-BF16 for
+/// a weight in bf16).
 pub(super) unsafe fn product(weights: &StepWeights, checked: Checked) {
+    let plus = match checked.start {
+        Start::Product { a, weights, .. } => Some((a, weights)),
+        _ => None,
+    };
+    if weights.pairs.is_empty() {
+        let floats = |w: &StepWeights, a: &[f32], row: usize, first: usize| Floats {
+            k: w.k,
+            a: a[row * w.k..].as_ptr(),
+            panel: w.data[first / PANEL * w.k * PANEL..].as_ptr(),
+        };
+        let (main, plus) = (checked.a, plus.map_or(&[][..], |(a, _)| a));
+        // SAFETY: the caller's promise.
+        return unsafe { tiles(weights, &checked, (main, plus), floats) };
+    }
+    // The left-hand sides rounded to pairs of bf16, row by row, into this thread's scratch.
+    thread_local! {
+        static PAIRS: RefCell<Vec<u32>> = const { RefCell::new(Vec::new()) };
+    }
+    PAIRS.with_borrow_mut(|scratch| {
+        let m = checked.m;
+        let main = m * weights.k.div_ceil(2);
+        let extra = plus.map_or(0, |(_, w)| m * w.k.div_ceil(2));
+        scratch.resize(main + extra, 0);
+        let (main_pairs, plus_pairs) = scratch.split_at_mut(main);
+        // SAFETY: AVX512-BF16 is present (the caller's promise); the sizes were checked.
+        unsafe {
+            to_pairs(checked.a, m, weights.k, main_pairs);
+            if let Some((a, w)) = plus {
+                to_pairs(a, m, w.k, plus_pairs);
+            }
+        }
+        let pairs = |w: &StepWeights, a: &[u32], row: usize, first: usize| {
+            let count = w.k.div_ceil(2);
+            Pairs {
+                count,
+                a: a[row * count..].as_ptr(),
+                panel: w.pairs[first / PANEL * count * PANEL..].as_ptr(),
+            }
+        };
+        // SAFETY: the caller's promise; the pairs have the rows of the floats.
+        unsafe { tiles(weights, &checked, (main_pairs, plus_pairs), pairs) }
+    })
+}
+
+/// The tiles of the product, their sources made by `source(weights, lhs, row, first column)`
+/// from `lhs` (the product's left-hand side and the second product's, in the source's
+/// element type).
+///
+/// # Safety
+/// As [`product`].
+unsafe fn tiles<E, S: Copy>(
+    weights: &StepWeights,
+    checked: &Checked,
+    (main, plus): (&[E], &[E]),
+    source: impl Fn(&StepWeights, &[E], usize, usize) -> S,
+) where
+    Tile<S>: Run,
+{
     let Checked {
         dst,
         m,
-        a,
         start,
-        columns,
-    } = checked;
-    let k = weights.k;
+        ref columns,
+        ..
+    } = *checked;
     for first in columns.clone().step_by(PANEL) {
         let width = PANEL.min(columns.end - first);
         let masks = masks(width);
-        let panel = weights.data[first / PANEL * k * PANEL..].as_ptr();
         let mut row = 0;
         while row < m {
             let rows = ROWS.min(m - row);
             // SAFETY: the tile's rows and columns are inside the checked sizes.
             let tile = unsafe {
                 Tile {
-                    main: Source {
-                        k,
-                        a: a.as_ptr().add(row * k),
-                        panel,
-                    },
+                    main: source(weights, main, row, first),
                     plus: match start {
-                        Start::Product { a, weights, .. } => Some(Source {
-                            k: weights.k,
-                            a: a.as_ptr().add(row * weights.k),
-                            panel: weights.data[first / PANEL * weights.k * PANEL..].as_ptr(),
-                        }),
+                        Start::Product { weights, .. } => Some(source(weights, plus, row, first)),
                         _ => None,
                     },
                     start: match start {
@@ -62,20 +114,34 @@ pub(super) unsafe fn product(weights: &StepWeights, checked: Checked) {
                     masks,
                 }
             };
-            // SAFETY: AVX-512 is present; the tile addresses checked memory.
-            unsafe {
-                match rows {
-                    8 => tile.run::<8>(),
-                    7 => tile.run::<7>(),
-                    6 => tile.run::<6>(),
-                    5 => tile.run::<5>(),
-                    4 => tile.run::<4>(),
-                    3 => tile.run::<3>(),
-                    2 => tile.run::<2>(),
-                    _ => tile.run::<1>(),
-                }
-            }
+            // SAFETY: the instruction sets are present; the tile addresses checked memory.
+            unsafe { tile.run(rows) };
             row += rows;
+        }
+    }
+}
+
+/// `m` rows of `k` floats (`a`, row-major) as rows of `k/2` pairs of bf16, rounded to nearest
+/// with ties to even, the last pair's high half zero when `k` is odd.
+///
+/// # Safety
+/// AVX512-BF16 present; `a` holds `m·k` floats and `out` `m·⌈k/2⌉` pairs.
+#[target_feature(enable = "avx512f,avx512bf16")]
+unsafe fn to_pairs(a: &[f32], m: usize, k: usize, out: &mut [u32]) {
+    assert!(a.len() >= m * k && out.len() >= m * k.div_ceil(2));
+    let lanes = |n: usize| if n >= 16 { 0xffff } else { (1u16 << n) - 1 };
+    for i in 0..m {
+        let (from, to) = (a[i * k..].as_ptr(), out[i * k.div_ceil(2)..].as_mut_ptr());
+        for j in (0..k).step_by(32) {
+            let n = (k - j).min(32);
+            // SAFETY: masked lanes are neither read nor written; the others are in bounds.
+            unsafe {
+                let low = _mm512_maskz_loadu_ps(lanes(n), from.add(j));
+                let high =
+                    _mm512_maskz_loadu_ps(lanes(n.saturating_sub(16)), from.wrapping_add(j + 16));
+                let pairs: __m512i = std::mem::transmute(_mm512_cvtne2ps_pbh(high, low));
+                _mm512_mask_storeu_epi32(to.add(j / 2).cast(), lanes(n.div_ceil(2)), pairs);
+            }
         }
     }
 }
@@ -94,21 +160,35 @@ enum Origin {
     Matrix(*const f32, usize),
 }
 
-/// One product of a tile: `k` columns of `a` (its rows `k` apart) against a panel.
+/// One `f32` product of a tile: `k` columns of `a` (its rows `k` apart) against a panel.
 #[derive(Clone, Copy)]
-struct Source {
+struct Floats {
     k: usize,
     a: *const f32,
     panel: *const f32,
 }
 
-impl Source {
-    /// Adds this product to the accumulators of `MR` rows.
+/// One bf16 product of a tile: `count` pairs of `a` (its rows `count` apart) against a panel
+/// of pairs.
+#[derive(Clone, Copy)]
+struct Pairs {
+    count: usize,
+    a: *const u32,
+    panel: *const u32,
+}
+
+/// A product that adds itself to a tile's accumulators.
+trait Accumulate: Copy {
+    /// Adds the product to the accumulators of `MR` rows.
     ///
     /// # Safety
-    /// AVX-512 present; `MR` rows of `a` and `k` rows of the panel readable.
-    #[target_feature(enable = "avx512f")]
-    #[inline]
+    /// Inlined into a function with the instruction sets the product uses; `MR` rows of `a`
+    /// and the panel's rows readable.
+    unsafe fn accumulate<const MR: usize>(self, acc: &mut [[__m512; 2]; MR]);
+}
+
+impl Accumulate for Floats {
+    #[inline(always)]
     unsafe fn accumulate<const MR: usize>(self, acc: &mut [[__m512; 2]; MR]) {
         // SAFETY: the caller's promise.
         unsafe {
@@ -127,10 +207,31 @@ impl Source {
     }
 }
 
+impl Accumulate for Pairs {
+    #[inline(always)]
+    unsafe fn accumulate<const MR: usize>(self, acc: &mut [[__m512; 2]; MR]) {
+        // SAFETY: the caller's promise; bf16 vectors are 512-bit registers like the others.
+        unsafe {
+            let mut b = self.panel;
+            for p in 0..self.count {
+                let b0: __m512bh = std::mem::transmute(_mm512_loadu_si512(b.cast()));
+                let b1: __m512bh = std::mem::transmute(_mm512_loadu_si512(b.add(16).cast()));
+                for (i, acc) in acc.iter_mut().enumerate() {
+                    let pair = *self.a.add(i * self.count + p) as i32;
+                    let a: __m512bh = std::mem::transmute(_mm512_set1_epi32(pair));
+                    acc[0] = _mm512_dpbf16_ps(acc[0], a, b0);
+                    acc[1] = _mm512_dpbf16_ps(acc[1], a, b1);
+                }
+                b = b.add(PANEL);
+            }
+        }
+    }
+}
+
 /// `MR` rows × [`PANEL`] columns of the product, plus a second one (`plus`) when given.
-struct Tile {
-    main: Source,
-    plus: Option<Source>,
+struct Tile<S> {
+    main: S,
+    plus: Option<S>,
     start: Origin,
     bias: *const f32,
     dst: *mut f32,
@@ -138,11 +239,12 @@ struct Tile {
     masks: [__mmask16; 2],
 }
 
-impl Tile {
+impl<S: Accumulate> Tile<S> {
     /// # Safety
-    /// AVX-512 present; `MR` rows of `a`, the start and `dst` readable/writable.
-    #[target_feature(enable = "avx512f")]
-    unsafe fn run<const MR: usize>(&self) {
+    /// Inlined into a function with the instruction sets `S` uses; `MR` rows of the sources,
+    /// the start and `dst` readable/writable.
+    #[inline(always)]
+    unsafe fn body<const MR: usize>(&self) {
         // SAFETY: the pointers address the tile, as the caller guarantees; masked lanes are
         // neither read nor written.
         unsafe {
@@ -173,5 +275,44 @@ impl Tile {
                 _mm512_mask_storeu_ps(row.add(16), m1, acc[1]);
             }
         }
+    }
+}
+
+/// A tile run for its number of rows, compiled with its sources' instruction sets.
+trait Run {
+    /// # Safety
+    /// The instruction sets present; `rows` (1 to [`ROWS`]) rows of the tile addressable.
+    unsafe fn run(&self, rows: usize);
+}
+
+/// Calls `$tile.$body::<MR>()` for `MR = $rows` (1 to 8).
+macro_rules! by_rows {
+    ($tile:expr, $rows:expr) => {
+        match $rows {
+            8 => $tile.body::<8>(),
+            7 => $tile.body::<7>(),
+            6 => $tile.body::<6>(),
+            5 => $tile.body::<5>(),
+            4 => $tile.body::<4>(),
+            3 => $tile.body::<3>(),
+            2 => $tile.body::<2>(),
+            _ => $tile.body::<1>(),
+        }
+    };
+}
+
+impl Run for Tile<Floats> {
+    #[target_feature(enable = "avx512f")]
+    unsafe fn run(&self, rows: usize) {
+        // SAFETY: the caller's promise; this function has the instruction set.
+        unsafe { by_rows!(self, rows) }
+    }
+}
+
+impl Run for Tile<Pairs> {
+    #[target_feature(enable = "avx512f,avx512bf16")]
+    unsafe fn run(&self, rows: usize) {
+        // SAFETY: as above.
+        unsafe { by_rows!(self, rows) }
     }
 }
