@@ -8,6 +8,7 @@ forward under torch.no_grad(). Median of --repeats timed runs after --warmup unt
 """
 
 import argparse
+import copy
 import json
 import statistics
 import time
@@ -71,6 +72,8 @@ def main():
     parser.add_argument("--steps", type=int, help="steps per sequence T, in place of each workload's own")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--bf16", action="store_true",
+                        help="also time each cell's inference with the model and input in bfloat16")
     parser.add_argument("--json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -114,6 +117,30 @@ def main():
                 f"{name:<11} {row['implementation']:<22} {row['train_seq_per_s']:>14.0f} "
                 f"{row['train_gflops']:>10.1f} {row['infer_seq_per_s']:>14.0f} {row['infer_gflops']:>10.1f}"
             )
+            if args.bf16:
+                half, xh = copy.deepcopy(model).to(torch.bfloat16), x.to(torch.bfloat16)
+
+                def infer_bf16():
+                    with torch.no_grad():
+                        half(xh)
+
+                with torch.no_grad():
+                    difference = (half(xh).float() - model(x)).abs().max().item()
+                infer = median_seconds(infer_bf16, args.warmup, args.repeats, args.device)
+                row = {
+                    "workload": name,
+                    "steps": t,
+                    "implementation": f"pytorch {cell} bf16",
+                    "infer_seq_per_s": b / infer,
+                    "infer_gflops": flops / infer / 1e9,
+                    "max_difference_from_f32": difference,
+                }
+                results.append(row)
+                print(
+                    f"{name:<11} {row['implementation']:<22} {'-':>14} {'-':>10} "
+                    f"{row['infer_seq_per_s']:>14.0f} {row['infer_gflops']:>10.1f}"
+                    f"  (predictions within {difference:.1e} of f32)"
+                )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

@@ -2,9 +2,12 @@
 BENCHMARKS.md's tables give them, from a directory of `bench/rounds.sh` (or `gpu-cpu.sh`) JSON:
 burn-rnn's `ours_*.json`, PyTorch's `torch*.json` and, when there, an earlier build's
 `before_*.json` (its inference range as a last column). One-thread files are left out.
-Standard library only.
+With `--bf16` (a directory of `bench/bf16.sh`): bf16 inference against PyTorch's bf16
+inference, with both sides' f32 inference and how far each side's predictions moved from
+its f32 ones. Standard library only.
 
     python3 bench/ranges.py bench/results/2026-11-30-cpu-deferred
+    python3 bench/ranges.py --bf16 bench/results/2026-11-30-cpu-bf16
 """
 
 import collections
@@ -20,30 +23,65 @@ def files(directory, prefix):
     return [f for f in glob.glob(f"{directory}/{prefix}*.json") if "1thread" not in f]
 
 
-def ours(directory, prefix):
-    """{(workload, cell, mode): [GFLOP/s, ...]} of burn-rnn's rows."""
+def ours(directory, prefix, variant=None):
+    """{(workload, cell, mode): [GFLOP/s, ...]} of burn-rnn's rows: the plain cells, or those
+    of `variant` (`burn-rnn lstm bf16`)."""
     found = collections.defaultdict(list)
     for path in files(directory, prefix + "_"):
         for row in json.load(open(path)):
-            if not row["implementation"].startswith("burn-rnn"):
+            words = row["implementation"].split()
+            if words[0] != "burn-rnn" or words[2:] != ([variant] if variant else []):
                 continue
-            cell = row["implementation"].split()[1].split("-")[0]
+            cell = words[1].split("-")[0]
             mode = "train" if row["mode"] == "train" else "infer"
             found[(row["workload"], cell, mode)].append(row["gflops"])
+            if "max_difference_from_f32" in row:
+                found[(row["workload"], cell, "difference")].append(row["max_difference_from_f32"])
     return found
 
 
-def pytorch(directory):
+def pytorch(directory, variant=None):
+    """As `ours`, for PyTorch's rows (a bf16 row has inference figures only)."""
     found = collections.defaultdict(list)
     for path in files(directory, "torch"):
         for row in json.load(open(path)):
-            cell = row["implementation"].split()[1]
+            words = row["implementation"].split()
+            if words[2:] != ([variant] if variant else []):
+                continue
             for mode in ("train", "infer"):
-                found[(row["workload"], cell, mode)].append(row[f"{mode}_gflops"])
+                if f"{mode}_gflops" in row:
+                    found[(row["workload"], words[1], mode)].append(row[f"{mode}_gflops"])
+            if "max_difference_from_f32" in row:
+                found[(row["workload"], words[1], "difference")].append(row["max_difference_from_f32"])
     return found
 
 
+def spread(values):
+    return f"{min(values):.1f}–{max(values):.1f}"
+
+
+def bf16_table(directory):
+    """bf16 inference on both sides, with their f32 inference and accuracy."""
+    mine, mine16 = ours(directory, "ours"), ours(directory, "ours", "bf16")
+    theirs, theirs16 = pytorch(directory), pytorch(directory, "bf16")
+    print("| workload | cell | burn-rnn f32 | burn-rnn bf16 | PyTorch f32 | PyTorch bf16 | bf16 ratio "
+          "| largest Δ from f32: burn-rnn | PyTorch |")
+    print("|---" * 9 + "|")
+    for workload in WORKLOADS:
+        for cell, name in CELLS.items():
+            key = (workload, cell, "infer")
+            if key not in mine16:
+                continue
+            ratio = max(mine16[key]) / max(theirs16[key])
+            difference = (workload, cell, "difference")
+            print(f"| {workload} | {name} | {spread(mine[key])} | {spread(mine16[key])} "
+                  f"| {spread(theirs[key])} | {spread(theirs16[key])} | {ratio:.2f}× "
+                  f"| {max(mine16[difference]):.1e} | {max(theirs16[difference]):.1e} |")
+
+
 def main():
+    if sys.argv[1] == "--bf16":
+        return bf16_table(sys.argv[2])
     directory = sys.argv[1]
     mine, before, theirs = ours(directory, "ours"), ours(directory, "before"), pytorch(directory)
     header = "| workload | cell | training: burn-rnn | PyTorch | ratio | inference: burn-rnn | PyTorch | ratio |"

@@ -10,10 +10,12 @@
 mod common;
 
 use anyhow::{Context, Result};
-use burn::tensor::Device;
-use burn_rnn::model::{CellKind, RecurrentConfig, SequenceModelConfig};
+use burn::tensor::{Device, Distribution, Tensor};
+use burn_rnn::model::{
+    CellKind, InferencePrecision, RecurrentConfig, SequenceModelConfig, set_inference_precision,
+};
 use burn_rnn::train::throughput::{
-    BurnRnnStack, KernelLog, Regressor, Throughput, WorkloadShape, measure_throughput,
+    BurnRnnStack, KernelLog, Regressor, Throughput, WorkloadShape, measure_throughput, time_runs,
 };
 use clap::{Parser, ValueEnum};
 use serde::Serialize;
@@ -51,6 +53,10 @@ pub struct Args {
     /// On a GPU device, also run each cell with the scan kernels off (the tensor scan).
     #[arg(long)]
     pub gpu_paths: bool,
+    /// Also run each cell's inference in bf16 (`set_inference_precision`; flex on a CPU with
+    /// AVX512-BF16), and print how far its predictions are from the f32 ones.
+    #[arg(long)]
+    pub bf16: bool,
     /// On a GPU device, count the kernels one training step and one inference pass launch
     /// (CubeCL's execution log; the bench then runs from a temporary directory).
     #[arg(long)]
@@ -111,6 +117,9 @@ pub struct Measurement {
     pub gflops: f64,
     /// Kernels launched by one run, with `--dispatches`.
     pub dispatches: Option<usize>,
+    /// A bf16 run (`--bf16`): the largest difference of its predictions from the f32 ones.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_difference_from_f32: Option<f32>,
 }
 
 /// One implementation's figures: its name, the flops of its forward pass, times and kernel
@@ -131,6 +140,56 @@ fn measure<M: Regressor>(
         None => None,
     };
     Ok((name, flops, times, kernels))
+}
+
+/// `--bf16`: `model`'s inference passes timed in bf16, and the largest difference of its
+/// predictions from the f32 ones on one batch, with the largest prediction for scale.
+fn bf16_inference<M: Regressor>(
+    model: M,
+    name: &str,
+    flops: f64,
+    (shape, args, _): (WorkloadShape, &Args, Option<&KernelLog>),
+) -> Result<(Timed, f32, f32)> {
+    let device = Device::flex();
+    let x = Tensor::<3>::random(
+        [shape.batch, shape.steps, shape.features],
+        Distribution::Normal(0.0, 1.0),
+        &device,
+    );
+    let model = model.valid();
+    let predict = |model: &M| -> Result<Vec<f32>> {
+        let y = model.predict(x.clone())?.into_data().convert::<f32>();
+        y.try_to_vec::<f32>()
+            .map_err(|e| anyhow::anyhow!("reading the predictions: {e:?}"))
+    };
+    let f32s = predict(&model)?;
+    set_inference_precision(InferencePrecision::Bf16)?;
+    let measured = (|| {
+        let bf16s = predict(&model)?;
+        let passes = || -> burn_rnn::train::Result<()> {
+            model.predict(x.clone())?.into_data();
+            Ok(())
+        };
+        let seconds = time_runs(args.warmup, args.repeats, &device, passes)?;
+        Ok::<_, anyhow::Error>((bf16s, seconds[seconds.len() / 2]))
+    })();
+    set_inference_precision(InferencePrecision::F32)?;
+    let (bf16s, seconds) = measured?;
+    let difference = f32s
+        .iter()
+        .zip(&bf16s)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    let largest = f32s.iter().map(|y| y.abs()).fold(0.0, f32::max);
+    let times = Throughput {
+        train_seconds: f64::NAN,
+        inference_seconds: seconds,
+    };
+    Ok((
+        (format!("{name} bf16"), flops, times, None),
+        difference,
+        largest,
+    ))
 }
 
 fn main() -> std::process::ExitCode {
@@ -175,6 +234,7 @@ pub fn run(args: &Args) -> Result<Vec<Measurement>> {
         shape.layers = args.layers.unwrap_or(shape.layers);
         let setting = (shape, args, log.as_ref());
         let mut runs = Vec::new();
+        let mut differences = std::collections::HashMap::new();
         for &cell in &args.cell {
             let recurrent = RecurrentConfig::new(shape.features, shape.hidden)
                 .with_cell(cell)
@@ -190,6 +250,14 @@ pub fn run(args: &Args) -> Result<Vec<Measurement>> {
                 let model = || Ok(normalised.init(&device)?);
                 let name = format!("{name} layer norm");
                 runs.push(measure(model, name, flops, setting, &device)?);
+            }
+            if args.bf16 {
+                let (timed, difference, largest) = bf16_inference(model()?, &name, flops, setting)?;
+                println!(
+                    "{name} bf16: predictions within {difference:.1e} of f32 (largest |y| {largest:.2})"
+                );
+                differences.insert(timed.0.clone(), difference);
+                runs.push(timed);
             }
             if args.gpu_paths {
                 burn_rnn::model::set_gpu_kernels(false);
@@ -216,17 +284,21 @@ pub fn run(args: &Args) -> Result<Vec<Measurement>> {
             )?);
         }
         for (implementation, flops, times, dispatches) in runs {
+            // An inference-only run (bf16) has no training figures.
+            let trained = !times.train_seconds.is_nan();
             let (train, infer) = (times.train_seconds, times.inference_seconds);
             let (train_gflops, infer_gflops) = times.gflops(flops);
             let (train_rate, infer_rate) = times.sequences_per_second(shape.batch);
             let counted =
                 dispatches.map_or(String::new(), |(t, i)| format!("  kernels: {t} / {i}"));
+            let training = match trained {
+                true => format!("{train_rate:>12.0} {train_gflops:>8.1}"),
+                false => format!("{:>12} {:>8}", "-", "-"),
+            };
             println!(
-                "{:<11} {:<31} {:>12.0} {:>8.1} {:>12.0} {:>8.1}{counted}",
+                "{:<11} {:<31} {training} {:>12.0} {:>8.1}{counted}",
                 format!("{workload:?}").to_lowercase(),
                 implementation,
-                train_rate,
-                train_gflops,
                 infer_rate,
                 infer_gflops
             );
@@ -247,6 +319,9 @@ pub fn run(args: &Args) -> Result<Vec<Measurement>> {
                 ),
             ];
             for (mode, seconds, rate, gflops, dispatches) in modes {
+                if mode == "train" && !trained {
+                    continue;
+                }
                 results.push(Measurement {
                     workload,
                     shape,
@@ -256,6 +331,7 @@ pub fn run(args: &Args) -> Result<Vec<Measurement>> {
                     sequences_per_second: rate,
                     gflops,
                     dispatches,
+                    max_difference_from_f32: differences.get(&implementation).copied(),
                 });
             }
         }
