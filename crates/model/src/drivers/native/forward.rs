@@ -210,15 +210,21 @@ pub(crate) fn forward<C: Cell>(
             }
             return;
         }
-        // SAFETY: a chunk runs on one thread at a time, on its own part of the step.
-        let x = unsafe { input.separate::<C>(shape, t, chunk, &part) };
-        for (g, w) in w.iter().enumerate() {
-            let own = parts.rows(rows.start * width + g * hidden, width);
-            let bias = &inputs.bias[g * hidden..];
-            let start = input.start::<C>(shape, t, g, bias, &part);
-            // SAFETY: this chunk's part of the step's parts is its own.
-            unsafe { w.product(own, rows.len(), entering, start, units.clone()) };
-        }
+        let products = || {
+            // SAFETY: a chunk runs on one thread at a time, on its own part of the step.
+            let x = unsafe { input.separate::<C>(shape, t, chunk, &part) };
+            for (g, w) in w.iter().enumerate() {
+                let own = parts.rows(rows.start * width + g * hidden, width);
+                let bias = &inputs.bias[g * hidden..];
+                let start = input.start::<C>(shape, t, g, bias, &part);
+                // SAFETY: this chunk's part of the step's parts is its own.
+                unsafe { w.product(own, rows.len(), entering, start, units.clone()) };
+            }
+            x
+        };
+        // SAFETY: the products read the previous state and the step's input, which nothing
+        // writes during the step.
+        let x = unsafe { StepWeights::sharing_lhs(products) };
         isa.run(ForwardRows {
             cell,
             shape,

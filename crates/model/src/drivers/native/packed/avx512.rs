@@ -5,6 +5,7 @@
 
 use std::arch::x86_64::*;
 use std::cell::RefCell;
+use std::ops::Range;
 
 use super::{Checked, PANEL, ROWS, Start, StepWeights};
 
@@ -28,23 +29,20 @@ pub(super) unsafe fn product(weights: &StepWeights, checked: Checked) {
         // SAFETY: the caller's promise.
         return unsafe { tiles(weights, &checked, (main, plus), floats) };
     }
-    // The left-hand sides rounded to pairs of bf16, row by row, into this thread's scratch.
-    thread_local! {
-        static PAIRS: RefCell<Vec<u32>> = const { RefCell::new(Vec::new()) };
-    }
-    PAIRS.with_borrow_mut(|scratch| {
-        let m = checked.m;
-        let main = m * weights.k.div_ceil(2);
-        let extra = plus.map_or(0, |(_, w)| m * w.k.div_ceil(2));
-        scratch.resize(main + extra, 0);
-        let (main_pairs, plus_pairs) = scratch.split_at_mut(main);
-        // SAFETY: AVX512-BF16 is present (the caller's promise); the sizes were checked.
-        unsafe {
-            to_pairs(checked.a, m, weights.k, main_pairs);
-            if let Some((a, w)) = plus {
-                to_pairs(a, m, w.k, plus_pairs);
-            }
+    let m = checked.m;
+    // Outside `sharing_lhs` nothing rounded before is read again.
+    ROUNDED.with_borrow_mut(|rounded| {
+        if rounded.shared.is_none() {
+            rounded.pairs.clear();
         }
+    });
+    let rounded = |a: &[f32], k: usize| {
+        // SAFETY: AVX512-BF16 is present (the caller's promise); `a` holds `m·k` floats.
+        unsafe { rounded_lhs(a, m, k) }
+    };
+    let main = rounded(checked.a, weights.k);
+    let plus = plus.map_or(0..0, |(a, w)| rounded(a, w.k));
+    ROUNDED.with_borrow(|rounded| {
         let pairs = |w: &StepWeights, a: &[u32], row: usize, first: usize| {
             let count = w.k.div_ceil(2);
             Pairs {
@@ -53,9 +51,66 @@ pub(super) unsafe fn product(weights: &StepWeights, checked: Checked) {
                 panel: w.pairs[first / PANEL * count * PANEL..].as_ptr(),
             }
         };
+        let (main, plus) = (&rounded.pairs[main], &rounded.pairs[plus]);
         // SAFETY: the caller's promise; the pairs have the rows of the floats.
-        unsafe { tiles(weights, &checked, (main_pairs, plus_pairs), pairs) }
+        unsafe { tiles(weights, &checked, (main, plus), pairs) }
     })
+}
+
+/// A left-hand side (its first float, floats and depth) and where its pairs lie.
+type RoundedLhs = ((*const f32, usize, usize), Range<usize>);
+
+/// This thread's left-hand sides rounded to pairs of bf16, and within [`sharing_lhs`] which
+/// ones they are, so that each is rounded once.
+struct Rounded {
+    pairs: Vec<u32>,
+    shared: Option<Vec<RoundedLhs>>,
+}
+
+thread_local! {
+    static ROUNDED: RefCell<Rounded> = const {
+        RefCell::new(Rounded { pairs: Vec::new(), shared: None })
+    };
+}
+
+/// Where `a` (`m×k`) lies rounded in this thread's [`ROUNDED`] pairs: rounded now (after the
+/// pairs already there), or within [`sharing_lhs`] once per left-hand side.
+///
+/// # Safety
+/// AVX512-BF16 present; `a` holds `m·k` floats.
+unsafe fn rounded_lhs(a: &[f32], m: usize, k: usize) -> Range<usize> {
+    ROUNDED.with_borrow_mut(|rounded| {
+        let key = (a.as_ptr(), m * k, k);
+        if let Some(shared) = &rounded.shared
+            && let Some((_, at)) = shared.iter().find(|(lhs, _)| *lhs == key)
+        {
+            return at.clone();
+        }
+        let first = rounded.pairs.len();
+        let at = first..first + m * k.div_ceil(2);
+        rounded.pairs.resize(at.end, 0);
+        // SAFETY: the caller's promise; `at` was just made room for.
+        unsafe { to_pairs(a, m, k, &mut rounded.pairs[at.clone()]) };
+        if let Some(shared) = &mut rounded.shared {
+            shared.push((key, at.clone()));
+        }
+        at
+    })
+}
+
+/// Runs `products`, within which every left-hand side of the bf16 products this thread runs
+/// is rounded once (the gates of a step share theirs).
+///
+/// # Safety
+/// No left-hand side given to a product within `products` changes while it runs.
+pub(super) unsafe fn sharing_lhs<R>(products: impl FnOnce() -> R) -> R {
+    ROUNDED.with_borrow_mut(|rounded| rounded.shared = Some(Vec::new()));
+    let result = products();
+    ROUNDED.with_borrow_mut(|rounded| {
+        rounded.shared = None;
+        rounded.pairs.clear();
+    });
+    result
 }
 
 /// The tiles of the product, their sources made by `source(weights, lhs, row, first column)`
