@@ -15,7 +15,8 @@ use burn_rnn::model::{
     CellKind, InferencePrecision, RecurrentConfig, SequenceModelConfig, set_inference_precision,
 };
 use burn_rnn::train::throughput::{
-    BurnRnnStack, KernelLog, Regressor, Throughput, WorkloadShape, measure_throughput, time_runs,
+    BurnRnnStack, KernelLog, Regressor, Throughput, WorkloadShape, inference_passes,
+    measure_throughput, time_runs,
 };
 use clap::{Parser, ValueEnum};
 use serde::Serialize;
@@ -61,6 +62,9 @@ pub struct Args {
     /// (CubeCL's execution log; the bench then runs from a temporary directory).
     #[arg(long)]
     pub dispatches: bool,
+    /// Time inference passes only (no training steps): for profiles of inference.
+    #[arg(long)]
+    pub inference_only: bool,
     /// Also write the results as JSON to this file.
     #[arg(long)]
     pub json: Option<std::path::PathBuf>,
@@ -134,7 +138,17 @@ fn measure<M: Regressor>(
     (shape, args, log): (WorkloadShape, &Args, Option<&KernelLog>),
     device: &Device,
 ) -> Result<Timed> {
-    let times = measure_throughput(make()?, shape, args.warmup, args.repeats, device)?;
+    let times = match args.inference_only {
+        false => measure_throughput(make()?, shape, args.warmup, args.repeats, device)?,
+        true => {
+            let passes = inference_passes(make()?, shape, device);
+            let seconds = time_runs(args.warmup, args.repeats, device, passes)?;
+            Throughput {
+                train_seconds: f64::NAN,
+                inference_seconds: seconds[seconds.len() / 2],
+            }
+        }
+    };
     let kernels = match log {
         Some(log) => Some(log.count_steps(make()?, shape, device)?),
         None => None,

@@ -3,9 +3,11 @@
 //! Burn's tensor operations allocate a fresh tensor each and cannot fuse: a step of the tensor
 //! scan is a dozen passes over memory. Here a step is one product per gate block against the
 //! weight packed once per scan (`packed.rs`), starting from the step's input projection (at
-//! inference computed in the step itself, `input_part.rs`), plus one vectorised pass over the step's rows for the gates and states (each cell's row kernels,
-//! compiled per instruction set: `simd.rs`); the threads split each step by hidden units
-//! (`team.rs`). The time loop is `forward.rs` and `backward.rs`; this module moves tensors
+//! inference computed in the step itself, in the same pass: `input_part.rs`), plus one
+//! vectorised pass over the step's rows for the gates and states (each cell's row kernels,
+//! compiled per instruction set: `simd.rs`); the threads run chunks of whole sequences, or
+//! split each step by hidden units (`split.rs`, `team.rs`). Inference passes can multiply in
+//! bf16 (`precision.rs`). The time loop is `forward.rs` and `backward.rs`; this module moves tensors
 //! in and out. Options that change the recurrence act outside the cells' rows: an LSTM
 //! projection is one more product per step, recurrent dropout masks the state before the
 //! products (each thread its own copy) and the gradient after them. Layer norm adds a phase
