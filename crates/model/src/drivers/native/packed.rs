@@ -151,18 +151,17 @@ impl StepWeights {
     pub fn in_bf16(self) -> Self {
         assert!(self.packed, "bf16 products need the AVX-512 panels");
         let (k, pairs) = (self.k, self.k.div_ceil(2));
-        let mut packed = Vec::with_capacity(self.data.len() / (k * PANEL) * pairs * PANEL);
-        for panel in self.data.chunks_exact(k * PANEL) {
-            for r in 0..pairs {
-                let high = |c: usize| match 2 * r + 1 < k {
-                    true => bf16(panel[(2 * r + 1) * PANEL + c]),
-                    false => 0,
-                };
-                packed.extend(
-                    (0..PANEL).map(|c| {
-                        u32::from(bf16(panel[2 * r * PANEL + c])) | u32::from(high(c)) << 16
-                    }),
-                );
+        let mut packed = vec![0u32; self.data.len() / (k * PANEL) * pairs * PANEL];
+        let rows = packed.chunks_exact_mut(PANEL);
+        let panels = self.data.chunks_exact(k * PANEL);
+        for (out, (panel, r)) in rows.zip(panels.flat_map(|p| (0..pairs).map(move |r| (p, r)))) {
+            let low = &panel[2 * r * PANEL..][..PANEL];
+            // The last pair of an odd depth has no high half (zero).
+            let high = panel.get((2 * r + 1) * PANEL..(2 * r + 2) * PANEL);
+            let high = high.unwrap_or(&[0.0; PANEL]);
+            // Slices of exactly PANEL elements: the loop vectorises.
+            for ((out, &low), &high) in out.iter_mut().zip(low).zip(high) {
+                *out = u32::from(bf16(low)) | u32::from(bf16(high)) << 16;
             }
         }
         Self {
@@ -332,12 +331,13 @@ impl StepWeights {
 }
 
 /// The bf16 bits of `x`, rounded to nearest with ties to even (as `vcvtne2ps2bf16` rounds).
+#[inline(always)]
 pub(crate) fn bf16(x: f32) -> u16 {
     let bits = x.to_bits();
-    if x.is_nan() {
-        return (bits >> 16) as u16 | 0x40;
-    }
-    (bits.wrapping_add(0x7fff + ((bits >> 16) & 1)) >> 16) as u16
+    let rounded = (bits.wrapping_add(0x7fff + ((bits >> 16) & 1)) >> 16) as u16;
+    // A NaN stays a (quiet) NaN; a select, not a branch, so that loops over it vectorise.
+    let quiet = (bits >> 16) as u16 | 0x40;
+    if x.is_nan() { quiet } else { rounded }
 }
 
 #[cfg(target_arch = "x86_64")]
