@@ -32,65 +32,59 @@ typedef __m256 vec;
 static float SUM(__m256 v) { float f[8]; _mm256_storeu_ps(f, v); float s = 0; for (int i = 0; i < 8; i++) s += f[i]; return s; }
 #endif
 
-static void *run(void *arg) {
-  long iters = *(long *)arg;
-  vec acc[CHAINS];
-  for (int i = 0; i < CHAINS; i++) acc[i] = SET1(0.001f * i);
-  vec a = SET1(0.999999f), b = SET1(1e-7f);
-  for (long n = 0; n < iters; n++) {
-#pragma GCC unroll 12
-    for (int i = 0; i < CHAINS; i++) acc[i] = FMA(acc[i], a, b);
+// A thread's chains: `CHAINS` accumulators (`vec`), each updated `iters` times by
+// `STEP(acc)` with operands `a` and `b` of type `operand_t`.
+#define CHAIN_KERNEL(name, operand_t, a_init, b_init, STEP)                                   \
+  static void *name(void *arg) {                                                              \
+    long iters = *(long *)arg;                                                                \
+    vec acc[CHAINS];                                                                          \
+    for (int i = 0; i < CHAINS; i++) acc[i] = SET1(0.001f * i);                               \
+    operand_t a = a_init, b = b_init;                                                         \
+    for (long n = 0; n < iters; n++) {                                                        \
+      _Pragma("GCC unroll 12") for (int i = 0; i < CHAINS; i++) acc[i] = STEP(acc[i], a, b); \
+    }                                                                                         \
+    float s = 0;                                                                              \
+    for (int i = 0; i < CHAINS; i++) s += SUM(acc[i]);                                        \
+    static volatile float sink;                                                               \
+    sink = s;                                                                                 \
+    return NULL;                                                                              \
   }
-  float s = 0;
-  for (int i = 0; i < CHAINS; i++) s += SUM(acc[i]);
-  static volatile float sink;
-  sink = s;
-  return NULL;
-}
+
+#define FMA_STEP(acc, a, b) FMA(acc, a, b)
+CHAIN_KERNEL(run_fma, vec, SET1(0.999999f), SET1(1e-7f), FMA_STEP)
 
 #if defined(__AVX512BF16__)
-// The same with AVX512-BF16's pair products (`vdpbf16ps`: per f32 lane, two bf16 products
-// added to the accumulator, 4 flops), the instruction of the bf16 inference mode.
-static void *run_bf16(void *arg) {
-  long iters = *(long *)arg;
-  __m512 acc[CHAINS];
-  for (int i = 0; i < CHAINS; i++) acc[i] = _mm512_set1_ps(0.001f * i);
-  __m512bh a = _mm512_cvtne2ps_pbh(_mm512_set1_ps(1e-3f), _mm512_set1_ps(1e-3f));
-  for (long n = 0; n < iters; n++) {
-#pragma GCC unroll 12
-    for (int i = 0; i < CHAINS; i++) acc[i] = _mm512_dpbf16_ps(acc[i], a, a);
-  }
-  float s = 0;
-  for (int i = 0; i < CHAINS; i++) s += _mm512_reduce_add_ps(acc[i]);
-  static volatile float sink;
-  sink = s;
-  return NULL;
-}
+// AVX512-BF16's pair products (`vdpbf16ps`: per f32 lane, two bf16 products added to the
+// accumulator, 4 flops), the instruction of the bf16 inference mode.
+#define PAIRS(x) _mm512_cvtne2ps_pbh(_mm512_set1_ps(x), _mm512_set1_ps(x))
+#define PAIR_STEP(acc, a, b) _mm512_dpbf16_ps(acc, a, b)
+CHAIN_KERNEL(run_bf16, __m512bh, PAIRS(1e-3f), PAIRS(1e-3f), PAIR_STEP)
 #endif
 
-int main(int argc, char **argv) {
-  int threads = argc > 1 ? atoi(argv[1]) : 1;
+// Three timed runs of `kernel` on `threads` threads, each thread `flops_per_iter` per iteration.
+static void measure(const char *what, void *(*kernel)(void *), double flops_per_iter,
+                    int threads) {
   long iters = ITERS / 4;
   pthread_t t[64];
   for (int round = 0; round < 3; round++) {
     double start = now();
-    for (int i = 0; i < threads; i++) pthread_create(&t[i], NULL, run, &iters);
+    for (int i = 0; i < threads; i++) pthread_create(&t[i], NULL, kernel, &iters);
     for (int i = 0; i < threads; i++) pthread_join(t[i], NULL);
     double secs = now() - start;
-    double flops = 2.0 * WIDTH * CHAINS * (double)iters * threads;
-    printf("%d thread(s), %d-lane FMA: %.1f GFLOP/s (%.1f per thread)\n", threads, WIDTH,
+    double flops = flops_per_iter * (double)iters * threads;
+    printf("%d thread(s), %s: %.1f GFLOP/s (%.1f per thread)\n", threads, what,
            flops / secs / 1e9, flops / secs / 1e9 / threads);
   }
+}
+
+int main(int argc, char **argv) {
+  int threads = argc > 1 ? atoi(argv[1]) : 1;
+  if (threads < 1 || threads > 64) threads = 1;
+  char what[32];
+  snprintf(what, sizeof what, "%d-lane FMA", WIDTH);
+  measure(what, run_fma, 2.0 * WIDTH * CHAINS, threads);
 #if defined(__AVX512BF16__)
-  for (int round = 0; round < 3; round++) {
-    double start = now();
-    for (int i = 0; i < threads; i++) pthread_create(&t[i], NULL, run_bf16, &iters);
-    for (int i = 0; i < threads; i++) pthread_join(t[i], NULL);
-    double secs = now() - start;
-    double flops = 4.0 * 16 * CHAINS * (double)iters * threads;
-    printf("%d thread(s), bf16 pair products: %.1f GFLOP/s (%.1f per thread)\n", threads,
-           flops / secs / 1e9, flops / secs / 1e9 / threads);
-  }
+  measure("bf16 pair products", run_bf16, 4.0 * 16 * CHAINS, threads);
 #endif
   return 0;
 }
