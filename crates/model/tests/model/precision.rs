@@ -99,7 +99,8 @@ fn bf16_inference_stays_close_to_f32() {
 }
 
 /// bf16 applies to inference passes only: with it set, an autodiff (training) pass gives the
-/// `f32` numbers exactly, and other threads stay in `f32`.
+/// `f32` numbers exactly, other threads stay in `f32`, and so do passes too short to pay for
+/// packing the weights (a streamed step of two sequences).
 #[test]
 fn bf16_leaves_training_and_other_threads_in_f32() {
     let device = Device::flex();
@@ -124,5 +125,12 @@ fn bf16_leaves_training_and_other_threads_in_f32() {
         });
         assert_eq!(elsewhere, f32s, "another thread's inference pass");
         assert_ne!(pass(&inference, &x.clone().inner(), None), f32s);
+        // Streaming a few sequences a step at a time (under 64 rows) stays f32.
+        let step = x.clone().inner().slice([0..2, 0..1, 0..4]).reshape([2, 4]);
+        let (y, _) = inference.step(step.clone(), None).unwrap();
+        set_inference_precision(InferencePrecision::F32).unwrap();
+        let (f32_y, _) = inference.step(step, None).unwrap();
+        set_inference_precision(InferencePrecision::Bf16).unwrap();
+        assert_eq!(values(y), values(f32_y), "a streamed step of two sequences");
     });
 }

@@ -95,7 +95,7 @@ pub(crate) fn forward<C: Cell>(
     // In bf16 at inference when this thread asks for it (`precision.rs`): every product. Not
     // under layer norm, which normalises the hidden part and with it bf16's rounding (4e-2
     // from `f32` on the states in `tests/model/precision.rs`, against 4e-3 without).
-    let bf16 = inputs.norm.is_none() && bf16_products(out.keep, isa);
+    let bf16 = inputs.norm.is_none() && bf16_products(out.keep, shape.steps * batch, isa);
     let pack = |w: StepWeights| if bf16 { w.in_bf16() } else { w };
     let w: Vec<_> = StepWeights::gates(inputs.w, state, C::GATES, hidden, isa)
         .into_iter()
