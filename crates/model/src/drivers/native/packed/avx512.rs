@@ -104,13 +104,20 @@ unsafe fn rounded_lhs(a: &[f32], m: usize, k: usize) -> Range<usize> {
 /// # Safety
 /// No left-hand side given to a product within `products` changes while it runs.
 pub(super) unsafe fn sharing_lhs<R>(products: impl FnOnce() -> R) -> R {
+    /// Ends the sharing however `products` ends, a panic included: a thread that kept sharing
+    /// would find a later left-hand side at a reused address among the old ones.
+    struct End;
+    impl Drop for End {
+        fn drop(&mut self) {
+            ROUNDED.with_borrow_mut(|rounded| {
+                rounded.shared = None;
+                rounded.pairs.clear();
+            });
+        }
+    }
     ROUNDED.with_borrow_mut(|rounded| rounded.shared = Some(Vec::new()));
-    let result = products();
-    ROUNDED.with_borrow_mut(|rounded| {
-        rounded.shared = None;
-        rounded.pairs.clear();
-    });
-    result
+    let _end = End;
+    products()
 }
 
 /// The tiles of the product, their sources made by `source(weights, lhs, row, first column)`

@@ -173,6 +173,30 @@ fn shared_left_hand_sides_give_the_same_products() {
         out
     };
     assert_eq!(run(true), run(false));
+    // A panic inside ends the sharing too: a later product whose left-hand side lies at the
+    // same address with other values is rounded again.
+    let mut reused = a.clone();
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: nothing changes `reused` within; c is m×n, apart from it.
+        unsafe {
+            StepWeights::sharing_lhs(|| {
+                let mut c = vec![0.0; m * n];
+                let (w, _) = &gates[0];
+                w.product(Destination::of(&mut c, n), m, &reused, Start::Zero, 0..n);
+                panic!("a chunk fails")
+            })
+        }
+    }));
+    assert!(panicked.is_err());
+    reused.iter_mut().for_each(|v| *v += 1.0);
+    let (w, _) = &gates[0];
+    let product = |lhs: &[f32]| {
+        let mut c = vec![0.0; m * n];
+        // SAFETY: c is m×n, apart from lhs.
+        unsafe { w.product(Destination::of(&mut c, n), m, lhs, Start::Zero, 0..n) };
+        c
+    };
+    assert_eq!(product(&reused), product(&reused.clone()));
 }
 
 /// A gate's block packs that block: its products equal those of the block copied out.
