@@ -173,7 +173,7 @@ fn set<T>(slot: &mut T, value: Option<T>) {
 #[derive(Args, Debug, Clone, Default)]
 pub struct PrecisionArg {
     /// Run the recurrent products in bf16 (`burn_rnn::model::set_inference_precision`): the
-    /// flex backend on a CPU with AVX512-BF16, up to 1.6× the f32 speed on large models,
+    /// flex backend on a CPU with AVX512-BF16, about 1.9× the f32 speed on large models,
     /// states within ~4e-3 of f32's (BENCHMARKS.md). Layer norm's scans stay f32.
     #[arg(long)]
     pub bf16: bool,

@@ -222,9 +222,13 @@ pub(crate) fn forward<C: Cell>(
             }
             x
         };
-        // SAFETY: the products read the previous state and the step's input, which nothing
-        // writes during the step.
-        let x = unsafe { StepWeights::sharing_lhs(products) };
+        // In bf16 the gates share their rounded left-hand sides (f32 has nothing to share).
+        let x = match bf16 {
+            // SAFETY: the products read the previous state and the step's input, which nothing
+            // writes during the step.
+            true => unsafe { StepWeights::sharing_lhs(products) },
+            false => products(),
+        };
         isa.run(ForwardRows {
             cell,
             shape,

@@ -191,7 +191,6 @@ unsafe fn tiles<E, S: Copy>(
 #[target_feature(enable = "avx512f,avx512bf16")]
 unsafe fn to_pairs(a: &[f32], m: usize, k: usize, out: &mut [u32]) {
     assert!(a.len() >= m * k && out.len() >= m * k.div_ceil(2));
-    let lanes = |n: usize| if n >= 16 { 0xffff } else { (1u16 << n) - 1 };
     for i in 0..m {
         let (from, to) = (a[i * k..].as_ptr(), out[i * k.div_ceil(2)..].as_mut_ptr());
         for j in (0..k).step_by(32) {
@@ -208,9 +207,13 @@ unsafe fn to_pairs(a: &[f32], m: usize, k: usize, out: &mut [u32]) {
     }
 }
 
+/// The mask of a register's first `n` lanes (all 16 from 16 on).
+fn lanes(n: usize) -> __mmask16 {
+    if n >= 16 { 0xffff } else { (1u16 << n) - 1 }
+}
+
 /// The lane masks of a panel's two registers for its first `width` columns.
 fn masks(width: usize) -> [__mmask16; 2] {
-    let lanes = |n: usize| if n >= 16 { 0xffff } else { (1u16 << n) - 1 };
     [lanes(width), lanes(width.saturating_sub(16))]
 }
 
