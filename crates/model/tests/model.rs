@@ -13,6 +13,8 @@ mod errors;
 mod gpu;
 #[path = "model/norm.rs"]
 mod norm;
+#[path = "model/packing.rs"]
+mod packing;
 #[path = "model/precision.rs"]
 mod precision;
 #[path = "model/pytorch.rs"]

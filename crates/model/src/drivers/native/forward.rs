@@ -23,6 +23,7 @@ use super::input_part::StepInput;
 use super::memory::{multiply, write};
 use super::norm::{self, NormValues};
 use super::packed::{Start, StepWeights};
+use super::packing::{Packer, Weight};
 use super::precision::bf16_products;
 use super::simd::{Isa, Vectorised};
 use super::split::{Part, Split};
@@ -33,14 +34,14 @@ use crate::cells::{Blocks, Cell, ForwardRow};
 /// What a scan reads: its inputs, and the masks.
 pub(crate) struct Inputs<'a> {
     pub xp: InputPart<'a>,
-    pub w: &'a [f32],
+    pub w: Weight<'a>,
     pub bias: &'a [f32],
     pub h0: &'a [f32],
     /// Empty unless the cell has a cell state.
     pub c0: &'a [f32],
     pub valid: Option<&'a [f32]>,
     /// `W_hrᵀ`, for a projected scan.
-    pub projection: Option<&'a [f32]>,
+    pub projection: Option<Weight<'a>>,
     /// `[B, P]`: recurrent dropout's mask on the state entering `W_hh`, while training.
     pub mask: Option<&'a [f32]>,
     /// Layer normalisation's weights, under layer norm.
@@ -95,15 +96,16 @@ pub(crate) fn forward<C: Cell>(
     // In bf16 at inference when this thread asks for it (`precision.rs`): every product. Not
     // under layer norm, which normalises the hidden part and with it bf16's rounding (4e-2
     // from `f32` on the states in `tests/model/precision.rs`, against 4e-3 without).
-    let bf16 = inputs.norm.is_none() && bf16_products(out.keep, shape.steps * batch, isa);
-    let pack = |w: StepWeights| if bf16 { w.in_bf16() } else { w };
-    let w: Vec<_> = StepWeights::gates(inputs.w, state, C::GATES, hidden, isa)
-        .into_iter()
-        .map(pack)
-        .collect();
-    let projection = inputs
-        .projection
-        .map(|r| pack(StepWeights::block(r, hidden, state, 0, state, isa)));
+    let bf16 = inputs.norm.is_none() && bf16_products(out.keep, isa);
+    // Inference passes keep their packed weights for the next pass (`packing.rs`).
+    let packer = Packer {
+        isa,
+        bf16,
+        cached: !out.keep,
+    };
+    let w = packer.gates(inputs.w, state, C::GATES, hidden);
+    let projection = inputs.projection.map(|r| packer.gates(r, hidden, 1, state));
+    let projection = projection.as_ref().map(|p| &p[0]);
     // The step's parts, `[B, GATES·H]`: each chunk writes and reads its own part of them.
     let mut parts = vec![0.0; batch * width];
     let parts = Shared::new(&mut parts);
@@ -111,7 +113,7 @@ pub(crate) fn forward<C: Cell>(
     let (split, threads) = Split::choose(shape, C::GATES, split);
     let chunks = split.chunks(shape, threads);
     let mut scratch = Vec::new();
-    let input = StepInput::new::<C>(inputs.xp, shape, (split, chunks), pack, isa, &mut scratch);
+    let input = StepInput::new::<C>(inputs.xp, shape, (split, chunks), &packer, &mut scratch);
     // With recurrent dropout each chunk masks the previous state of its rows into a buffer of
     // its own before its products (`B·P` multiplications, against the products' `B·P·GATES·H`).
     let state_block = shape.state_block();

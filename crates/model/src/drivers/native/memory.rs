@@ -7,8 +7,11 @@ use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
 use burn::tensor::{DType, Tensor, TensorData};
 
-/// A tensor's contiguous `f32` memory on flex.
-pub(crate) struct Memory(FlexTensor);
+use super::packing::Weight;
+
+/// A tensor's contiguous `f32` memory on flex, and whether it is the tensor's own (not a
+/// contiguous copy made here).
+pub(crate) struct Memory(FlexTensor, bool);
 
 impl Memory {
     /// `None` unless `tensor` is an `f32` flex tensor.
@@ -17,11 +20,19 @@ impl Memory {
         if flex.dtype() != DType::F32 {
             return None;
         }
-        Some(Self(if flex.is_contiguous() {
-            flex
-        } else {
-            flex.to_contiguous()
-        }))
+        Some(match flex.is_contiguous() {
+            true => Self(flex, true),
+            false => Self(flex.to_contiguous(), false),
+        })
+    }
+
+    /// The values as a weight, which the packed-weight cache may key on when they are the
+    /// tensor's own memory.
+    pub fn weight(&self) -> Weight<'_> {
+        Weight {
+            values: self.values(),
+            owner: self.1.then_some(&self.0),
+        }
     }
 
     pub fn values(&self) -> &[f32] {

@@ -22,6 +22,7 @@ mod matmul;
 mod memory;
 mod norm;
 mod packed;
+mod packing;
 mod precision;
 mod simd;
 mod split;
@@ -118,7 +119,7 @@ impl PartMemory {
             PartMemory::Projected(xp) => forward::InputPart::Projected(xp.values()),
             PartMemory::Deferred(deferred) => forward::InputPart::Deferred {
                 x: deferred.0.values(),
-                w: deferred.1.values(),
+                w: deferred.1.weight(),
                 bias: deferred.2.as_ref().map(Memory::values),
             },
         }
@@ -270,7 +271,7 @@ fn forward_cell<C: Cell>(
         };
         let inputs = forward::Inputs {
             xp: memory.xp.values(),
-            w: memory.w.values(),
+            w: memory.w.weight(),
             bias: memory.bias.values(),
             h0: memory.h0.values(),
             c0: if C::CELL_STATE {
@@ -279,7 +280,7 @@ fn forward_cell<C: Cell>(
                 &[]
             },
             valid,
-            projection: memory.projection.as_ref().map(Memory::values),
+            projection: memory.projection.as_ref().map(Memory::weight),
             mask: memory.mask.as_ref().map(Memory::values),
             norm: memory.norm.as_ref().map(NormMemory::values),
         };

@@ -171,6 +171,11 @@ impl StepWeights {
         }
     }
 
+    /// The packed weight's size in memory.
+    pub fn bytes(&self) -> usize {
+        self.data.len() * 4 + self.pairs.len() * 4
+    }
+
     /// The columns of `0..n` for chunk `index` of `count`: whole panels, as even as possible.
     pub fn columns(n: usize, index: usize, count: usize) -> Range<usize> {
         let panels = n.div_ceil(PANEL);
