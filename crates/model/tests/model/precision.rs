@@ -99,8 +99,9 @@ fn bf16_inference_stays_close_to_f32() {
 }
 
 /// bf16 applies to inference passes only: with it set, an autodiff (training) pass gives the
-/// `f32` numbers exactly, other threads stay in `f32`, and so do passes too short to pay for
-/// packing the weights (a streamed step of two sequences).
+/// `f32` numbers exactly and other threads stay in `f32`; a streamed step of two sequences is
+/// in bf16 too, and `f32` set back gives its `f32` numbers (not the bf16 pairs kept for the
+/// next step).
 #[test]
 fn bf16_leaves_training_and_other_threads_in_f32() {
     let device = Device::flex();

@@ -12,6 +12,12 @@ use crate::cells::Cell;
 /// does 32K, of `medium` 1M).
 const TEAM_MIN_WORK: usize = 1 << 18;
 
+/// Scans with fewer multiply-adds in all than this (streamed steps) run on one thread too:
+/// waking the team for one step cost more than half the step (`bench_streaming`, a step of
+/// `medium` Elman, 64 sequences, 1M: 112–139 → 85–88 µs; `large` Elman, one sequence:
+/// 40–48 → 24 µs).
+const SCAN_MIN_WORK: usize = 1 << 21;
+
 /// Sizes and direction of one scan.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Shape {
@@ -55,14 +61,14 @@ impl Shape {
     }
 
     /// How many threads run a scan of this shape with `gates` blocks of `H` columns per step:
-    /// each thread owns whole panels of hidden units.
+    /// each thread owns whole panels of hidden units; one for small steps or small scans.
     pub fn team_size(&self, gates: usize) -> usize {
         let hidden = self.hidden;
-        team::size(
-            self.batch * self.state * gates * hidden,
-            TEAM_MIN_WORK,
-            hidden.div_ceil(PANEL),
-        )
+        let step = self.batch * self.state * gates * hidden;
+        if self.steps * step < SCAN_MIN_WORK {
+            return 1;
+        }
+        team::size(step, TEAM_MIN_WORK, hidden.div_ceil(PANEL))
     }
 
     /// Whether sequence `b` is real (not padding) at step `t`.
