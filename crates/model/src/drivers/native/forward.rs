@@ -1,5 +1,6 @@
 //! The native scan forward on raw `f32` memory, for every cell: per step, for each gate block,
-//! one product against `W_hh` packed once per scan (`packed.rs`), starting from the step's input
+//! one product against `W_hh` packed once per scan (`packed.rs`; at inference kept for the next
+//! scan, `packing.rs`), starting from the step's input
 //! part plus bias (computed before the scan, or in the step: `input_part.rs`), then one
 //! vectorised pass over the rows ([`Cell::forward_row`]). A team of threads (`team.rs`) shares
 //! the work ([`Split`]): the rows of a step are independent, so where the batch is large

@@ -2,7 +2,8 @@
 //!
 //! Burn's tensor operations allocate a fresh tensor each and cannot fuse: a step of the tensor
 //! scan is a dozen passes over memory. Here a step is one product per gate block against the
-//! weight packed once per scan (`packed.rs`), starting from the step's input projection (at
+//! weight packed once per scan (`packed.rs`; inference passes keep it for the next: `packing.rs`),
+//! starting from the step's input projection (at
 //! inference computed in the step itself, in the same pass: `input_part.rs`), plus one
 //! vectorised pass over the step's rows for the gates and states (each cell's row kernels,
 //! compiled per instruction set: `simd.rs`); the threads run chunks of whole sequences, or
