@@ -242,10 +242,11 @@ fn forward_cell<C: Cell>(
     } else {
         Vec::new()
     };
-    let mut cells = if C::CELL_STATE {
-        unfilled(steps * block)
-    } else {
-        Vec::new()
+    // Not kept, the cell states of the last two steps only (`forward::Outputs::cells_at`).
+    let mut cells = match (C::CELL_STATE, keep_tape) {
+        (false, _) => Vec::new(),
+        (true, true) => unfilled(steps * block),
+        (true, false) => unfilled(steps.min(2) * block),
     };
     let (normed, width) = (memory.norm.is_some(), C::GATES * hidden);
     let kept_row = C::TAPE * hidden;
@@ -303,7 +304,10 @@ fn forward_cell<C: Cell>(
             Some(_) => written(&own_states),
             None => written(&out[..steps * state_block]),
         };
-        let cells = C::CELL_STATE.then(|| final_block(written(&cells), block));
+        let cells = C::CELL_STATE.then(|| {
+            let at = if keep_tape { last } else { last % 2 };
+            written(&cells)[at * block..(at + 1) * block].to_vec()
+        });
         (final_block(states, state_block), cells)
     };
     let (outputs, finals) = out.split_at_mut(layout.final_h_at());

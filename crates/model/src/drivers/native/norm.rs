@@ -98,10 +98,14 @@ impl<C: Cell> ForwardRows<'_, C> {
                         let at = out.unprojected_at(shape, t) + b * hidden;
                         out.unprojected.uninit_mut(at..at + hidden)
                     }
-                    false => out.states.uninit_mut(now.clone()),
+                    false => out.states.uninit_mut(now),
                 };
                 let (c, c_prev) = match C::CELL_STATE {
-                    true => (out.cells.uninit_mut(now), &self.c_prev[mine.clone()]),
+                    true => {
+                        let at = out.cells_at(shape, t) + b * hidden;
+                        let c = out.cells.uninit_mut(at..at + hidden);
+                        (c, &self.c_prev[mine.clone()])
+                    }
                     false => (&mut [][..], &[][..]),
                 };
                 let tape = out.kept.blocks_mut(kept_row, hidden, hidden, C::TAPE);
