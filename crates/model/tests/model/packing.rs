@@ -74,3 +74,34 @@ fn steps_follow_an_optimizer_update() {
         y_before
     );
 }
+
+/// Threads streaming the same model and models of their own at once, sharing the cache: every
+/// step gives the numbers of the same step run alone.
+#[test]
+fn threads_streaming_at_once_share_the_packing() {
+    let device = Device::flex();
+    let shared = RecurrentConfig::new(5, 40)
+        .with_cell(CellKind::Gru)
+        .init(&device)
+        .unwrap();
+    let x = Tensor::<2>::ones([2, 5], &device);
+    let alone = step_matches_reference(&shared, &x, "alone");
+    std::thread::scope(|scope| {
+        for thread in 0..4 {
+            let (shared, x, alone) = (&shared, &x, &alone);
+            scope.spawn(move || {
+                for round in 0..20 {
+                    let what = format!("thread {thread} round {round}");
+                    let (y, _) = shared.step(x.clone(), None).unwrap();
+                    assert_eq!(values(y), *alone, "{what}: the shared model");
+                    // A model of this thread's own, made and dropped meanwhile.
+                    let own = RecurrentConfig::new(5, 40)
+                        .with_cell(CellKind::Lstm)
+                        .init(&x.device())
+                        .unwrap();
+                    step_matches_reference(&own, x, &what);
+                }
+            });
+        }
+    });
+}
