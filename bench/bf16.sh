@@ -7,11 +7,7 @@
 # Build first (cargo build --release --example bench); PYTHON needs torch. Needs a CPU with
 # AVX512-BF16 (`grep avx512_bf16 /proc/cpuinfo`).
 set -euo pipefail
-out=${1:?usage: bench/bf16.sh OUT_DIR [ROUNDS] [PYTHON]}
-rounds=${2:-2}
-python=${3:-python3}
-cd "$(dirname "$0")/.."
-mkdir -p "$out"
+source "$(dirname "$0")/sitting.sh"
 cells=(--cell elman lstm gru)
 for round in $(seq 1 "$rounds"); do
   target/release/examples/bench "${cells[@]}" --workload medium large --bf16 --skip-burn-nn \

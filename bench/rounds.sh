@@ -8,11 +8,7 @@
 # BEFORE=path/to/another/bench, each round also runs that binary (an earlier build) right after
 # ours, into OUT_DIR/before*.json: a before/after comparison in one sitting.
 set -euo pipefail
-out=${1:?usage: bench/rounds.sh OUT_DIR [ROUNDS] [PYTHON]}
-rounds=${2:-2}
-python=${3:-python3}
-cd "$(dirname "$0")/.."
-mkdir -p "$out"
+source "$(dirname "$0")/sitting.sh"
 ours=target/release/examples/bench
 cells=(--cell elman lstm gru)
 big=(--workload medium large)

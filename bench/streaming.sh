@@ -4,11 +4,7 @@
 #     bench/streaming.sh OUT_DIR [ROUNDS] [PYTHON]
 # Build first (cargo build --release --example bench_streaming); PYTHON needs torch.
 set -euo pipefail
-out=${1:?usage: bench/streaming.sh OUT_DIR [ROUNDS] [PYTHON]}
-rounds=${2:-2}
-python=${3:-python3}
-cd "$(dirname "$0")/.."
-mkdir -p "$out"
+source "$(dirname "$0")/sitting.sh"
 for round in $(seq 1 "$rounds"); do
   target/release/examples/bench_streaming --repeats 7 --json "$out/ours_$round.json"
   "$python" bench/pytorch_streaming.py --threads 2 --repeats 7 --json "$out/torch_$round.json"
