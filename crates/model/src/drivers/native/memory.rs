@@ -9,9 +9,12 @@ use burn::tensor::{DType, Tensor, TensorData};
 
 use super::packing::Weight;
 
-/// A tensor's contiguous `f32` memory on flex, and whether it is the tensor's own (not a
-/// contiguous copy made here).
-pub(crate) struct Memory(FlexTensor, bool);
+/// A tensor's contiguous `f32` memory on flex.
+pub(crate) struct Memory {
+    tensor: FlexTensor,
+    /// The tensor's own memory, not a contiguous copy made here.
+    own: bool,
+}
 
 impl Memory {
     /// `None` unless `tensor` is an `f32` flex tensor.
@@ -21,8 +24,14 @@ impl Memory {
             return None;
         }
         Some(match flex.is_contiguous() {
-            true => Self(flex, true),
-            false => Self(flex.to_contiguous(), false),
+            true => Self {
+                tensor: flex,
+                own: true,
+            },
+            false => Self {
+                tensor: flex.to_contiguous(),
+                own: false,
+            },
         })
     }
 
@@ -31,12 +40,12 @@ impl Memory {
     pub fn weight(&self) -> Weight<'_> {
         Weight {
             values: self.values(),
-            owner: self.1.then_some(&self.0),
+            owner: self.own.then_some(&self.tensor),
         }
     }
 
     pub fn values(&self) -> &[f32] {
-        self.0
+        self.tensor
             .as_slice::<f32>()
             .expect("made contiguous f32 in `of`")
     }

@@ -139,12 +139,10 @@ fn cached(
             bytes,
         });
     }
+    // Least recently used first (a packing larger than the capacity is not kept either).
     let mut total: usize = entries.iter().map(|entry| entry.bytes).sum();
-    while total > CAPACITY && entries.len() > 1 {
+    while total > CAPACITY {
         total -= entries.remove(0).bytes;
-    }
-    if total > CAPACITY {
-        entries.clear();
     }
     packed
 }
