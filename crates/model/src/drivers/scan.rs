@@ -63,8 +63,8 @@ pub(crate) struct ScanNorm {
 pub(crate) enum InputPart {
     /// `[T, B, GATES·H]`, computed before the scan.
     Projected(Tensor<3>),
-    /// Left to the scan, which computes each step's part as the step comes (the native scan
-    /// at inference): the `[T, B, GATES·H]` tensor is then never written nor read back.
+    /// Left to the scan, which computes each step's part as the step comes (the native scan,
+    /// on flex): the `[T, B, GATES·H]` tensor is then never written nor read back.
     Deferred(DeferredInput),
 }
 
@@ -119,6 +119,46 @@ impl DeferredInput {
             xp = xp + bias.clone().unsqueeze::<2>();
         }
         xp.reshape([steps, batch, width])
+    }
+}
+
+/// The gradients of a deferred input part's inputs, each where asked for.
+pub(crate) struct InputGrads {
+    /// `[T, B, d_in]`.
+    pub x: Option<Tensor<3>>,
+    /// `[d_in, GATES·H]`.
+    pub w: Option<Tensor<2>>,
+    /// `[GATES·H]`.
+    pub bias: Option<Tensor<1>>,
+}
+
+impl DeferredInput {
+    /// The gradients reaching `x`, `W_ihᵀ` and `b_ih` from `d_part`, the gradient of the part
+    /// (`[T, B, GATES·H]`), for the flags `[x, w, bias]`: natively on flex (into memory that
+    /// is not zero-filled first), by tensor operations elsewhere.
+    pub fn grads(&self, d_part: Tensor<3>, [x, w, bias]: [bool; 3]) -> InputGrads {
+        let bias = bias && self.bias.is_some();
+        #[cfg(feature = "flex")]
+        if let Some(grads) = super::native::input_grads(self, &d_part, [x, w, bias]) {
+            return grads;
+        }
+        self.grads_by_tensors(d_part, [x, w, bias])
+    }
+
+    /// [`Self::grads`] by tensor operations, on any backend.
+    pub fn grads_by_tensors(&self, d_part: Tensor<3>, [x, w, bias]: [bool; 3]) -> InputGrads {
+        let [steps, batch, width] = d_part.dims();
+        let [_, _, d_in] = self.x.dims();
+        let d = d_part.reshape([steps * batch, width]);
+        let rows = |x: &Tensor<3>| x.clone().reshape([steps * batch, d_in]);
+        InputGrads {
+            x: x.then(|| {
+                let dx = d.clone().matmul(self.w.clone().transpose());
+                dx.reshape([steps, batch, d_in])
+            }),
+            w: w.then(|| rows(&self.x).transpose().matmul(d.clone())),
+            bias: bias.then(|| d.clone().sum_dim(0).reshape([width])),
+        }
     }
 }
 

@@ -3,8 +3,8 @@
 //! Burn's tensor operations allocate a fresh tensor each and cannot fuse: a step of the tensor
 //! scan is a dozen passes over memory. Here a step is one product per gate block against the
 //! weight packed once per scan (`packed.rs`; inference passes keep it for the next: `packing.rs`),
-//! starting from the step's input projection (at
-//! inference computed in the step itself, in the same pass: `input_part.rs`), plus one
+//! starting from the step's input projection (computed in the step itself, in the same pass:
+//! `input_part.rs`; its gradients after the scan: `projection.rs`), plus one
 //! vectorised pass over the step's rows for the gates and states (each cell's row kernels,
 //! compiled per instruction set: `simd.rs`); the threads run chunks of whole sequences, or
 //! split each step by hidden units (`split.rs`, `team.rs`). Inference passes can multiply in
@@ -25,6 +25,7 @@ mod norm;
 mod packed;
 mod packing;
 mod precision;
+mod projection;
 mod simd;
 mod split;
 mod steps;
@@ -35,6 +36,7 @@ mod tests;
 use std::mem::MaybeUninit;
 
 pub use precision::{InferencePrecision, inference_precision, set_inference_precision};
+pub(crate) use projection::{defers_input, input_grads, project};
 
 use burn::backend::Flex;
 use burn::tensor::Tensor;
@@ -47,30 +49,6 @@ use memory::{Memory, filled, tensor, unfilled, writable, write, written};
 use simd::Isa;
 use steps::Shape;
 use team::Shared;
-
-/// `x · w` (`[n, k]·[k, m]`) for plain `f32` flex tensors, into memory this crate allocates:
-/// flex's `matmul` output comes from `FlexTensor::empty`, which zero-fills a buffer and then
-/// copies it to realign it (burn-flex 0.22.1), two extra passes over the step projections.
-/// `None` for anything else, autodiff tensors included (their product must be recorded).
-pub(crate) fn project(x: &Tensor<2>, w: &Tensor<2>) -> Option<Tensor<2>> {
-    let (x_memory, w_memory) = (Memory::of(x)?, Memory::of(w)?);
-    let ([rows, inner], [_, columns]) = (x.dims(), w.dims());
-    let mut out = unfilled(rows * columns);
-    // SAFETY: `x` and `w` are rows×inner and inner×columns row-major, apart from `out`, which
-    // the product writes whole without reading it.
-    let out = unsafe {
-        let product = matmul::Product {
-            m: rows,
-            n: columns,
-            k: inner,
-            lhs: matmul::View::rows(x_memory.values(), inner),
-            rhs: matmul::View::rows(w_memory.values(), columns),
-        };
-        matmul::matmul_ptr(out.as_mut_ptr().cast(), product, false);
-        filled(out)
-    };
-    Some(tensor(out, [rows, columns]))
-}
 
 /// The masks as `[T, B]` memory (`None`: nothing padded); `Err` when not on flex.
 fn mask_memory(spec: &ScanSpec) -> Result<Option<Memory>, NotFlex> {
@@ -125,15 +103,6 @@ impl PartMemory {
             },
         }
     }
-}
-
-/// Whether the native scan takes `x`, a layer's input, and computes its input part step by
-/// step ([`InputPart::Deferred`]): for plain `f32` flex tensors (autodiff records the part as a
-/// product of its own).
-pub(crate) fn defers_input(x: &Tensor<3>) -> bool {
-    x.clone()
-        .try_into_primitive::<Flex>()
-        .is_ok_and(|x| x.dtype() == burn::tensor::DType::F32)
 }
 
 /// Layer normalisation's weights as memory (see [`ScanNorm`]).
