@@ -69,6 +69,20 @@ fn the_fused_recurrence_equals_the_step_by_step_reference() {
     }
 }
 
+/// Under gradient checkpointing (burn's `Balanced` strategy, which may recompute operations
+/// during the backward pass) the fused path equals the step-by-step reference: every cell,
+/// stacked, bidirectional and padded, the input part computed inside the steps on flex.
+#[test]
+fn the_fused_recurrence_equals_the_reference_under_gradient_checkpointing() {
+    let device = Device::flex().autodiff().gradient_checkpointing();
+    for cell in all_cells() {
+        let padded: Vec<usize> = (0..64).map(|b| [6, 3, 1, 5][b % 4]).collect();
+        let case = Case::new(&device, cell, 2, true, [64, 6, 40], Some(padded));
+        let what = format!("{} under gradient checkpointing", cell.name());
+        assert_same(&what, &case.observe(false), &case.observe(true), 2e-5);
+    }
+}
+
 /// An LSTM with a projection (`proj_size`) through the fused path against the step-by-step
 /// reference, on every backend: stacked (the layer above reads `dirs·P`), bidirectional and
 /// padded, with a shape large enough for the native scan's team of threads; and streamed one
