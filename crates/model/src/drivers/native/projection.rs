@@ -153,6 +153,27 @@ mod tests {
         }
     }
 
+    /// The native product equals `matmul`, and declines autodiff tensors (whose product must
+    /// be recorded).
+    #[test]
+    fn the_native_projection_equals_matmul() {
+        let device = Device::flex();
+        let x = Tensor::<2>::random([37, 5], Distribution::Default, &device);
+        let w = Tensor::<2>::random([5, 24], Distribution::Default, &device);
+        let read = |t: Tensor<2>| t.into_data().try_to_vec::<f32>().unwrap();
+        let ours = project(&x, &w).expect("flex tensors");
+        assert_eq!(ours.dims(), [37, 24]);
+        for (a, b) in read(ours)
+            .into_iter()
+            .zip(read(x.clone().matmul(w.clone())))
+        {
+            assert!((a - b).abs() < 1e-5, "{a} against {b}");
+        }
+        let autodiff = device.autodiff();
+        let tracked = |t: &Tensor<2>| Tensor::<2>::from_data(t.to_data(), &autodiff);
+        assert!(project(&tracked(&x), &tracked(&w)).is_none());
+    }
+
     /// Inputs are deferred on flex, with or without autodiff, and only in `f32`.
     #[test]
     fn inputs_are_deferred_on_flex_in_f32() {
