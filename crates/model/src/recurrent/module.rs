@@ -334,7 +334,33 @@ impl Recurrent {
         if let Some(lengths) = lengths {
             check_lengths(lengths, batch, steps)?;
         }
+        self.check_checkpointing(input)?;
         Ok([batch, steps, features])
+    }
+
+    /// An input with another gradient checkpointing strategy than the weights' would stop in
+    /// the first operation that mixes them: burn's devices that differ only there compare
+    /// equal, so `fork` and `to_device` do not move a module between them.
+    fn check_checkpointing(&self, input: &Tensor<3>) -> Result<()> {
+        #[cfg(feature = "autodiff")]
+        if let Some(layer) = self.layers.first() {
+            let ours = layer.input_weight.val().device();
+            let (ours, theirs) = (
+                ours.gradient_checkpointing_strategy(),
+                input.device().gradient_checkpointing_strategy(),
+            );
+            if let (Some(ours), Some(theirs)) = (ours, theirs)
+                && ours != theirs
+            {
+                return Err(ModelError::Unsupported(format!(
+                    "the input's gradient checkpointing ({theirs:?}) is not the model's \
+                     ({ours:?}); burn's `fork` and `to_device` keep a module's, so make the \
+                     model on the device it trains on"
+                )));
+            }
+        }
+        let _ = input;
+        Ok(())
     }
 
     /// The start state of every layer-direction: `state` checked and split, or zeros.

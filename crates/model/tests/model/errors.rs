@@ -146,6 +146,26 @@ pub(crate) fn bad_shapes_and_lengths_are_errors_not_panics() {
     );
 }
 
+/// A model made on an autodiff device without checkpointing, fed an input from one with it
+/// (burn's `fork` cannot move a module between the two: they compare equal), gets an error
+/// that says what to do, not the panic of the first operation that mixes them.
+#[test]
+pub(crate) fn mixing_gradient_checkpointing_strategies_is_an_error() {
+    let rnn = RecurrentConfig::new(3, 8)
+        .init(&Device::flex().autodiff())
+        .unwrap();
+    let checkpointing = Device::flex().autodiff().gradient_checkpointing();
+    let x = random_input(2, 5, 3, &checkpointing).require_grad();
+    expect_err(
+        rnn.forward(x, None, None),
+        &[
+            "gradient checkpointing (Balanced)",
+            "(Disabled)",
+            "make the model on the device",
+        ],
+    );
+}
+
 #[test]
 pub(crate) fn mismatched_weight_files_name_the_tensor() {
     let device = Device::flex();

@@ -15,6 +15,12 @@ use super::super::scan::{
 };
 use crate::cells::StateNorm;
 
+/// Why a scan's tensors failed to convert to the backend its input was found on. Burn's devices
+/// that differ only in gradient checkpointing compare equal, so `fork` and `to_device` leave a
+/// module made on one of them on the other; burn's own operations panic there too.
+const ONE_DEVICE: &str = "every input of a scan must be on one device, with one gradient \
+     checkpointing strategy: make the model on the device it trains on";
+
 /// [`super::scan`] on an autodiff device.
 pub(super) fn scan(spec: &ScanSpec, inputs: &ScanInputs) -> Option<Tensor<1>> {
     macro_rules! on {
@@ -129,14 +135,8 @@ where
         .clone()
         .try_into_primitive::<Autodiff<B, C>>()
         .ok()?;
-    let tensor = |t: Tensor<3>| {
-        t.try_into_primitive::<Autodiff<B, C>>()
-            .expect("every input of a scan is on one device")
-    };
-    let unwrap = |t: Tensor<2>| {
-        t.try_into_primitive::<Autodiff<B, C>>()
-            .expect("every input of a scan is on one device")
-    };
+    let tensor = |t: Tensor<3>| t.try_into_primitive::<Autodiff<B, C>>().expect(ONE_DEVICE);
+    let unwrap = |t: Tensor<2>| t.try_into_primitive::<Autodiff<B, C>>().expect(ONE_DEVICE);
     let xp = tensor(xp);
     let x = tensor(deferred.map_or_else(|| Tensor::zeros([1, 1, 1], &device), |i| i.x.clone()));
     let w_ih = unwrap(deferred.map_or_else(|| Tensor::zeros([1, 1], &device), |i| i.w.clone()));
@@ -145,7 +145,7 @@ where
         .bias
         .clone()
         .try_into_primitive::<Autodiff<B, C>>()
-        .expect("every input of a scan is on one device");
+        .expect(ONE_DEVICE);
     let h0 = unwrap(inputs.h0.clone());
     let c0 = unwrap(inputs.c0.clone());
     // A constant stands in for an absent projection: it has no gradient to receive.
@@ -158,7 +158,7 @@ where
     let vector = |t: Option<Tensor<1>>| {
         t.unwrap_or_else(|| Tensor::zeros([1], &device))
             .try_into_primitive::<Autodiff<B, C>>()
-            .expect("every input of a scan is on one device")
+            .expect(ONE_DEVICE)
     };
     let norm = inputs.norm.as_ref();
     let state = norm.and_then(|norm| norm.state.as_ref());
@@ -183,15 +183,11 @@ where
         || x.is_tracked()
         || w_ih.is_tracked();
     let valid = spec.valid.clone().map(|v| {
-        let v = v
-            .try_into_primitive::<Autodiff<B, C>>()
-            .expect("the mask is on the inputs' device");
+        let v = v.try_into_primitive::<Autodiff<B, C>>().expect(ONE_DEVICE);
         Tensor::<3>::from_primitive::<B>(v.into_primitive())
     });
     let mask = spec.mask.clone().map(|m| {
-        let m = m
-            .try_into_primitive::<Autodiff<B, C>>()
-            .expect("the dropout mask is on the inputs' device");
+        let m = m.try_into_primitive::<Autodiff<B, C>>().expect(ONE_DEVICE);
         Tensor::<2>::from_primitive::<B>(m.into_primitive())
     });
 
