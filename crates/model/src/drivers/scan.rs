@@ -10,7 +10,7 @@
 
 use burn::tensor::{Device, Tensor};
 
-use crate::cells::{CellKind, StateNorm};
+use crate::cells::{CellKind, StateNorm, column_sums};
 
 /// What does not change between the forward and the backward pass of one scan.
 #[derive(Clone, Debug)]
@@ -150,14 +150,16 @@ impl DeferredInput {
         let [steps, batch, width] = d_part.dims();
         let [_, _, d_in] = self.x.dims();
         let d = d_part.reshape([steps * batch, width]);
-        let rows = |x: &Tensor<3>| x.clone().reshape([steps * batch, d_in]);
         InputGrads {
             x: x.then(|| {
                 let dx = d.clone().matmul(self.w.clone().transpose());
                 dx.reshape([steps, batch, d_in])
             }),
-            w: w.then(|| rows(&self.x).transpose().matmul(d.clone())),
-            bias: bias.then(|| d.clone().sum_dim(0).reshape([width])),
+            w: w.then(|| {
+                let x = self.x.clone().reshape([steps * batch, d_in]);
+                x.transpose().matmul(d.clone())
+            }),
+            bias: bias.then(|| column_sums(d.clone())),
         }
     }
 }
